@@ -1,0 +1,80 @@
+"""Time, read through one seam so that tests can move it.
+
+Nothing in workerlab calls ``time.time()`` directly: everything time-based
+(batching timeouts, message and retry delays, cron schedules, KV expiry, message
+timestamps) asks a :class:`Clock`.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import Protocol
+
+#: Where the harness's fake clock starts: 2026-01-01T00:00:00Z.
+FAKE_CLOCK_START_S = 1_767_225_600.0
+
+
+class Clock(Protocol):
+    def now_s(self) -> float:
+        """Seconds since the epoch (UTC), as a float."""
+        ...
+
+    def now_ms(self) -> int:
+        """Milliseconds since the epoch (UTC), as an int."""
+        ...
+
+    @property
+    def is_fake(self) -> bool: ...
+
+
+class SystemClock:
+    """The wall clock."""
+
+    is_fake = False
+
+    def now_s(self) -> float:
+        return time.time()
+
+    def now_ms(self) -> int:
+        return time.time_ns() // 1_000_000
+
+
+class FakeClock:
+    """A clock that moves only when told to."""
+
+    is_fake = True
+
+    def __init__(self, start_s: float | datetime = FAKE_CLOCK_START_S) -> None:
+        self._now_s = to_epoch_s(start_s)
+
+    def now_s(self) -> float:
+        return self._now_s
+
+    def now_ms(self) -> int:
+        return int(round(self._now_s * 1000))
+
+    def set(self, when_s: float | datetime) -> None:
+        when = to_epoch_s(when_s)
+        if when < self._now_s:
+            raise ValueError(f"the fake clock cannot move backwards (now {self._now_s}, asked {when})")
+        self._now_s = when
+
+    def advance(self, seconds: float) -> None:
+        if seconds < 0:
+            raise ValueError(f"the fake clock cannot move backwards (asked to advance {seconds} s)")
+        self._now_s += seconds
+
+
+def to_epoch_s(value: float | int | datetime) -> float:
+    """A datetime (naive means UTC) or epoch seconds, as epoch seconds."""
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value.timestamp()
+    return float(value)
+
+
+def utc_from_ms(epoch_ms: int) -> datetime:
+    """A tz-aware UTC datetime from epoch milliseconds."""
+    return datetime.fromtimestamp(epoch_ms / 1000, tz=UTC)

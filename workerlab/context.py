@@ -1,0 +1,107 @@
+"""ExecutionContext: waitUntil bookkeeping for one event."""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import inspect
+import logging
+from collections.abc import Awaitable
+from typing import Any
+
+logger = logging.getLogger("workerlab")
+
+#: The ExecutionContext of the event being handled (for ``workers.wait_until``).
+current_context: contextvars.ContextVar[ExecutionContext | None] = contextvars.ContextVar(
+    "workerlab_current_context", default=None
+)
+
+
+class BackgroundWork:
+    """Every waitUntil task of a runtime, so that shutdown and tests can wait for them.
+
+    Failures of work whose event does not wait for it (fetch) are kept here until
+    :meth:`settle` hands them out.
+    """
+
+    def __init__(self) -> None:
+        self._pending: set[asyncio.Future[Any]] = set()
+        self._failures: list[BaseException] = []
+
+    def track(self, task: asyncio.Future[Any]) -> None:
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+
+    def report(self, error: BaseException) -> None:
+        self._failures.append(error)
+
+    @property
+    def pending(self) -> int:
+        return len(self._pending)
+
+    async def settle(self, timeout_s: float | None = None) -> list[BaseException]:
+        """Wait until no tracked work is pending; return (and forget) the failures seen."""
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout_s is None else loop.time() + timeout_s
+        while self._pending:
+            remaining = None if deadline is None else deadline - loop.time()
+            if remaining is not None and remaining <= 0:
+                break
+            await asyncio.wait(set(self._pending), timeout=remaining)
+        failures, self._failures = self._failures, []
+        return failures
+
+
+class ExecutionContext:
+    """The ``ctx`` a handler receives.
+
+    ``waits_for_work`` is True for events that wait for their waitUntil work and turn
+    its failures into their outcome (queue, scheduled); for fetch it is False and a
+    failure is handed to :class:`BackgroundWork`.
+    """
+
+    def __init__(self, work: BackgroundWork | None = None, *, waits_for_work: bool = True) -> None:
+        self._work = work
+        self._waits_for_work = waits_for_work
+        self._tasks: list[asyncio.Future[Any]] = []
+        self.props: dict[str, Any] = {}
+
+    def waitUntil(self, awaitable: Awaitable[Any]) -> None:
+        """Keep ``awaitable`` running after the handler returns."""
+        if not inspect.isawaitable(awaitable):
+            raise TypeError(
+                f"waitUntil() expects an awaitable (a coroutine, task or future), "
+                f"got {type(awaitable).__name__}"
+            )
+        task = asyncio.ensure_future(awaitable)
+        task.add_done_callback(self._on_done)
+        self._tasks.append(task)
+        if self._work is not None:
+            self._work.track(task)
+
+    wait_until = waitUntil
+
+    def passThroughOnException(self) -> None:
+        """Accepted for portability: there is no origin to fall through to locally."""
+        logger.info("passThroughOnException() called: there is no origin locally, so it has no effect")
+
+    pass_through_on_exception = passThroughOnException
+
+    def _on_done(self, task: asyncio.Future[Any]) -> None:
+        if task.cancelled():
+            return
+        error = task.exception()
+        if error is None:
+            return
+        logger.error("waitUntil work failed", exc_info=(type(error), error, error.__traceback__))
+        if not self._waits_for_work and self._work is not None:
+            self._work.report(error)
+
+    async def wait(self) -> list[BaseException]:
+        """Wait for every waitUntil task, including ones added while waiting; return failures."""
+        seen = 0
+        while seen < len(self._tasks):
+            batch = self._tasks[seen:]
+            seen = len(self._tasks)
+            await asyncio.wait(batch)
+        return [t.exception() for t in self._tasks if not t.cancelled() and t.exception() is not None]  # type: ignore[misc]

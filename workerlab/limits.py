@@ -1,0 +1,67 @@
+"""Cloudflare's defaults and limits, in one place.
+
+Every number that Cloudflare documents and workerlab enforces lives here with a
+note on where it comes from; code and tests import the constant, never the number.
+"""
+
+from __future__ import annotations
+
+# --- Queues: consumer settings (wrangler.toml [[queues.consumers]]) -----------------
+
+#: Default messages per batch (Cloudflare Queues docs, "max_batch_size", default 10).
+DEFAULT_MAX_BATCH_SIZE = 10
+#: Range of max_batch_size (Cloudflare Queues limits: 1..100).
+MIN_MAX_BATCH_SIZE = 1
+MAX_MAX_BATCH_SIZE = 100
+#: Default seconds to wait for a batch to fill (Cloudflare: 5 s).
+DEFAULT_MAX_BATCH_TIMEOUT_S = 5.0
+#: Range of max_batch_timeout in seconds (Cloudflare: 0..60).
+MAX_MAX_BATCH_TIMEOUT_S = 60.0
+#: Default retries before a message is dead-lettered or dropped (Cloudflare: 3).
+DEFAULT_MAX_RETRIES = 3
+#: Upper bound of max_retries (Cloudflare: 100).
+MAX_MAX_RETRIES = 100
+#: Default retry delay in seconds (Cloudflare: 0).
+DEFAULT_RETRY_DELAY_S = 0
+#: Longest delay for sends and retries: 12 hours (Cloudflare: 43,200 s).
+MAX_DELAY_S = 43_200
+#: Default batches of one queue in flight at once. Cloudflare autoscales; locally 1.
+DEFAULT_MAX_CONCURRENCY = 1
+#: Upper bound of max_concurrency (Cloudflare: 250).
+MAX_MAX_CONCURRENCY = 250
+
+# --- Queues: producer limits --------------------------------------------------------
+
+#: Largest encoded message (Cloudflare Queues limits: 128 KB).
+MAX_MESSAGE_BYTES = 128_000
+#: Most messages in one sendBatch (Cloudflare: 100).
+MAX_SEND_BATCH_MESSAGES = 100
+#: Largest sendBatch in total (Cloudflare: 256 KB).
+MAX_SEND_BATCH_BYTES = 256_000
+#: Dropped messages kept per queue for inspection (workerlab's own cap).
+MAX_DROPPED_KEPT = 1_000
+
+# --- KV -----------------------------------------------------------------------------
+
+#: Longest KV key in bytes (Cloudflare KV limits: 512 bytes).
+KV_MAX_KEY_BYTES = 512
+#: Largest KV value (Cloudflare KV limits: 25 MiB).
+KV_MAX_VALUE_BYTES = 25 * 1024 * 1024
+#: Largest KV metadata, serialized as JSON (Cloudflare KV limits: 1024 bytes).
+KV_MAX_METADATA_BYTES = 1024
+#: Shortest expirationTtl / distance to expiration in seconds (Cloudflare KV: 60 s).
+KV_MIN_EXPIRATION_TTL_S = 60
+#: Default and largest page of KV list() (Cloudflare KV: 1000).
+KV_MAX_LIST_LIMIT = 1000
+
+# --- R2 -----------------------------------------------------------------------------
+
+#: Longest R2 object key in bytes (Cloudflare R2 limits: 1024 bytes).
+R2_MAX_KEY_BYTES = 1024
+#: Default and largest page of R2 list() (Cloudflare R2: 1000).
+R2_MAX_LIST_LIMIT = 1000
+
+# --- Runtime ------------------------------------------------------------------------
+
+#: How long shutdown waits for pending waitUntil work (Cloudflare: 30 s after the response).
+WAIT_UNTIL_GRACE_S = 30.0
