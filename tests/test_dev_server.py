@@ -1,0 +1,186 @@
+"""End to end: `workerlab dev` as a real subprocess, spoken to over HTTP."""
+
+from __future__ import annotations
+
+import signal
+import textwrap
+from pathlib import Path
+
+import httpx
+import pytest
+from devprocess import DevProcess
+
+WORKER = '''
+import asyncio
+from workers import Response, WorkerEntrypoint
+
+
+class Default(WorkerEntrypoint):
+    async def fetch(self, request):
+        path = "/" + request.url.split("/", 3)[3].split("?")[0]
+        if path == "/":
+            return Response("hello " + self.env.GREETING)
+        if path == "/boom":
+            raise ValueError("the handler blew up")
+        if path == "/json":
+            return Response.json({"method": request.method, "body": await request.text()})
+        if path == "/starlette":
+            from starlette.responses import PlainTextResponse
+            return PlainTextResponse("from starlette", status_code=201)
+        if path == "/bad":
+            return 42
+        if path == "/slow-background":
+            async def later():
+                await asyncio.sleep(0.5)
+                print("BACKGROUND DONE", flush=True)
+            self.ctx.waitUntil(later())
+            return Response("accepted", status=202)
+        return Response("not found", status=404)
+'''
+
+
+def write_worker(folder: Path, source: str = WORKER, extra_config: str = "") -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "worker.py").write_text(textwrap.dedent(source))
+    config = folder / "wrangler.toml"
+    config.write_text(
+        'name = "e2e"\nmain = "worker.py"\ncompatibility_date = "2026-01-01"\n'
+        f'[vars]\nGREETING = "world"\n{extra_config}'
+    )
+    return config
+
+
+@pytest.fixture
+def served(tmp_path: Path):
+    write_worker(tmp_path)
+    with DevProcess([], cwd=tmp_path) as dev:
+        dev.wait_ready()
+        yield dev
+
+
+def test_serves_fetch_and_logs_each_request(served: DevProcess) -> None:
+    mark = served.mark()
+    response = httpx.get(served.url + "/")
+    assert response.status_code == 200
+    assert response.text == "hello world"
+    assert response.headers["content-type"] == "text/plain;charset=UTF-8"
+    served.wait_for(r"^GET / 200 OK \(\d+ms\)$", after=mark)
+
+
+def test_request_method_and_body_reach_the_handler(served: DevProcess) -> None:
+    response = httpx.post(served.url + "/json", content=b"payload")
+    assert response.json() == {"method": "POST", "body": "payload"}
+
+
+def test_starlette_response_is_served(served: DevProcess) -> None:
+    response = httpx.get(served.url + "/starlette")
+    assert (response.status_code, response.text) == (201, "from starlette")
+
+
+def test_uncaught_exception_is_a_500_with_the_traceback(served: DevProcess) -> None:
+    mark = served.mark()
+    text = httpx.get(served.url + "/boom")
+    assert text.status_code == 500
+    assert "ValueError: the handler blew up" in text.text
+    assert "worker.py" in text.text
+    assert text.headers["content-type"].startswith("text/plain")
+    page = httpx.get(served.url + "/boom", headers={"accept": "text/html,application/xhtml+xml"})
+    assert page.status_code == 500
+    assert page.headers["content-type"].startswith("text/html")
+    assert "ValueError: the handler blew up" in page.text
+    served.wait_for("ValueError: the handler blew up", after=mark)
+    served.wait_for(r"^GET /boom 500 Internal Server Error", after=mark)
+
+
+def test_a_non_response_return_value_is_a_clear_500(served: DevProcess) -> None:
+    response = httpx.get(served.url + "/bad")
+    assert response.status_code == 500
+    assert "returned int" in response.text
+    assert "expected a workers.Response" in response.text
+
+
+def test_unknown_cdn_cgi_handler_path_is_404_naming_valid_paths(served: DevProcess) -> None:
+    response = httpx.get(served.url + "/cdn-cgi/handler/email")
+    assert response.status_code == 404
+    assert "/cdn-cgi/handler/scheduled" in response.text
+
+
+def test_sigterm_waits_for_wait_until_work_and_exits_zero(served: DevProcess) -> None:
+    response = httpx.get(served.url + "/slow-background")
+    assert response.status_code == 202
+    served.signal(signal.SIGTERM)
+    assert served.wait_exit() == 0
+    assert "BACKGROUND DONE" in served.output
+
+
+def test_sigint_shuts_down_with_status_zero(served: DevProcess) -> None:
+    served.signal(signal.SIGINT)
+    assert served.wait_exit() == 0
+
+
+def test_reload_after_edit_keeps_the_port(tmp_path: Path) -> None:
+    write_worker(tmp_path)
+    with DevProcess([], cwd=tmp_path) as dev:
+        url = dev.wait_ready()
+        assert httpx.get(url + "/").text == "hello world"
+        mark = dev.mark()
+        source = (tmp_path / "worker.py").read_text().replace('"hello "', '"edited "')
+        (tmp_path / "worker.py").write_text(source)
+        dev.wait_for("^Reloaded$", after=mark)
+        assert httpx.get(url + "/").text == "edited world"
+
+
+def test_broken_edit_serves_the_error_then_recovers(tmp_path: Path) -> None:
+    write_worker(tmp_path)
+    with DevProcess([], cwd=tmp_path) as dev:
+        url = dev.wait_ready()
+        good = (tmp_path / "worker.py").read_text()
+        mark = dev.mark()
+        (tmp_path / "worker.py").write_text(good + "\ndef broken(:\n")
+        dev.wait_for("Reload failed", after=mark)
+        response = httpx.get(url + "/")
+        assert response.status_code == 500
+        assert "SyntaxError" in response.text
+        mark = dev.mark()
+        (tmp_path / "worker.py").write_text(good)
+        dev.wait_for("^Reloaded$", after=mark)
+        assert httpx.get(url + "/").text == "hello world"
+
+
+def test_var_flag_overrides_vars(tmp_path: Path) -> None:
+    write_worker(tmp_path)
+    with DevProcess(["--var", "GREETING:from:flag"], cwd=tmp_path) as dev:
+        url = dev.wait_ready()
+        assert httpx.get(url + "/").text == "hello from:flag"
+
+
+def test_config_error_is_one_clear_message_and_nonzero_exit(tmp_path: Path) -> None:
+    write_worker(tmp_path)
+    (tmp_path / "wrangler.toml").write_text('name = "x"\nmain = "missing.py"\n')
+    with DevProcess([], cwd=tmp_path) as dev:
+        assert dev.wait_exit() != 0
+        assert "missing.py" in dev.output
+        assert "Traceback" not in dev.output
+
+
+def test_import_error_shows_only_the_users_frames(tmp_path: Path) -> None:
+    write_worker(tmp_path, source="import nonexistent_module_xyz\n")
+    with DevProcess([], cwd=tmp_path) as dev:
+        assert dev.wait_exit() != 0
+        assert "nonexistent_module_xyz" in dev.output
+        assert "workerlab/" not in dev.output
+
+
+def test_worker_can_import_its_own_helper_modules(tmp_path: Path) -> None:
+    source = '''
+    from workers import Response
+    from helpers import shout
+
+    async def on_fetch(request, env):
+        return Response(shout("hi"))
+    '''
+    write_worker(tmp_path, source=source)
+    (tmp_path / "helpers.py").write_text("def shout(text):\n    return text.upper() + '!'\n")
+    with DevProcess([], cwd=tmp_path) as dev:
+        url = dev.wait_ready()
+        assert httpx.get(url + "/").text == "HI!"

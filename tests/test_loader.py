@@ -1,0 +1,146 @@
+"""Loading a worker module: the three handler styles, sync and async, relaxed arity."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from workerlab.context import ExecutionContext
+from workerlab.errors import HandlerNotFoundError, WorkerLoadError
+from workerlab.loader import load_worker
+
+
+def write(tmp_path: Path, source: str, name: str = "worker.py") -> Path:
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(source))
+    return path
+
+
+ENV = {"NAME": "env"}
+
+
+async def invoke(path: Path, event: str, argument: object = "arg"):
+    worker = load_worker(path)
+    return await worker.invoker(event)(argument, ENV, ExecutionContext())  # type: ignore[arg-type]
+
+
+async def test_default_class_gets_ctx_and_env_and_is_made_per_event(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+        from workers import WorkerEntrypoint
+        made = []
+        class Default(WorkerEntrypoint):
+            async def fetch(self, request):
+                made.append(self)
+                return (request, self.env["NAME"], type(self.ctx).__name__)
+        """,
+    )
+    worker = load_worker(path)
+    ctx = ExecutionContext()
+    first = await worker.invoker("fetch")("req", ENV, ctx)
+    await worker.invoker("fetch")("req", ENV, ctx)
+    assert first == ("req", "env", "ExecutionContext")
+    assert len(worker.module.made) == 2
+    assert worker.module.made[0] is not worker.module.made[1]
+
+
+@pytest.mark.parametrize("params, expected", [("", ()), ("a", ("arg",)), ("a, b", ("arg", ENV)), ("a, b, c", 3)])
+async def test_module_functions_are_called_with_as_many_arguments_as_they_declare(
+    tmp_path: Path, params: str, expected: object
+) -> None:
+    path = write(tmp_path, f"async def scheduled({params}):\n    return ({params}{',' if params else ''})\n")
+    result = await invoke(path, "scheduled")
+    if expected == 3:
+        assert len(result) == 3 and result[:2] == ("arg", ENV)
+    else:
+        assert result == expected
+
+
+async def test_legacy_on_names_are_found(tmp_path: Path) -> None:
+    path = write(tmp_path, "def on_queue(batch, env, ctx):\n    return ('legacy', batch)\n")
+    assert await invoke(path, "queue") == ("legacy", "arg")
+
+
+async def test_plain_def_handlers_run_off_the_event_loop(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+        import threading
+        def fetch(request):
+            return threading.current_thread() is threading.main_thread()
+        """,
+    )
+    assert await invoke(path, "fetch") is False
+
+
+async def test_sync_method_on_default_class(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+        from workers import WorkerEntrypoint
+        class Default(WorkerEntrypoint):
+            def scheduled(self, controller, env, ctx):
+                return ("sync", controller)
+        """,
+    )
+    assert await invoke(path, "scheduled") == ("sync", "arg")
+
+
+async def test_default_class_wins_over_module_functions(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+        from workers import WorkerEntrypoint
+        class Default(WorkerEntrypoint):
+            async def fetch(self, request):
+                return "class"
+        async def fetch(request, env, ctx):
+            return "function"
+        async def on_queue(batch):
+            return "legacy queue"
+        """,
+    )
+    assert await invoke(path, "fetch") == "class"
+    assert await invoke(path, "queue") == "legacy queue"
+
+
+async def test_imported_workers_fetch_is_not_taken_for_a_handler(tmp_path: Path) -> None:
+    path = write(tmp_path, "from workers import fetch, Response\nasync def on_fetch(request):\n    return 'mine'\n")
+    assert await invoke(path, "fetch") == "mine"
+
+
+def test_missing_handler_names_the_module_and_what_was_looked_for(tmp_path: Path) -> None:
+    path = write(tmp_path, "async def fetch(request):\n    return 1\n")
+    worker = load_worker(path)
+    with pytest.raises(HandlerNotFoundError) as caught:
+        worker.invoker("queue")
+    message = str(caught.value)
+    assert str(path) in message
+    assert "Default" in message and "queue(batch, env, ctx)" in message and "on_queue" in message
+
+
+def test_import_error_is_a_user_error_with_the_users_frames_only(tmp_path: Path) -> None:
+    path = write(tmp_path, "def helper():\n    raise RuntimeError('bad import-time code')\nhelper()\n")
+    with pytest.raises(WorkerLoadError) as caught:
+        load_worker(path)
+    message = str(caught.value)
+    assert "RuntimeError: bad import-time code" in message
+    assert "worker.py" in message
+    assert "workerlab/loader.py" not in message
+    assert caught.value.user_fault
+
+
+def test_missing_main_module_is_a_user_error(tmp_path: Path) -> None:
+    with pytest.raises(WorkerLoadError, match="does not exist"):
+        load_worker(tmp_path / "nope.py")
+
+
+def test_reload_imports_edited_helper_modules_afresh(tmp_path: Path) -> None:
+    write(tmp_path, "VALUE = 1\n", name="helperlib_for_reload.py")
+    path = write(tmp_path, "from helperlib_for_reload import VALUE\n")
+    assert load_worker(path).module.VALUE == 1
+    write(tmp_path, "VALUE = 2\n", name="helperlib_for_reload.py")
+    assert load_worker(path).module.VALUE == 2

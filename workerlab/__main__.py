@@ -1,0 +1,3 @@
+from workerlab.cli import main
+
+main()

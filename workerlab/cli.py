@@ -1,0 +1,149 @@
+"""The `workerlab` command line. Thin: options map onto DevOptions and the same run() a program calls."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from . import __version__
+from .dev import EXIT_USER_ERROR, LOG_LEVELS, DevOptions
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="workerlab")
+def main() -> None:
+    """Run Cloudflare Workers written in Python on your own machine."""
+
+
+_config_option = click.option(
+    "-c", "--config", type=click.Path(path_type=Path, dir_okay=False), default=None,
+    help="wrangler.toml / wrangler.json(c); default: discovered in the current directory.",
+)
+_env_option = click.option("-e", "--env", default=None, help="Use the [env.NAME] section of the config.")
+_persist_option = click.option(
+    "--persist-to", type=click.Path(path_type=Path, file_okay=False), default=None,
+    help="Directory for local state (default: .workerlab/state next to the config).",
+)
+
+
+@main.command()
+@_config_option
+@_env_option
+@click.option("--ip", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=int, default=8787, show_default=True, help="Port to listen on (0: a free one).")
+@_persist_option
+@click.option("--durable", is_flag=True, help="SQLite synchronous=FULL: survive power loss, not only crashes.")
+@click.option("--test-scheduled", is_flag=True, help="Serve /__scheduled?cron=... to run the scheduled handler.")
+@click.option("--var", "vars_", multiple=True, metavar="KEY:VALUE", help="Add or override a var (repeatable).")
+@click.option("--crons/--no-crons", default=True, help="Fire cron triggers on schedule (default: on).")
+@click.option("--reload/--no-reload", default=True, help="Reload when the worker's code or config changes.")
+@click.option("--log-level", type=click.Choice(LOG_LEVELS), default="info", show_default=True)
+def dev(
+    config: Path | None,
+    env: str | None,
+    ip: str,
+    port: int,
+    persist_to: Path | None,
+    durable: bool,
+    test_scheduled: bool,
+    vars_: tuple[str, ...],
+    crons: bool,
+    reload: bool,
+    log_level: str,
+) -> None:
+    """Serve the worker locally: HTTP, queues, crons and bindings."""
+    from .dev import run
+
+    options = DevOptions(
+        config=config,
+        env=env,
+        ip=ip,
+        port=port,
+        persist_to=persist_to,
+        durable=durable,
+        test_scheduled=test_scheduled,
+        vars=vars_,
+        crons=crons,
+        reload=reload,
+        log_level=log_level,
+    )
+    sys.exit(run(options))
+
+
+@main.group()
+def d1() -> None:
+    """Work with the local D1 databases."""
+
+
+@d1.group()
+def migrations() -> None:
+    """D1 migrations."""
+
+
+@migrations.command("apply")
+@click.argument("binding")
+@_config_option
+@_env_option
+@_persist_option
+def migrations_apply(binding: str, config: Path | None, env: str | None, persist_to: Path | None) -> None:
+    """Apply <migrations_dir>/*.sql to the local database, in name order, once each."""
+    from .bindings.d1_commands import apply_migrations
+
+    worker_config, persist_dir = _load_for_command(config, env, persist_to)
+    applied = _user_errors(lambda: apply_migrations(worker_config, binding, persist_dir))
+    if applied:
+        for name in applied:
+            click.echo(f"Applied {name}")
+    else:
+        click.echo("No migrations to apply.")
+
+
+@d1.command("execute")
+@click.argument("binding")
+@click.option("--command", "sql", required=True, help="SQL to run against the local database.")
+@_config_option
+@_env_option
+@_persist_option
+def d1_execute(binding: str, sql: str, config: Path | None, env: str | None, persist_to: Path | None) -> None:
+    """Run SQL against the local database and print the rows."""
+    from .bindings.d1_commands import execute_sql
+
+    worker_config, persist_dir = _load_for_command(config, env, persist_to)
+    rows = _user_errors(lambda: execute_sql(worker_config, binding, persist_dir, sql))
+    click.echo(_format_rows(rows))
+
+
+def _load_for_command(config: Path | None, env: str | None, persist_to: Path | None):  # type: ignore[no-untyped-def]
+    from .config import default_persist_dir, discover_config, load_config
+
+    def load():  # type: ignore[no-untyped-def]
+        path = config if config is not None else discover_config(Path.cwd())
+        loaded = load_config(path, env=env)
+        return loaded, persist_to or default_persist_dir(loaded)
+
+    return _user_errors(load)
+
+
+def _user_errors(action):  # type: ignore[no-untyped-def]
+    """Run ``action``; a user error prints one clear line and exits non-zero, without a traceback."""
+    from .errors import UserError
+
+    try:
+        return action()
+    except UserError as error:
+        click.echo(f"✘ {error.message}", err=True)
+        sys.exit(EXIT_USER_ERROR)
+
+
+def _format_rows(rows: list[dict[str, object]]) -> str:
+    if not rows:
+        return "(no rows)"
+    columns = list(rows[0])
+    cells = [[("NULL" if row.get(c) is None else str(row.get(c))) for c in columns] for row in rows]
+    widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(columns)]
+    lines = [" | ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True))]
+    lines.append("-+-".join("-" * w for w in widths))
+    lines.extend(" | ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)) for r in cells)
+    return "\n".join(lines)

@@ -1,0 +1,226 @@
+"""`workerlab dev`: one options object, and the run() that serves a worker with it."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import socket
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .errors import UserError, WorkerlabError
+from .limits import WAIT_UNTIL_GRACE_S
+from .server import RuntimeSlot, WorkerApp
+
+if TYPE_CHECKING:
+    from .config import WorkerConfig
+    from .runtime import Runtime
+
+logger = logging.getLogger("workerlab")
+
+#: Exit statuses of `workerlab dev`.
+EXIT_OK = 0
+EXIT_USER_ERROR = 1
+EXIT_STARTUP_FAILURE = 3
+
+LOG_LEVELS = ("debug", "info", "warn", "warning", "error", "none")
+
+
+@dataclass(frozen=True)
+class DevOptions:
+    """Every option of `workerlab dev`; the command line maps onto it one to one."""
+
+    config: Path | None = None
+    env: str | None = None
+    ip: str = "127.0.0.1"
+    port: int = 8787
+    persist_to: Path | None = None
+    durable: bool = False
+    test_scheduled: bool = False
+    vars: tuple[str, ...] = ()
+    crons: bool = True
+    reload: bool = True
+    log_level: str = "info"
+    cwd: Path = field(default_factory=Path.cwd)
+
+
+def run(options: DevOptions) -> int:
+    """Serve the worker until SIGINT/SIGTERM; return the exit status."""
+    configure_logging(options.log_level)
+    try:
+        dev = DevServer(options)
+        dev.load()
+    except UserError as error:
+        print(f"✘ {error.message}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    try:
+        sock = _bind(options.ip, options.port)
+    except OSError as error:
+        print(
+            f"✘ Cannot listen on {options.ip}:{options.port}: {error.strerror or error}. "
+            "Pick another port with --port (or --port 0 for a free one).",
+            file=sys.stderr,
+        )
+        return EXIT_STARTUP_FAILURE
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop comes with uvicorn[standard]
+        return asyncio.run(dev.serve(sock))
+    return uvloop.run(dev.serve(sock))
+
+
+class DevServer:
+    """Holds the serving runtime; swaps it on reload, keeping the socket (and so the port)."""
+
+    def __init__(self, options: DevOptions) -> None:
+        self.options = options
+        self.slot = RuntimeSlot()
+        self.app = WorkerApp(self.slot, test_scheduled=options.test_scheduled)
+        self.config: WorkerConfig | None = None
+        self._closing: set[asyncio.Task[None]] = set()
+
+    def load(self) -> Runtime:
+        """Read the config and import the worker; a UserError says what is wrong."""
+        from .config import default_persist_dir, discover_config, load_config, parse_var_flags
+        from .runtime import Runtime
+
+        options = self.options
+        extra_vars = parse_var_flags(options.vars)
+        path = options.config if options.config is not None else discover_config(options.cwd)
+        config = load_config(path, env=options.env, cwd=options.cwd)
+        persist_dir = options.persist_to or default_persist_dir(config)
+        runtime = Runtime.load(config, persist_dir=persist_dir, durable=options.durable, extra_vars=extra_vars)
+        if not options.crons:
+            runtime.scheduler = None
+        self.config = config
+        self.slot.runtime = runtime
+        self.slot.load_error = None
+        return runtime
+
+    async def serve(self, sock: socket.socket) -> int:
+        import uvicorn
+
+        runtime = self.slot.runtime
+        assert runtime is not None
+        await runtime.start(loops=True)
+        config = uvicorn.Config(
+            self.app,
+            lifespan="off",
+            log_level="warning",
+            access_log=False,
+            loop="none",
+            timeout_graceful_shutdown=5,
+        )
+        server = _Server(config)
+        watcher = None
+        if self.options.reload:
+            watcher = asyncio.create_task(self._watch(), name="workerlab-reload")
+        serving = asyncio.create_task(server.serve(sockets=[sock]))
+        while not server.started and not serving.done():
+            await asyncio.sleep(0.005)
+        if server.started:
+            host, port = sock.getsockname()[:2]
+            print(f"Ready on http://{host}:{port}", flush=True)
+        await serving
+        if watcher is not None:
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
+        logger.info("Shutting down...")
+        current = self.slot.runtime
+        self.slot.runtime = None
+        if current is not None:
+            await current.close(grace_s=WAIT_UNTIL_GRACE_S)
+        if self._closing:
+            await asyncio.gather(*self._closing, return_exceptions=True)
+        from .compat.fetch import aclose_fetch_client
+
+        await aclose_fetch_client()
+        return EXIT_OK
+
+    async def _watch(self) -> None:
+        from .reload import watch_changes
+
+        assert self.config is not None
+        async for changed in watch_changes(self.config):
+            logger.info("Change detected in %s, reloading...", ", ".join(sorted(changed)))
+            await self.reload()
+
+    async def reload(self) -> None:
+        old = self.slot.runtime
+        try:
+            new = self.load()
+        except WorkerlabError as error:
+            logger.error("Reload failed (serving the error until it is fixed):\n%s", error.message)
+            self.slot.runtime = None
+            self.slot.load_error = error.message
+            if old is not None:
+                await self._retire(old)
+            return
+        if old is not None:
+            await self._retire(old)
+        await new.start(loops=True)
+        logger.info("Reloaded")
+
+    async def _retire(self, runtime: Runtime) -> None:
+        # Stop its loops now so two brokers never run at once; let its waitUntil work finish in the background.
+        await runtime.stop_loops()
+        task = asyncio.create_task(runtime.close(grace_s=WAIT_UNTIL_GRACE_S))
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
+
+
+def _bind(ip: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in ip else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((ip, port))
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def _Server(config: Any) -> Any:
+    """uvicorn's Server, built lazily so that importing this module stays cheap."""
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        """uvicorn's server, minus re-raising the signal after a graceful shutdown (we exit 0)."""
+
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            previous = {sig: signal.signal(sig, self.handle_exit) for sig in (signal.SIGINT, signal.SIGTERM)}
+            try:
+                yield
+            finally:
+                for sig, handler in previous.items():
+                    signal.signal(sig, handler)
+
+    return Server(config)
+
+
+class _Formatter(logging.Formatter):
+    _PREFIX = {logging.WARNING: "▲ [WARNING] ", logging.ERROR: "✘ [ERROR] ", logging.CRITICAL: "✘ [ERROR] "}
+
+    def format(self, record: logging.LogRecord) -> str:
+        message = super().format(record)
+        return self._PREFIX.get(record.levelno, "") + message
+
+
+def configure_logging(level: str) -> None:
+    """workerlab's log lines on stderr, uvicorn's own quiet unless something is wrong."""
+    logger.handlers.clear()
+    logger.propagate = False
+    if level == "none":
+        logger.setLevel(logging.CRITICAL + 1)
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_Formatter("%(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel({"warn": "WARNING"}.get(level, level.upper()))
+    logging.getLogger("uvicorn.error").setLevel(logging.ERROR)

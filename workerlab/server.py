@@ -1,0 +1,230 @@
+"""The dev server's ASGI app: the worker's fetch handler plus the reserved scheduled endpoints."""
+
+from __future__ import annotations
+
+import html
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from http import HTTPStatus
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs
+
+from .errors import WorkerlabError
+from .loader import format_user_traceback
+
+if TYPE_CHECKING:
+    from .runtime import Runtime
+
+logger = logging.getLogger("workerlab")
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+SCHEDULED_PATHS = ("/cdn-cgi/handler/scheduled", "/cdn-cgi/local/scheduled")
+TEST_SCHEDULED_PATH = "/__scheduled"
+_RESERVED_PREFIXES = ("/cdn-cgi/handler/", "/cdn-cgi/local/")
+_PHRASES = {status.value: status.phrase for status in HTTPStatus}
+
+
+class RuntimeSlot:
+    """The runtime currently serving, or the error that keeps one from loading (after a broken edit)."""
+
+    def __init__(self) -> None:
+        self.runtime: Runtime | None = None
+        self.load_error: str | None = None
+
+
+class WorkerApp:
+    """ASGI app serving one worker. Thin on purpose: every request goes through it."""
+
+    def __init__(self, slot: RuntimeSlot, *, test_scheduled: bool = False) -> None:
+        self.slot = slot
+        self.test_scheduled = test_scheduled
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            if scope["type"] == "websocket":
+                await send({"type": "websocket.close", "code": 1003})
+            return
+        started = time.perf_counter()
+        path: str = scope["path"]
+        status = await self._route(path, scope, receive, send)
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        query = scope.get("query_string") or b""
+        target = f"{path}?{query.decode('latin-1')}" if query else path
+        logger.info("%s %s %d %s (%dms)", scope["method"], target, status, _PHRASES.get(status, ""), elapsed_ms)
+
+    async def _route(self, path: str, scope: Scope, receive: Receive, send: Send) -> int:
+        runtime = self.slot.runtime
+        if runtime is None:
+            message = self.slot.load_error or "the worker is not loaded"
+            return await _send_error(scope, send, 500, "The worker failed to load", message)
+        if path.startswith("/cdn-cgi/"):
+            if path in SCHEDULED_PATHS:
+                return await self._cdn_cgi_scheduled(runtime, scope, send)
+            if path.startswith(_RESERVED_PREFIXES):
+                valid = " and ".join(SCHEDULED_PATHS)
+                body = f"Unknown handler path {path}: the valid handler paths are {valid}\n"
+                return await _send_text(send, 404, body)
+        elif path == TEST_SCHEDULED_PATH and self.test_scheduled:
+            return await self._test_scheduled(runtime, scope, send)
+        return await self._fetch(runtime, scope, receive, send)
+
+    async def _fetch(self, runtime: Runtime, scope: Scope, receive: Receive, send: Send) -> int:
+        from .compat.http import Request, Response
+
+        body = await _read_body(receive)
+        request = Request._from_asgi(_url(scope), scope["method"], scope["headers"], body)
+        try:
+            result = await runtime.fetch(request)
+        except Exception as error:
+            logger.error("Uncaught exception in fetch handler:\n%s", format_user_traceback(error))
+            if isinstance(error, WorkerlabError) and error.user_fault:
+                return await _send_error(scope, send, 500, "Error in the worker", error.message)
+            return await _send_error(
+                scope, send, 500, "Uncaught exception in the worker's fetch handler", format_user_traceback(error)
+            )
+        if isinstance(result, Response):
+            status, headers, payload = result._asgi_parts()
+            await send({"type": "http.response.start", "status": status, "headers": headers})
+            await send({"type": "http.response.body", "body": payload})
+            return status
+        if _is_starlette_response(result):
+            return await _send_starlette(result, scope, receive, send)
+        found = type(result).__name__
+        message = (
+            f"The fetch handler of {runtime.worker.path} returned {found}; "
+            "expected a workers.Response (or a Starlette Response)"
+        )
+        logger.error("%s", message)
+        return await _send_error(scope, send, 500, "Invalid response from the worker", message)
+
+    async def _cdn_cgi_scheduled(self, runtime: Runtime, scope: Scope, send: Send) -> int:
+        params = _query(scope)
+        cron = params.get("cron", "")
+        scheduled_time_ms = _parse_time(params.get("time"), runtime)
+        if isinstance(scheduled_time_ms, str):
+            return await _send_text(send, 400, scheduled_time_ms)
+        _warn_unknown_cron(runtime, cron)
+        result = await runtime.scheduled(cron, scheduled_time_ms)
+        status = 200 if result.outcome == "ok" else 500
+        if params.get("format") == "json":
+            body = json.dumps({"outcome": result.outcome, "noRetry": result.no_retry})
+            return await _send_bytes(send, status, body.encode(), b"application/json")
+        return await _send_text(send, status, result.outcome)
+
+    async def _test_scheduled(self, runtime: Runtime, scope: Scope, send: Send) -> int:
+        params = _query(scope)
+        cron = params.get("cron", "")
+        scheduled_time_ms = _parse_time(params.get("time"), runtime)
+        if isinstance(scheduled_time_ms, str):
+            return await _send_text(send, 400, scheduled_time_ms)
+        _warn_unknown_cron(runtime, cron)
+        result = await runtime.scheduled(cron, scheduled_time_ms)
+        if result.outcome == "ok":
+            return await _send_text(send, 200, "Ran scheduled event")
+        detail = format_user_traceback(result.error) if result.error is not None else "the handler failed"
+        return await _send_error(scope, send, 500, "Error in the scheduled handler", detail)
+
+
+def _url(scope: Scope) -> str:
+    host = None
+    for name, value in scope["headers"]:
+        if name == b"host":
+            host = value.decode("latin-1")
+            break
+    if host is None:
+        server = scope.get("server") or ("127.0.0.1", 80)
+        host = f"{server[0]}:{server[1]}"
+    raw_path = scope.get("raw_path")
+    path = raw_path.decode("latin-1") if raw_path else scope["path"]
+    query = scope.get("query_string")
+    if query:
+        return f"{scope.get('scheme', 'http')}://{host}{path}?{query.decode('latin-1')}"
+    return f"{scope.get('scheme', 'http')}://{host}{path}"
+
+
+async def _read_body(receive: Receive) -> bytes:
+    message = await receive()
+    body: bytes = message.get("body", b"")
+    if not message.get("more_body", False):
+        return body
+    chunks = [body]
+    while message.get("more_body", False):
+        message = await receive()
+        chunks.append(message.get("body", b""))
+    return b"".join(chunks)
+
+
+def _query(scope: Scope) -> dict[str, str]:
+    parsed = parse_qs((scope.get("query_string") or b"").decode("latin-1"), keep_blank_values=True)
+    return {name: values[0] for name, values in parsed.items()}
+
+
+def _parse_time(value: str | None, runtime: Runtime) -> int | str:
+    """The ``time`` parameter in ms, the clock's now without one, or an error message."""
+    if value is None or value == "":
+        return runtime.clock.now_ms()
+    try:
+        return int(value)
+    except ValueError:
+        return f"Invalid time parameter {value!r}: expected milliseconds since the epoch, e.g. time=1767225600000\n"
+
+
+def _warn_unknown_cron(runtime: Runtime, cron: str) -> None:
+    crons = runtime.config.crons
+    if cron not in crons:
+        configured = ", ".join(f'"{c}"' for c in crons) or "none"
+        logger.warning('Cron "%s" matches none of the configured crons (%s); running the handler anyway', cron, configured)
+
+
+async def _send_bytes(send: Send, status: int, body: bytes, content_type: bytes) -> int:
+    headers = [(b"content-type", content_type), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+    return status
+
+
+async def _send_text(send: Send, status: int, text: str) -> int:
+    return await _send_bytes(send, status, text.encode(), b"text/plain;charset=UTF-8")
+
+
+async def _send_error(scope: Scope, send: Send, status: int, title: str, detail: str) -> int:
+    """An error page: HTML for a browser, plain text for everything else."""
+    accept = b""
+    for name, value in scope["headers"]:
+        if name == b"accept":
+            accept = value
+            break
+    if b"text/html" in accept:
+        page = (
+            f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+            "<style>body{font-family:system-ui,sans-serif;margin:2rem}"
+            "pre{background:#fdf2f2;padding:1rem;overflow:auto;border-left:4px solid #c53030}</style>"
+            f"</head><body><h1>{html.escape(title)}</h1><pre>{html.escape(detail)}</pre></body></html>"
+        )
+        return await _send_bytes(send, status, page.encode(), b"text/html;charset=UTF-8")
+    return await _send_text(send, status, f"{title}\n\n{detail}\n")
+
+
+def _is_starlette_response(result: object) -> bool:
+    from starlette.responses import Response as StarletteResponse
+
+    return isinstance(result, StarletteResponse)
+
+
+async def _send_starlette(response: Any, scope: Scope, receive: Receive, send: Send) -> int:
+    status = 200
+
+    async def capture(message: Message) -> None:
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = message["status"]
+        await send(message)
+
+    await response(scope, receive, capture)
+    return status
