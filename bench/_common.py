@@ -1,0 +1,62 @@
+"""Shared pieces of the benchmarks: start `workerlab dev`, wait for Ready, read memory."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+HELLO_CONFIG = ROOT / "sample_workers" / "hello" / "wrangler.toml"
+READY = re.compile(rb"Ready on (http://\S+)")
+
+
+def workerlab_command() -> list[str]:
+    script = Path(sys.executable).parent / "workerlab"
+    if script.exists():
+        return [str(script)]
+    found = shutil.which("workerlab")
+    return [found] if found else [sys.executable, "-m", "workerlab"]
+
+
+def start_dev(config: Path, persist_dir: Path, *extra: str) -> tuple[subprocess.Popen[bytes], str, float]:
+    """Start `workerlab dev` on a free port; return the process, its URL and seconds to Ready."""
+    command = [*workerlab_command(), "dev", "-c", str(config), "--port", "0", "--no-reload",
+               "--persist-to", str(persist_dir), "--log-level", "warn", *extra]
+    started = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    assert process.stdout is not None
+    for line in process.stdout:
+        match = READY.search(line)
+        if match:
+            return process, match.group(1).decode(), time.perf_counter() - started
+    raise RuntimeError(f"workerlab dev exited with {process.wait()} before printing Ready")
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=35)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(fraction * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def env_with_root() -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": str(ROOT)}
