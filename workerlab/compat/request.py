@@ -1,0 +1,143 @@
+"""Request: an incoming or outgoing HTTP request, shaped like Cloudflare's Python ``Request``."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from workerlab.compat.body import Body, BodyMixin, encode_body
+from workerlab.compat.headers import Headers, HeadersInit, _header_name
+
+#: The values of a Request's ``redirect`` option (Fetch standard).
+REDIRECT_MODES = ("follow", "manual", "error")
+_NO_BODY_METHODS = ("GET", "HEAD")
+
+
+def absolute_url(url: str, where: str) -> str:
+    """``url`` checked to be absolute; an empty path becomes ``/`` as a JS URL does."""
+    if not isinstance(url, str):
+        raise TypeError(f"{where} expects the URL as a str, got {type(url).__name__}")
+    parts = urlsplit(url)
+    if not parts.scheme or not parts.netloc:
+        raise TypeError(
+            f"Invalid URL {url!r} in {where}: expected an absolute URL such as "
+            "'https://example.com/path' (Cloudflare rejects relative URLs here too)"
+        )
+    if not parts.path:
+        return urlunsplit(parts._replace(path="/"))
+    return url
+
+
+class Request(BodyMixin):
+    """An HTTP request: ``Request(url, method="GET", headers=None, body=None, cf=None)``.
+
+    ``url`` may also be another Request, whose method, headers, body and ``cf`` are taken
+    unless given (its body is then marked used, as in JS). ``headers`` is a dict, a list of
+    (name, value) pairs (str or bytes) or a :class:`Headers`; ``body`` is str, bytes,
+    FormData or None (a GET or HEAD request cannot have one).
+    """
+
+    __slots__ = ("_body", "_body_used", "_cf", "_headers", "_raw_headers", "method", "redirect", "url")
+
+    url: str
+    method: str
+    redirect: str
+    _headers: Headers | None
+    _raw_headers: list[tuple[bytes, bytes]] | None
+    _cf: dict[str, Any] | None
+
+    def __init__(
+        self,
+        url: str | Request,
+        method: str | None = None,
+        headers: HeadersInit = None,
+        body: Body = None,
+        cf: dict[str, Any] | None = None,
+        *,
+        redirect: str | None = None,
+    ) -> None:
+        data: bytes | None
+        content_type: str | None = None
+        if isinstance(url, Request):
+            source = url
+            self.url = source.url
+            if body is None and source._body is not None:
+                if source._body_used:
+                    raise TypeError("Cannot build a Request from a Request whose body was already read")
+                source._body_used = True
+            data = source._body
+            default_method, default_headers = source.method, source.headers
+            default_cf, default_redirect = source._cf, source.redirect
+        else:
+            self.url = absolute_url(url, "Request()")
+            data = None
+            default_method, default_headers, default_cf, default_redirect = "GET", None, None, "follow"
+        if body is not None:
+            data, content_type = encode_body(body, "Request")
+        if method is None:
+            method = default_method
+        elif not isinstance(method, str):
+            raise TypeError(f"Request method must be a str, got {type(method).__name__}")
+        else:
+            method = _header_name(method).upper()
+        if data is not None and method in _NO_BODY_METHODS:
+            raise TypeError(f"A {method} request cannot have a body (got {len(data)} bytes for {self.url})")
+        redirect = redirect or default_redirect
+        if redirect not in REDIRECT_MODES:
+            raise ValueError(f"Request redirect must be one of {', '.join(REDIRECT_MODES)}; got {redirect!r}")
+        self.method = method
+        self.redirect = redirect
+        self._headers = Headers(headers if headers is not None else default_headers)
+        if content_type is not None and not self._headers.has("content-type"):
+            self._headers.append("content-type", content_type)
+        self._raw_headers = None
+        self._body = data
+        self._body_used = False
+        chosen_cf = cf if cf is not None else default_cf
+        self._cf = dict(chosen_cf) if chosen_cf is not None else None
+
+    @classmethod
+    def _from_asgi(
+        cls, url: str, method: str, raw_headers: list[tuple[bytes, bytes]], body: bytes
+    ) -> Request:
+        """A Request for the server, built with no checks; headers are decoded when first read."""
+        self = cls.__new__(cls)
+        self.url = url
+        self.method = method
+        self.redirect = "follow"
+        self._headers = None
+        self._raw_headers = raw_headers
+        self._body = body
+        self._body_used = False
+        self._cf = None
+        return self
+
+    @property
+    def headers(self) -> Headers:
+        """The request headers (case-insensitive)."""
+        headers = self._headers
+        if headers is None:
+            headers = self._headers = Headers._from_raw(self._raw_headers or [])
+        return headers
+
+    @property
+    def cf(self) -> dict[str, Any]:
+        """Cloudflare's request properties (empty locally unless given)."""
+        if self._cf is None:
+            self._cf = {}
+        return self._cf
+
+    def clone(self) -> Request:
+        """A copy whose body can be read independently of this one's."""
+        if self._body_used:
+            raise OSError("Body already used: cannot clone() a Request whose body was read")
+        twin = Request.__new__(type(self))
+        twin.url, twin.method, twin.redirect = self.url, self.method, self.redirect
+        twin._headers = self.headers.copy()
+        twin._raw_headers = None
+        twin._body, twin._body_used = self._body, False
+        twin._cf = dict(self._cf) if self._cf is not None else None
+        return twin
+
+    def __repr__(self) -> str:
+        return f"Request(method={self.method!r}, url={self.url!r})"

@@ -1,0 +1,219 @@
+"""Response: an HTTP response, shaped like Cloudflare's Python ``Response``."""
+
+from __future__ import annotations
+
+import json
+from http import HTTPStatus
+from typing import Any
+
+from workerlab.compat.body import TEXT_PLAIN, Body, BodyMixin, encode_body
+from workerlab.compat.headers import Headers, HeadersInit
+from workerlab.compat.request import absolute_url
+
+#: Content-Type of Response.json() (Cloudflare's SDK and the Fetch standard).
+APPLICATION_JSON = "application/json"
+#: Statuses a constructed Response may have (Fetch standard: a RangeError outside 200..599).
+MIN_STATUS = 200
+MAX_STATUS = 599
+#: Statuses whose response cannot carry a body (Fetch standard "null body status").
+NULL_BODY_STATUSES = frozenset({101, 204, 205, 304})
+#: Statuses Response.redirect() accepts (Fetch standard "redirect status").
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+
+_TEXT_PLAIN_RAW = TEXT_PLAIN.encode("latin-1")
+
+
+def _check_status(status: object) -> int:
+    if status is None:
+        return 200
+    if isinstance(status, bool) or not isinstance(status, int):
+        raise TypeError(f"Response status must be an int, got {type(status).__name__}")
+    status = int(status)
+    if not MIN_STATUS <= status <= MAX_STATUS:
+        raise ValueError(f"Response status must be in the range {MIN_STATUS} to {MAX_STATUS}, got {status}")
+    return status
+
+
+class _JsonAccessor:
+    """``Response.json(data, ...)`` builds a JSON response; ``await response.json()`` reads one.
+
+    Cloudflare's SDK gives ``json`` both meanings; a descriptor tells them apart by whether
+    it is reached through the class or through an instance.
+    """
+
+    def __get__(self, instance: Response | None, owner: type[Response]) -> Any:
+        if instance is None:
+            return owner.from_json
+        return instance._read_json
+
+
+class Response(BodyMixin):
+    """An HTTP response: ``Response(body=None, status=200, status_text="", headers=None)``.
+
+    ``body`` is str (sent as ``text/plain;charset=UTF-8`` unless a Content-Type is given),
+    bytes, FormData (multipart, with its boundary) or None; anything else is a
+    ``TypeError("Unsupported type in Response: X")``. ``status`` must be in 200..599
+    (``ValueError`` otherwise). The body can be read once, as on Cloudflare.
+    """
+
+    __slots__ = (
+        "_body",
+        "_body_used",
+        "_content_type",
+        "_headers",
+        "redirected",
+        "status",
+        "status_text",
+        "url",
+    )
+
+    status: int
+    status_text: str
+    url: str
+    redirected: bool
+    _headers: Headers | None
+    _content_type: bytes | None
+
+    def __init__(
+        self,
+        body: Body = None,
+        status: int | HTTPStatus | None = 200,
+        status_text: str = "",
+        headers: HeadersInit = None,
+    ) -> None:
+        if body is None:
+            data, content_type = None, None
+        elif type(body) is str:  # the common case, kept short
+            data, content_type = body.encode(), _TEXT_PLAIN_RAW
+        else:
+            data, text_type = encode_body(body, "Response")
+            content_type = text_type.encode("latin-1") if text_type is not None else None
+        self._setup(data, content_type, status, status_text, headers)
+
+    def _setup(
+        self,
+        data: bytes | None,
+        content_type: bytes | None,
+        status: object,
+        status_text: str,
+        headers: HeadersInit,
+    ) -> None:
+        code = 200 if status == 200 and type(status) is int else _check_status(status)
+        if data is not None and code in NULL_BODY_STATUSES:
+            raise TypeError(f"A Response with status {code} cannot have a body (pass body=None)")
+        if not isinstance(status_text, str):
+            raise TypeError(f"Response status_text must be a str, got {type(status_text).__name__}")
+        self.status = code
+        self.status_text = status_text
+        self.url = ""
+        self.redirected = False
+        self._body = data
+        self._body_used = False
+        if headers is None:
+            self._headers = None
+            self._content_type = content_type
+        else:
+            self._headers = Headers(headers)
+            self._content_type = None
+            if content_type is not None and not self._headers.has("content-type"):
+                self._headers.append("content-type", content_type)
+
+    @classmethod
+    def from_json(
+        cls,
+        data: Any,
+        status: int | HTTPStatus | None = 200,
+        status_text: str = "",
+        headers: HeadersInit = None,
+    ) -> Response:
+        """A response whose body is ``json.dumps(data)`` with Content-Type application/json."""
+        self = cls.__new__(cls)
+        self._setup(json.dumps(data).encode(), APPLICATION_JSON.encode(), status, status_text, headers)
+        return self
+
+    json = _JsonAccessor()
+    _read_json = BodyMixin.json
+
+    @classmethod
+    def redirect(cls, url: str, status: int | HTTPStatus = 302) -> Response:
+        """A redirect to the absolute ``url``; ``status`` is one of 301, 302, 303, 307, 308."""
+        if isinstance(status, bool) or not isinstance(status, int) or int(status) not in REDIRECT_STATUSES:
+            raise ValueError(
+                f"Response.redirect() status must be one of {sorted(REDIRECT_STATUSES)}, got {status!r}"
+            )
+        location = absolute_url(url, "Response.redirect()")
+        return cls(None, int(status), headers={"location": location})
+
+    @classmethod
+    def _from_fetch(
+        cls,
+        status: int,
+        status_text: str,
+        raw_headers: list[tuple[bytes, bytes]],
+        body: bytes,
+        url: str,
+        redirected: bool,
+    ) -> Response:
+        """The response to an outbound fetch, taken as the origin sent it (names lower-case)."""
+        self = cls.__new__(cls)
+        self.status, self.status_text, self.url, self.redirected = status, status_text, url, redirected
+        self._headers = Headers._from_raw(raw_headers)
+        self._content_type = None
+        self._body, self._body_used = body, False
+        return self
+
+    @property
+    def ok(self) -> bool:
+        """True for a 2xx status."""
+        return 200 <= self.status <= 299
+
+    @property
+    def headers(self) -> Headers:
+        """The response headers (case-insensitive), including the implied Content-Type."""
+        headers = self._headers
+        if headers is None:
+            content_type = self._content_type
+            headers = self._headers = Headers._from_raw(
+                [(b"content-type", content_type)] if content_type is not None else []
+            )
+        return headers
+
+    def clone(self) -> Response:
+        """A copy whose body can be read independently of this one's."""
+        if self._body_used:
+            raise OSError("Body already used: cannot clone() a Response whose body was read")
+        twin = Response.__new__(type(self))
+        twin.status, twin.status_text, twin.url, twin.redirected = (
+            self.status,
+            self.status_text,
+            self.url,
+            self.redirected,
+        )
+        twin._headers = self._headers.copy() if self._headers is not None else None
+        twin._content_type = self._content_type
+        twin._body, twin._body_used = self._body, False
+        return twin
+
+    def _asgi_parts(self) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+        """Status, raw header pairs (lower-case names) and body bytes, for the server.
+
+        Reading these does not use up the body. No Content-Length is added.
+        """
+        headers = self._headers
+        if headers is None:
+            content_type = self._content_type
+            raw = [(b"content-type", content_type)] if content_type is not None else []
+        else:
+            raw = headers._raw_pairs()
+        return self.status, raw, self._body or b""
+
+    def __repr__(self) -> str:
+        parts = [f"status={self.status}"]
+        if self.status_text:
+            parts.append(f"status_text={self.status_text!r}")
+        content_type = self.headers.get("content-type")
+        if content_type:
+            parts.append(f"content_type={content_type!r}")
+        if self.url:
+            parts.append(f"url={self.url!r}")
+        return f"Response({', '.join(parts)})"
