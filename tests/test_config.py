@@ -378,6 +378,27 @@ def test_env_overlays_inheritable_keys(project: Path, caplog: pytest.LogCaptureF
     assert production.compatibility_date == "2026-01-01"
 
 
+def test_env_in_json(project: Path) -> None:
+    write(
+        project,
+        "wrangler.jsonc",
+        """{
+          "name": "shop", "main": "worker.py", "vars": {"MODE": "top"},
+          "env": {"dev": {"vars": {"MODE": "dev"}, "kv_namespaces": [{"binding": "KV"}]}},
+        }""",
+    )
+    dev = load_config(project / "wrangler.jsonc", env="dev")
+    assert (dev.name, dev.vars, dev.kv_namespaces) == ("shop-dev", {"MODE": "dev"}, (KVNamespace("KV"),))
+    write(
+        project,
+        "wrangler.jsonc",
+        '{"main": "worker.py", "env": {"dev": {"vars": {"N": {}}, "r2_buckets": [1]}}}',
+    )
+    with pytest.raises(ConfigError) as info:
+        load_config(project / "wrangler.jsonc", env="dev")
+    assert str(info.value) == "wrangler.jsonc: env.dev.r2_buckets[0] must be an object, found 1"
+
+
 def test_env_does_not_inherit_vars_or_bindings(project: Path, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.WARNING, logger="workerlab")
     write(project, "wrangler.toml", ENV_TOML)

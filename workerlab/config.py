@@ -35,6 +35,8 @@ DEFAULT_MIGRATIONS_DIR = "migrations"
 
 @dataclass(frozen=True)
 class QueueProducer:
+    """A ``[[queues.producers]]`` entry: ``env.<binding>`` sends to ``queue``."""
+
     binding: str
     queue: str
     delivery_delay_s: int = 0
@@ -42,6 +44,8 @@ class QueueProducer:
 
 @dataclass(frozen=True)
 class QueueConsumer:
+    """A ``[[queues.consumers]]`` entry: the worker's ``queue`` handler consumes the queue ``queue``."""
+
     queue: str
     max_batch_size: int = limits.DEFAULT_MAX_BATCH_SIZE
     max_batch_timeout_s: float = limits.DEFAULT_MAX_BATCH_TIMEOUT_S
@@ -53,12 +57,16 @@ class QueueConsumer:
 
 @dataclass(frozen=True)
 class KVNamespace:
+    """A ``[[kv_namespaces]]`` entry."""
+
     binding: str
     id: str | None = None
 
 
 @dataclass(frozen=True)
 class D1Database:
+    """A ``[[d1_databases]]`` entry; ``migrations_dir`` is absolute once loaded."""
+
     binding: str
     database_name: str
     database_id: str | None = None
@@ -67,12 +75,16 @@ class D1Database:
 
 @dataclass(frozen=True)
 class R2Bucket:
+    """A ``[[r2_buckets]]`` entry."""
+
     binding: str
     bucket_name: str
 
 
 @dataclass(frozen=True)
 class WorkerConfig:
+    """One worker's configuration, for one environment, validated and with defaults filled in."""
+
     path: Path  # the config file
     name: str
     main: Path  # absolute path of the worker's .py module
@@ -273,7 +285,7 @@ def _display(path: Path, cwd: Path | None = None) -> str:
     """The path as the user would type it: relative to the working folder when inside it."""
     try:
         return str(path.relative_to(cwd or Path.cwd()))
-    except ValueError:
+    except (ValueError, OSError):  # outside it, or the working folder is gone
         return str(path)
 
 
@@ -514,8 +526,10 @@ def _vars(src: _Source, value: Any, key: str) -> dict[str, Any]:
 
 def _crons(src: _Source, value: Any, key: str) -> tuple[str, ...]:
     crons = _string_list(src, value, key)
-    if crons:
-        from .cron import validate_cron
+    if not crons:
+        return crons
+    from .cron import validate_cron
+
     for index, expr in enumerate(crons):
         try:
             validate_cron(expr)
