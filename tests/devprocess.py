@@ -87,6 +87,10 @@ class DevProcess:
         self._reader.join(timeout=5)
         return code
 
+    def _close_pipe(self) -> None:
+        if self.process.stdout is not None and not self._reader.is_alive():
+            self.process.stdout.close()
+
     def signal(self, sig: int = signal.SIGTERM) -> None:
         self.process.send_signal(sig)
 
@@ -95,6 +99,7 @@ class DevProcess:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait(timeout=10)
         self._reader.join(timeout=5)
+        self._close_pipe()
 
     def __enter__(self) -> DevProcess:
         return self

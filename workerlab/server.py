@@ -75,7 +75,7 @@ class WorkerApp:
         return await self._fetch(runtime, scope, receive, send)
 
     async def _fetch(self, runtime: Runtime, scope: Scope, receive: Receive, send: Send) -> int:
-        from .compat.http import Request, Response
+        from .compat.workers import Request, Response
 
         body = await _read_body(receive)
         request = Request._from_asgi(_url(scope), scope["method"], scope["headers"], body)

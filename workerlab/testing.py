@@ -20,7 +20,7 @@ from .queues.message import MessageBatch, QueueResult
 from .runtime import Runtime
 
 if TYPE_CHECKING:
-    from .compat.http import Response
+    from .compat.workers import Response
     from .queues.broker import QueueView
 
 __all__ = [
@@ -84,7 +84,7 @@ class Worker:
         json: Any = None,
     ) -> Response:
         """Call the fetch handler; its exception is raised here with its own traceback."""
-        from .compat.http import Request
+        from .compat.workers import Request
 
         url = url_or_path if "://" in url_or_path else DEFAULT_ORIGIN + "/" + url_or_path.lstrip("/")
         pairs = list(headers.items() if isinstance(headers, Mapping) else headers or ())
@@ -181,7 +181,7 @@ class _QueueViews(Mapping[str, "QueueView"]):
 
 
 def _as_workers_response(result: Any) -> Response:
-    from .compat.http import Response
+    from .compat.workers import Response
 
     if isinstance(result, Response):
         return result
