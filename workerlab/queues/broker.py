@@ -1,0 +1,380 @@
+"""The broker: batching, dispatch, ack/retry resolution, dead letters, and the delivery loop.
+
+Delivery follows Cloudflare Queues: a batch goes out when ``max_batch_size`` messages are
+ready or ``max_batch_timeout`` seconds after the first ready one arrived (the timer does not
+slide), oldest first, with at most ``max_concurrency`` batches of a queue in flight. The
+broker keeps no copy of the backlog: every decision is a small indexed query on the store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from .. import limits
+from ..clock import Clock, FakeClock, utc_from_ms
+from ..config import QueueConsumer
+from ..errors import ConfigError
+from .codec import decode_body
+from .leases import LeaseKeeper
+from .message import Message, MessageBatch, Outcome, Resolution, resolve
+from .producer import QueueProducerBinding
+from .store import QueueStore, StoredMessage
+
+logger = logging.getLogger("workerlab")
+
+Dispatch = Callable[[MessageBatch], Awaitable[tuple[Outcome, BaseException | None]]]
+
+#: How often the delivery loop looks for messages sent by other processes (pickup within 100 ms).
+POLL_INTERVAL_S = 0.05
+
+
+@dataclass(frozen=True)
+class MessageRecord:
+    """A message as the inspector shows it; ``attempts`` counts its deliveries so far."""
+
+    id: str
+    body: Any
+    attempts: int
+    timestamp: datetime
+
+
+@dataclass(frozen=True)
+class QueueView:
+    """What a queue holds and has done: ``acked`` and ``deliveries`` only with ``record_history``."""
+
+    queue: str
+    pending: list[MessageRecord]
+    acked: list[MessageRecord]
+    dead_lettered: list[MessageRecord]
+    dropped: list[MessageRecord]
+    deliveries: list[MessageRecord]
+
+
+class _History:
+    def __init__(self, record_all: bool) -> None:
+        self.acked: list[MessageRecord] = []
+        self.deliveries: list[MessageRecord] = []
+        # Kept without record_history too (capped), so the inspector can show them.
+        self.dead_lettered: deque[MessageRecord] = deque(
+            maxlen=None if record_all else limits.MAX_DROPPED_KEPT
+        )
+
+
+class Broker:
+    """Delivers the messages of every queue that has a consumer to ``dispatch``, by Cloudflare's rules.
+
+    ``dispatch`` runs the user's handler on a batch and returns ``("ok", None)`` or
+    ``("exception", error)`` once the event's waitUntil work is done.
+    """
+
+    def __init__(
+        self,
+        store: QueueStore,
+        clock: Clock,
+        consumers: Mapping[str, QueueConsumer],
+        dispatch: Dispatch,
+        *,
+        record_history: bool = False,
+    ) -> None:
+        for queue, consumer in consumers.items():
+            if consumer.dead_letter_queue == queue:
+                raise ConfigError(
+                    f'queue consumer "{queue}": dead_letter_queue must name another queue, got "{queue}"'
+                )
+        self._store = store
+        self._clock = clock
+        self._consumers = dict(consumers)
+        self._dispatch = dispatch
+        self._record_history = record_history
+        self._keeper = LeaseKeeper(store)
+        self._in_flight = dict.fromkeys(self._consumers, 0)
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._history: dict[str, _History] = {}
+        self._wake: asyncio.Event | None = None
+        self._closing = False
+        self._loop_task: asyncio.Task[None] | None = None
+
+    @property
+    def store(self) -> QueueStore:
+        return self._store
+
+    @property
+    def owner(self) -> str:
+        """This broker's lease owner id in the store."""
+        return self._keeper.owner
+
+    def producer(self, queue: str, *, delivery_delay_s: int = 0) -> QueueProducerBinding:
+        """The ``env.<BINDING>`` object for a producer of ``queue``."""
+        return QueueProducerBinding(
+            queue, self._store, self._clock, self._on_sent, delivery_delay_s=delivery_delay_s
+        )
+
+    def _on_sent(self, queue: str) -> None:
+        if self._wake is not None and queue in self._consumers:
+            self._wake.set()
+
+    # --- scheduling ------------------------------------------------------------------------
+
+    def _due_ms(self, queue: str, consumer: QueueConsumer) -> int | None:
+        """When the next batch of ``queue`` goes out: max_batch_size ready, or the timeout after
+        the first ready message arrived, whichever is first."""
+        first_ms = self._store.waiting_ready_ms(queue, 0)
+        if first_ms is None:
+            return None
+        due_ms = first_ms + round(consumer.max_batch_timeout_s * 1000)
+        if due_ms > first_ms and consumer.max_batch_size > 1:
+            full_ms = self._store.waiting_ready_ms(queue, consumer.max_batch_size - 1)
+            if full_ms is not None and full_ms < due_ms:
+                due_ms = full_ms
+        return due_ms
+
+    def _next_due_ms(self) -> int | None:
+        due = [
+            d
+            for queue, consumer in self._consumers.items()
+            if self._in_flight[queue] < consumer.max_concurrency
+            and (d := self._due_ms(queue, consumer)) is not None
+        ]
+        return min(due, default=None)
+
+    def next_due_s(self) -> float | None:
+        """The earliest clock time (epoch s) at which a batch could go out; None when nothing waits."""
+        due_ms = self._next_due_ms()
+        return None if due_ms is None else due_ms / 1000
+
+    def _start_due(self, now_ms: int) -> int:
+        """Claim and start every batch due at ``now_ms`` that a free concurrency slot allows."""
+        self._keeper.start()
+        started = 0
+        for queue, consumer in self._consumers.items():
+            while self._in_flight[queue] < consumer.max_concurrency:
+                due_ms = self._due_ms(queue, consumer)
+                if due_ms is None or due_ms > now_ms:
+                    break
+                rows = self._store.claim(queue, self._keeper.owner, now_ms, consumer.max_batch_size)
+                if not rows:
+                    break  # another process took them
+                self._in_flight[queue] += 1
+                task = asyncio.create_task(
+                    self._deliver(queue, consumer, rows), name=f"workerlab-queue-{queue}"
+                )
+                self._tasks.add(task)
+                task.add_done_callback(self._delivered)
+                started += 1
+        return started
+
+    def _delivered(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            error = task.exception()
+            logger.error("Queue delivery failed", exc_info=(type(error), error, error.__traceback__))  # type: ignore[arg-type]
+        if self._wake is not None:
+            self._wake.set()
+
+    # --- one batch -------------------------------------------------------------------------
+
+    async def _deliver(self, queue: str, consumer: QueueConsumer, rows: list[StoredMessage]) -> None:
+        started = time.perf_counter()
+        try:
+            batch = self._batch(queue, rows)
+            if batch is None:
+                resolution = Resolution([], [(index, None) for index in range(len(rows))])
+            else:
+                try:
+                    resolution = await self._run_batch(batch)
+                except asyncio.CancelledError:
+                    # Shutting down mid-batch: hand the rows back now rather than waiting for lease recovery.
+                    self._store.release(self._keeper.owner, [r.seq for r in rows])
+                    raise
+            self._settle(queue, consumer, rows, batch, resolution)
+        finally:
+            self._in_flight[queue] -= 1
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        logger.info("QUEUE %s %d/%d (%dms)", queue, len(resolution.acked), len(rows), round(elapsed_ms))
+
+    def _batch(self, queue: str, rows: list[StoredMessage]) -> MessageBatch | None:
+        try:
+            batch = MessageBatch(
+                queue, [(r.id, r.timestamp_ms, decode_body(r.body, r.content_type), r.attempts) for r in rows]
+            )
+        except ValueError as error:
+            # Only a store written by something else can get here; the rows fail like a raising handler.
+            logger.error("Queue %r holds a message that cannot be decoded: %s", queue, error)
+            return None
+        if self._record_history:
+            self._records(queue).deliveries.extend(_records(batch.messages))
+        return batch
+
+    async def _run_batch(self, batch: MessageBatch) -> Resolution:
+        try:
+            outcome, error = await self._dispatch(batch)
+        except Exception as raised:
+            logger.error(
+                "Queue %r: dispatching a batch failed",
+                batch.queue,
+                exc_info=(type(raised), raised, raised.__traceback__),
+            )
+            outcome, error = "exception", raised
+        if outcome == "ok" and batch._untouched():
+            return Resolution(list(range(len(batch.messages))), [])
+        return resolve(batch._result(outcome, error), [m.id for m in batch.messages])
+
+    def _settle(
+        self,
+        queue: str,
+        consumer: QueueConsumer,
+        rows: list[StoredMessage],
+        batch: MessageBatch | None,
+        resolution: Resolution,
+    ) -> None:
+        now_ms = self._clock.now_ms()
+        retried: list[tuple[int, int]] = []
+        failed: list[int] = []
+        for index, delay_s in resolution.retried:
+            row = rows[index]
+            if row.attempts > consumer.max_retries:
+                failed.append(index)
+            else:
+                delay_s = consumer.retry_delay_s if delay_s is None else delay_s
+                retried.append((now_ms + 1000 * delay_s, row.seq))
+        dlq = consumer.dead_letter_queue
+        self._store.settle(
+            self._keeper.owner,
+            acked=[rows[i].seq for i in resolution.acked],
+            retried=retried,
+            dead_lettered=[(dlq, now_ms, rows[i].seq) for i in failed] if dlq else (),
+            dropped=[] if dlq else [(queue, rows[i].seq) for i in failed],
+        )
+        for index in failed:
+            row = rows[index]
+            if dlq:
+                logger.warning(
+                    'Moving message "%s" on queue "%s" to dead letter queue "%s" after %d failed attempts',
+                    row.id,
+                    queue,
+                    dlq,
+                    row.attempts,
+                )
+            else:
+                logger.warning(
+                    'Dropped message "%s" on queue "%s" after %d failed attempts', row.id, queue, row.attempts
+                )
+        if failed and dlq:
+            self._records(queue).dead_lettered.extend(_stored_record(rows[i]) for i in failed)
+            if self._wake is not None and dlq in self._consumers:
+                self._wake.set()
+        if self._record_history and batch is not None and resolution.acked:
+            self._records(queue).acked.extend(_records([batch.messages[i] for i in resolution.acked]))
+
+    def _records(self, queue: str) -> _History:
+        history = self._history.get(queue)
+        if history is None:
+            history = self._history[queue] = _History(self._record_history)
+        return history
+
+    # --- driving ---------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Deliver batches as they come due on the real clock until :meth:`close` (``workerlab dev``).
+
+        Wakes at once on sends from this process and on finished batches, and polls the store
+        every ``POLL_INTERVAL_S`` for messages from other processes.
+        """
+        if self._closing:
+            return
+        self._loop_task = asyncio.current_task()
+        wake = self._wake = asyncio.Event()
+        self._keeper.start()
+        loop = asyncio.get_running_loop()
+        seen_version = self._store.data_version()
+        next_due_ms: int | None = None
+        dirty = True
+        while not self._closing:
+            now_ms = self._clock.now_ms()
+            if dirty or (next_due_ms is not None and next_due_ms <= now_ms):
+                wake.clear()
+                self._start_due(now_ms)
+                next_due_ms = self._next_due_ms()
+            timeout_s = POLL_INTERVAL_S
+            if next_due_ms is not None:
+                timeout_s = min(timeout_s, max(0.0, (next_due_ms - now_ms) / 1000))
+            deadline = loop.time() + timeout_s
+            try:
+                async with asyncio.timeout_at(deadline):
+                    await wake.wait()
+            except TimeoutError:
+                pass
+            version = self._store.data_version()
+            dirty = wake.is_set() or version != seen_version
+            seen_version = version
+
+    async def run_due(self) -> None:
+        """Deliver every batch due at the clock's now, and wait for them (and for any that come due
+        meanwhile at the same now, such as retries with no delay and no batch timeout)."""
+        while True:
+            self._start_due(self._clock.now_ms())
+            if not self._tasks:
+                return
+            done, _ = await asyncio.wait(set(self._tasks), return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                if not task.cancelled() and task.exception() is not None:
+                    raise task.exception()  # type: ignore[misc]
+
+    async def drain(self) -> None:
+        """Deliver until no message waits in a queue that has a consumer, moving a fake clock
+        forward to each next due time (sleeping on a real one)."""
+        while True:
+            await self.run_due()
+            due_ms = self._next_due_ms()
+            if due_ms is None:
+                return
+            now_ms = self._clock.now_ms()
+            if due_ms > now_ms:
+                if isinstance(self._clock, FakeClock):
+                    self._clock.set(due_ms / 1000)
+                else:
+                    await asyncio.sleep((due_ms - now_ms) / 1000)
+
+    async def close(self) -> None:
+        """Stop the loop, wait for the batches in flight, and give back this process's leases."""
+        self._closing = True
+        if self._wake is not None:
+            self._wake.set()
+        if self._loop_task is not None and self._loop_task is not asyncio.current_task():
+            await asyncio.gather(self._loop_task, return_exceptions=True)
+        while self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._keeper.stop()
+
+    # --- inspecting ------------------------------------------------------------------------
+
+    def inspect(self, queue: str) -> QueueView:
+        """What ``queue`` holds (pending, dropped) and, with ``record_history``, has done."""
+        history = self._records(queue)
+        return QueueView(
+            queue=queue,
+            pending=[_stored_record(row) for row in self._store.pending(queue)],
+            acked=list(history.acked),
+            dead_lettered=list(history.dead_lettered),
+            dropped=[_stored_record(row) for row in self._store.dropped(queue)],
+            deliveries=list(history.deliveries),
+        )
+
+
+def _records(messages: list[Message]) -> list[MessageRecord]:
+    return [MessageRecord(m.id, m.body, m.attempts, m.timestamp) for m in messages]
+
+
+def _stored_record(row: StoredMessage) -> MessageRecord:
+    try:
+        body = decode_body(row.body, row.content_type)
+    except ValueError:
+        body = row.body
+    return MessageRecord(row.id, body, row.attempts, utc_from_ms(row.timestamp_ms))

@@ -1,0 +1,311 @@
+"""What a queue consumer receives: ``MessageBatch`` and ``Message``, and the ``QueueResult`` of a batch.
+
+A batch records the ack/retry calls its handler makes with Cloudflare's production
+precedence; :meth:`MessageBatch._result` freezes them into a :class:`QueueResult`, and
+:func:`resolve` turns that into what happens to each message.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from .. import limits
+from ..clock import to_epoch_s, utc_from_ms
+from ..errors import QueueError
+
+logger = logging.getLogger("workerlab")
+
+Outcome = Literal["ok", "exception"]
+
+#: The keys of a dict that stands for a whole message rather than a body (harness, createMessageBatch).
+MESSAGE_KEYS = frozenset({"id", "timestamp", "attempts", "body"})
+
+
+def new_message_id() -> str:
+    """A fresh message id: 32 lowercase hex characters, as Cloudflare's."""
+    return os.urandom(16).hex()
+
+
+def check_delay_s(value: object, where: str) -> int:
+    """``value`` as a delay in whole seconds within 0..MAX_DELAY_S, or an error naming ``where``."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"{where} must be an integer number of seconds, got {type(value).__name__} {value!r}")
+    if isinstance(value, float) and not value.is_integer():
+        raise QueueError(f"{where} must be a whole number of seconds, got {value!r}", code="queue-delay")
+    if not 0 <= value <= limits.MAX_DELAY_S:
+        raise QueueError(
+            f"{where} must be between 0 and {limits.MAX_DELAY_S} seconds (the limit), got {value!r}",
+            code="queue-delay",
+        )
+    return int(value)
+
+
+def delay_option(
+    options: Mapping[str, Any] | None, delaySeconds: object, delay_seconds: object, where: str
+) -> int | None:
+    """The delay given as ``delaySeconds=``, ``delay_seconds=`` or in an options dict; None if absent."""
+    given = [v for v in (delaySeconds, delay_seconds) if v is not None]
+    if options is not None:
+        if not isinstance(options, Mapping):
+            raise TypeError(f"{where} options must be a dict, got {type(options).__name__}")
+        unknown = set(options) - {"delaySeconds", "delay_seconds"}
+        if unknown:
+            raise TypeError(f"{where} got unknown option(s) {sorted(unknown)}: expected delaySeconds")
+        given += [v for k, v in options.items() if v is not None]
+    if not given:
+        return None
+    if any(value != given[0] for value in given[1:]):
+        raise TypeError(f"{where} got more than one delay: {given}; give delaySeconds once")
+    return check_delay_s(given[0], f"{where} delaySeconds")
+
+
+@dataclass(frozen=True)
+class RetryBatch:
+    """The batch-level retryAll() call, if it won: ``retry`` and its ``delay_seconds`` (None: not given)."""
+
+    retry: bool
+    delay_seconds: int | None = None
+
+
+@dataclass(frozen=True)
+class RetryMessage:
+    """One message's explicit retry(): its id and ``delay_seconds`` (None: not given)."""
+
+    msg_id: str
+    delay_seconds: int | None = None
+
+
+@dataclass(frozen=True)
+class QueueResult:
+    """What a queue handler decided for its batch (mirrors ``cloudflare:test``'s getQueueResult)."""
+
+    outcome: Outcome
+    ack_all: bool
+    retry_batch: RetryBatch
+    explicit_acks: list[str]
+    retry_messages: list[RetryMessage]
+    error: BaseException | None = None
+
+
+class Message:
+    """One delivered message: ``id``, ``timestamp``, ``body``, ``attempts``, ``ack()``, ``retry()``."""
+
+    __slots__ = ("_batch", "_timestamp_ms", "attempts", "body", "id")
+
+    def __init__(self, batch: MessageBatch, id: str, timestamp_ms: int, body: Any, attempts: int) -> None:
+        self._batch = batch
+        self.id = id
+        self._timestamp_ms = timestamp_ms
+        self.body = body
+        self.attempts = attempts
+
+    @property
+    def timestamp(self) -> datetime:
+        """When the message was sent, as a tz-aware UTC datetime."""
+        return utc_from_ms(self._timestamp_ms)
+
+    @property
+    def timestamp_ms(self) -> int:
+        return self._timestamp_ms
+
+    def ack(self) -> None:
+        """Mark this message as processed; it is not delivered again whatever the handler does next."""
+        self._batch._ack(self.id)
+
+    def retry(
+        self,
+        options: Mapping[str, Any] | None = None,
+        *,
+        delaySeconds: int | None = None,
+        delay_seconds: int | None = None,
+    ) -> None:
+        """Deliver this message again, after ``delaySeconds`` if given."""
+        delay_s = delay_option(options, delaySeconds, delay_seconds, "retry()")
+        self._batch._retry(self.id, delay_s)
+
+    def __repr__(self) -> str:
+        return f"Message(id={self.id!r}, attempts={self.attempts}, body={self.body!r})"
+
+
+class MessageBatch:
+    """A batch handed to a queue handler: ``queue``, ``messages``, ``ackAll()``, ``retryAll()``."""
+
+    def __init__(self, queue: str, records: Iterable[tuple[str, int, Any, int]] = ()) -> None:
+        """``records`` are ``(id, timestamp_ms, body, attempts)`` tuples, oldest first."""
+        self.queue = queue
+        self.messages: list[Message] = [Message(self, *record) for record in records]
+        self._ack_all = False
+        self._retry_all = False
+        self._retry_all_delay_s: int | None = None
+        self._acks: dict[str, None] = {}
+        self._retries: dict[str, int | None] = {}
+
+    @classmethod
+    def from_messages(cls, queue: str, messages: Iterable[Mapping[str, Any]], *, now_ms: int) -> MessageBatch:
+        """A batch from dicts with ``body`` and optionally ``id``, ``timestamp`` (datetime or epoch ms),
+        ``attempts`` (default 1); missing ids are generated, a missing timestamp is ``now_ms``."""
+        return cls(queue, [_record(m, now_ms, "message") for m in messages])
+
+    @classmethod
+    def from_items(cls, queue: str, items: Iterable[Any], *, now_ms: int) -> MessageBatch:
+        """A batch where each item is a body, except a dict whose keys are exactly
+        ``id``, ``timestamp``, ``attempts``, ``body``, which is taken as a whole message."""
+        records = []
+        for item in items:
+            if isinstance(item, Mapping) and set(item) == MESSAGE_KEYS:
+                records.append(_record(item, now_ms, "message"))
+            else:
+                records.append((new_message_id(), now_ms, item, 1))
+        return cls(queue, records)
+
+    # --- the handler's calls -----------------------------------------------------------
+
+    def ackAll(self) -> None:
+        """Mark every message not explicitly retried as processed (ignored after retryAll())."""
+        if self._retry_all:
+            logger.warning(
+                "Received a call to ackAll() after retryAll() was already called. "
+                "Calling ackAll() after calling retryAll() has no effect."
+            )
+            return
+        self._ack_all = True
+
+    ack_all = ackAll
+
+    def retryAll(
+        self,
+        options: Mapping[str, Any] | None = None,
+        *,
+        delaySeconds: int | None = None,
+        delay_seconds: int | None = None,
+    ) -> None:
+        """Deliver again every message not explicitly acked, after ``delaySeconds`` if given."""
+        delay_s = delay_option(options, delaySeconds, delay_seconds, "retryAll()")
+        if self._ack_all:
+            logger.warning(
+                "Received a call to retryAll() after ackAll() was already called. "
+                "Calling retryAll() after calling ackAll() has no effect."
+            )
+            return
+        self._retry_all = True
+        if delay_s is not None:
+            self._retry_all_delay_s = delay_s
+
+    retry_all = retryAll
+
+    def _ack(self, msg_id: str) -> None:
+        if self._ack_all:
+            return
+        if self._retry_all:
+            logger.warning(
+                "Received a call to ack() on message %s after retryAll() was already called. "
+                "Calling ack() on a message after calling retryAll() has no effect.",
+                msg_id,
+            )
+            return
+        if msg_id in self._retries:
+            logger.warning(
+                "Received a call to ack() on message %s after retry() was already called. "
+                "Calling ack() on a message after calling retry() has no effect.",
+                msg_id,
+            )
+            return
+        self._acks[msg_id] = None
+
+    def _retry(self, msg_id: str, delay_s: int | None) -> None:
+        if msg_id in self._acks:
+            logger.warning(
+                "Received a call to retry() on message %s after ack() was already called. "
+                "Calling retry() on a message after calling ack() has no effect.",
+                msg_id,
+            )
+            return
+        if delay_s is not None or msg_id not in self._retries:
+            self._retries[msg_id] = delay_s
+
+    # --- the outcome -----------------------------------------------------------------
+
+    def _result(self, outcome: Outcome, error: BaseException | None = None) -> QueueResult:
+        """The calls recorded so far and the handler's ``outcome``, frozen."""
+        return QueueResult(
+            outcome=outcome,
+            ack_all=self._ack_all,
+            retry_batch=RetryBatch(self._retry_all, self._retry_all_delay_s),
+            explicit_acks=list(self._acks),
+            retry_messages=[RetryMessage(msg_id, delay) for msg_id, delay in self._retries.items()],
+            error=error,
+        )
+
+    def _untouched(self) -> bool:
+        return not (self._ack_all or self._retry_all or self._acks or self._retries)
+
+    def __len__(self) -> int:
+        return len(self.messages)
+
+    def __repr__(self) -> str:
+        return f"MessageBatch(queue={self.queue!r}, messages={len(self.messages)})"
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """What happens to each message of a batch: indexes acked, and ``(index, delay_s or None)`` retried."""
+
+    acked: list[int]
+    retried: list[tuple[int, int | None]]
+
+
+def resolve(result: QueueResult, message_ids: Sequence[str]) -> Resolution:
+    """Cloudflare's resolution: explicit ack, explicit retry, retryAll, ackAll, outcome, in that order.
+
+    A retried message's delay is its own retry() delay, else the retryAll() delay, else
+    None (the caller falls back to the consumer's retry_delay).
+    """
+    acks = set(result.explicit_acks)
+    retries = {r.msg_id: r.delay_seconds for r in result.retry_messages}
+    batch = result.retry_batch
+    acked: list[int] = []
+    retried: list[tuple[int, int | None]] = []
+    for index, msg_id in enumerate(message_ids):
+        if msg_id in acks:
+            acked.append(index)
+        elif msg_id in retries:
+            own = retries[msg_id]
+            retried.append((index, own if own is not None else batch.delay_seconds))
+        elif batch.retry:
+            retried.append((index, batch.delay_seconds))
+        elif result.ack_all or result.outcome == "ok":
+            acked.append(index)
+        else:
+            retried.append((index, None))
+    return Resolution(acked, retried)
+
+
+def _record(message: Mapping[str, Any], now_ms: int, where: str) -> tuple[str, int, Any, int]:
+    if not isinstance(message, Mapping):
+        raise TypeError(f"a {where} must be a dict with a 'body' key, got {type(message).__name__}")
+    unknown = set(message) - MESSAGE_KEYS
+    if unknown or "body" not in message:
+        raise TypeError(
+            f"a {where} is a dict with keys id, timestamp, attempts and body; got keys {sorted(message)}"
+        )
+    msg_id = message.get("id") or new_message_id()
+    if not isinstance(msg_id, str):
+        raise TypeError(f"a {where}'s id must be a str, got {type(msg_id).__name__}")
+    timestamp = message.get("timestamp")
+    if timestamp is None:
+        timestamp_ms = now_ms
+    elif isinstance(timestamp, datetime):
+        timestamp_ms = round(to_epoch_s(timestamp) * 1000)
+    elif isinstance(timestamp, int | float) and not isinstance(timestamp, bool):
+        timestamp_ms = int(timestamp)
+    else:
+        raise TypeError(f"a {where}'s timestamp must be a datetime or epoch ms, got {timestamp!r}")
+    attempts = message.get("attempts", 1)
+    if isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 1:
+        raise TypeError(f"a {where}'s attempts must be an int >= 1, got {attempts!r}")
+    return msg_id, timestamp_ms, message["body"], attempts

@@ -1,0 +1,150 @@
+"""The producer binding (``env.<BINDING>``): ``send`` and ``sendBatch`` with Cloudflare's limits."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from .. import limits
+from ..clock import Clock
+from ..errors import QueueError
+from .codec import DEFAULT_CONTENT_TYPE, ContentType, check_content_type, encode_body
+from .message import check_delay_s, delay_option, new_message_id
+
+if TYPE_CHECKING:
+    from .store import QueueStore
+
+#: Keys a sendBatch message dict may hold.
+_MESSAGE_KEYS = frozenset({"body", "contentType", "content_type", "delaySeconds", "delay_seconds"})
+_SEND_OPTIONS = frozenset({"contentType", "content_type", "delaySeconds", "delay_seconds"})
+
+
+class QueueProducerBinding:
+    """``env.<BINDING>`` for a ``[[queues.producers]]`` entry.
+
+    Every check runs before anything is stored; when ``send`` / ``sendBatch`` returns,
+    the messages are committed to the store (a sendBatch all or nothing).
+    """
+
+    def __init__(
+        self,
+        queue: str,
+        store: QueueStore,
+        clock: Clock,
+        on_sent: Callable[[str], None],
+        *,
+        delivery_delay_s: int = 0,
+    ) -> None:
+        self.queue = queue
+        self._store = store
+        self._clock = clock
+        self._on_sent = on_sent
+        self._delivery_delay_s = check_delay_s(delivery_delay_s, f"queue {queue!r} delivery_delay")
+
+    async def send(
+        self,
+        body: Any,
+        options: Mapping[str, Any] | None = None,
+        *,
+        contentType: str | None = None,
+        content_type: str | None = None,
+        delaySeconds: int | None = None,
+        delay_seconds: int | None = None,
+    ) -> None:
+        """Send one message; ``contentType`` json (default), text, bytes or v8; ``delaySeconds`` 0..43200."""
+        if options is not None:
+            _check_keys(options, _SEND_OPTIONS, "send() options")
+            contentType = _one(contentType, options.get("contentType"), "send() contentType")
+            content_type = _one(content_type, options.get("content_type"), "send() content_type")
+            delaySeconds = _one(delaySeconds, options.get("delaySeconds"), "send() delaySeconds")
+            delay_seconds = _one(delay_seconds, options.get("delay_seconds"), "send() delay_seconds")
+        kind = _content_type(contentType, content_type, "send()")
+        delay_s = delay_option(None, delaySeconds, delay_seconds, "send()")
+        data = encode_body(body, kind)
+        if len(data) > limits.MAX_MESSAGE_BYTES:
+            raise _too_big("send()", len(data), kind)
+        now_ms = self._clock.now_ms()
+        ready_ms = now_ms + 1000 * (self._delivery_delay_s if delay_s is None else delay_s)
+        self._store.insert(self.queue, [(new_message_id(), now_ms, kind, data, ready_ms)])
+        self._on_sent(self.queue)
+
+    async def sendBatch(
+        self,
+        messages: Sequence[Mapping[str, Any]],
+        options: Mapping[str, Any] | None = None,
+        *,
+        delaySeconds: int | None = None,
+        delay_seconds: int | None = None,
+    ) -> None:
+        """Send up to 100 messages (dicts with ``body`` and optional ``contentType`` / ``delaySeconds``)
+        in one all-or-nothing write; a message's own delay beats the batch's ``delaySeconds``."""
+        if isinstance(messages, str | bytes | Mapping) or not isinstance(messages, Sequence):
+            raise TypeError(f"sendBatch() expects a list of message dicts, got {type(messages).__name__}")
+        if not messages:
+            raise TypeError("sendBatch() requires at least one message")
+        if len(messages) > limits.MAX_SEND_BATCH_MESSAGES:
+            raise QueueError(
+                f"sendBatch() accepts at most {limits.MAX_SEND_BATCH_MESSAGES} messages "
+                f"(MAX_SEND_BATCH_MESSAGES), got {len(messages)}",
+                code="queue-batch-count",
+            )
+        batch_delay_s = delay_option(options, delaySeconds, delay_seconds, "sendBatch()")
+        if batch_delay_s is None:
+            batch_delay_s = self._delivery_delay_s
+        now_ms = self._clock.now_ms()
+        rows: list[tuple[str, int, str, bytes, int]] = []
+        total_bytes = 0
+        for index, message in enumerate(messages):
+            where = f"sendBatch() message {index}"
+            if not isinstance(message, Mapping):
+                raise TypeError(f"{where} must be a dict with a 'body' key, got {type(message).__name__}")
+            _check_keys(message, _MESSAGE_KEYS, where)
+            if "body" not in message:
+                raise TypeError(f"{where} has no 'body' key (keys: {sorted(message)})")
+            kind = _content_type(message.get("contentType"), message.get("content_type"), where)
+            data = encode_body(message["body"], kind)
+            size = len(data)
+            if size > limits.MAX_MESSAGE_BYTES:
+                raise _too_big(where, size, kind)
+            total_bytes += size
+            own_delay_s = delay_option(None, message.get("delaySeconds"), message.get("delay_seconds"), where)
+            delay_s = batch_delay_s if own_delay_s is None else own_delay_s
+            rows.append((new_message_id(), now_ms, kind, data, now_ms + 1000 * delay_s))
+        if total_bytes > limits.MAX_SEND_BATCH_BYTES:
+            raise QueueError(
+                f"sendBatch() accepts at most {limits.MAX_SEND_BATCH_BYTES} bytes in all "
+                f"(MAX_SEND_BATCH_BYTES), got {total_bytes} bytes in {len(rows)} messages",
+                code="queue-batch-bytes",
+            )
+        self._store.insert(self.queue, rows)
+        self._on_sent(self.queue)
+
+    send_batch = sendBatch
+
+    def __repr__(self) -> str:
+        return f"QueueProducerBinding(queue={self.queue!r})"
+
+
+def _content_type(camel: object, snake: object, where: str) -> ContentType:
+    value = _one(camel, snake, f"{where} contentType")
+    return DEFAULT_CONTENT_TYPE if value is None else check_content_type(value)
+
+
+def _one(first: Any, second: Any, what: str) -> Any:
+    if first is not None and second is not None and first != second:
+        raise TypeError(f"{what} was given twice with different values: {first!r} and {second!r}")
+    return first if first is not None else second
+
+
+def _check_keys(given: Mapping[str, Any], allowed: frozenset[str], where: str) -> None:
+    if not given.keys() <= allowed:
+        unknown = set(given) - allowed
+        raise TypeError(f"{where} has unknown key(s) {sorted(unknown)}: expected {sorted(allowed)}")
+
+
+def _too_big(where: str, size: int, kind: str) -> QueueError:
+    return QueueError(
+        f"{where}: the message is {size} bytes encoded as {kind}; the limit is "
+        f"{limits.MAX_MESSAGE_BYTES} bytes per message (MAX_MESSAGE_BYTES)",
+        code="queue-message-size",
+    )
