@@ -32,7 +32,7 @@ def encode_body(body: object, kind: str) -> tuple[bytes | None, str | None]:
 class BodyMixin:
     """Reads of a body that, as on Cloudflare, can be read only once (``clone()`` first)."""
 
-    __slots__ = ()
+    __slots__ = ("_body", "_body_used")
 
     _body: bytes | None
     _body_used: bool

@@ -57,6 +57,9 @@ class Blob:
 
     __slots__ = ("_data", "_type")
 
+    _data: builtins.bytes
+    _type: str
+
     def __init__(
         self,
         parts: Iterable[BlobPart] | BlobPart = (),
@@ -110,6 +113,9 @@ class File(Blob):
     """
 
     __slots__ = ("_last_modified", "_name")
+
+    _name: str
+    _last_modified: int
 
     def __init__(
         self,

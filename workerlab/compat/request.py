@@ -37,7 +37,7 @@ class Request(BodyMixin):
     FormData or None (a GET or HEAD request cannot have one).
     """
 
-    __slots__ = ("_body", "_body_used", "_cf", "_headers", "_raw_headers", "method", "redirect", "url")
+    __slots__ = ("_cf", "_headers", "_raw_headers", "method", "redirect", "url")
 
     url: str
     method: str

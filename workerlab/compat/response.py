@@ -57,8 +57,6 @@ class Response(BodyMixin):
     """
 
     __slots__ = (
-        "_body",
-        "_body_used",
         "_content_type",
         "_headers",
         "redirected",

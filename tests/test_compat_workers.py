@@ -1,0 +1,115 @@
+from __future__ import annotations
+
+import inspect
+import subprocess
+import sys
+import timeit
+
+import pytest
+
+import workerlab.compat.workers as workers
+from workerlab.context import ExecutionContext, current_context
+
+EXPORTED = [
+    "WorkerEntrypoint",
+    "Response",
+    "Request",
+    "Headers",
+    "fetch",
+    "FormData",
+    "Blob",
+    "File",
+    "wait_until",
+    "waitUntil",
+    "handler",
+]
+
+
+def test_module_exports_cloudflare_names() -> None:
+    assert sorted(workers.__all__) == sorted(EXPORTED)
+    for name in EXPORTED:
+        assert getattr(workers, name) is not None
+
+
+def test_importing_workers_does_not_import_httpx() -> None:
+    code = "import sys, workerlab.compat.workers; print('httpx' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False"
+
+
+def test_worker_entrypoint_keeps_ctx_and_env() -> None:
+    class Default(workers.WorkerEntrypoint):
+        async def fetch(self, request: workers.Request) -> workers.Response:
+            return workers.Response(self.env["GREETING"])
+
+    ctx, env = ExecutionContext(), {"GREETING": "hi"}
+    instance = Default(ctx, env)
+    assert instance.ctx is ctx
+    assert instance.env is env
+
+
+def test_handler_returns_the_function_unchanged() -> None:
+    async def on_fetch(request: workers.Request) -> workers.Response:
+        return workers.Response("x")
+
+    assert workers.handler(on_fetch) is on_fetch
+
+
+async def test_wait_until_uses_the_current_context() -> None:
+    ctx = ExecutionContext()
+    done: list[str] = []
+
+    async def work(tag: str) -> None:
+        done.append(tag)
+
+    token = current_context.set(ctx)
+    try:
+        workers.wait_until(work("snake"))
+        workers.waitUntil(work("camel"))
+    finally:
+        current_context.reset(token)
+    assert await ctx.wait() == []
+    assert sorted(done) == ["camel", "snake"]
+
+
+async def test_wait_until_without_an_event_raises() -> None:
+    async def work() -> None:
+        pass
+
+    coroutine = work()
+    with pytest.raises(RuntimeError, match="wait_until\\(\\) was called while no event is being handled"):
+        workers.wait_until(coroutine)
+    assert inspect.getcoroutinestate(coroutine) == inspect.CORO_CLOSED  # no "never awaited" warning
+
+
+def test_server_hot_path_cost() -> None:
+    """Measure (not assert) Request._from_asgi + Response("hi")._asgi_parts(), in microseconds."""
+    raw = [(b"host", b"127.0.0.1:8787"), (b"user-agent", b"bench"), (b"accept", b"*/*")]
+
+    def one() -> None:
+        workers.Request._from_asgi("http://127.0.0.1:8787/", "GET", raw, b"")
+        workers.Response("hi")._asgi_parts()
+
+    number = 20_000
+    best_s = min(timeit.repeat(one, number=number, repeat=3))
+    print(f"Request._from_asgi + Response('hi')._asgi_parts(): {best_s / number * 1e6:.2f} us")
+
+
+async def test_cloudflare_style_worker_round_trip() -> None:
+    """A handler written as on Cloudflare, driven with the objects the server builds."""
+
+    class Default(workers.WorkerEntrypoint):
+        async def fetch(self, request: workers.Request) -> workers.Response:
+            payload = await request.json()
+            return workers.Response.json({"echo": payload, "agent": request.headers.get("user-agent")})
+
+    request = workers.Request._from_asgi(
+        "http://localhost/echo",
+        "POST",
+        [(b"user-agent", b"t"), (b"content-type", b"application/json")],
+        b"[1]",
+    )
+    response = await Default(ExecutionContext(), {}).fetch(request)
+    status, headers, body = response._asgi_parts()
+    assert (status, headers) == (200, [(b"content-type", b"application/json")])
+    assert body == b'{"echo": [1], "agent": "t"}'
