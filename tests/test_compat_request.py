@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from workerlab.compat.formdata import Blob, File, FormData
 from workerlab.compat.headers import Headers
@@ -21,6 +23,8 @@ def test_url_gets_a_root_path_and_must_be_absolute() -> None:
     assert Request("https://example.com?x=1").url == "https://example.com/?x=1"
     with pytest.raises(TypeError, match="Invalid URL '/relative' in Request\\(\\): expected an absolute URL"):
         Request("/relative")
+    with pytest.raises(TypeError, match="Invalid URL 'http://\\[bad/' in Request"):
+        Request("http://[bad/")
     with pytest.raises(TypeError, match="expects the URL as a str, got int"):
         Request(5)  # type: ignore[arg-type]
 
@@ -216,8 +220,43 @@ async def test_form_data_errors(content_type: str | None, body: bytes, message: 
         await request.form_data()
 
 
+async def test_empty_asgi_body_is_no_body() -> None:
+    incoming = Request._from_asgi("http://localhost/", "GET", [(b"x-a", b"1")], b"")
+    forwarded = Request(incoming, headers={"x-b": "2"})
+    assert forwarded.method == "GET"
+    assert await incoming.text() == ""
+
+
 def test_repr() -> None:
     assert (
         repr(Request("https://x.test/a", method="DELETE"))
         == "Request(method='DELETE', url='https://x.test/a')"
     )
+
+
+_names = st.text(st.characters(exclude_categories=("Cs",), exclude_characters="%"), max_size=20)
+_values = st.one_of(
+    st.text(st.characters(exclude_categories=("Cs",)), max_size=50),
+    st.tuples(st.binary(max_size=200), _names, st.sampled_from(["", "text/plain", "image/png"])),
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(entries=st.lists(st.tuples(_names, _values), max_size=6))
+async def test_any_form_survives_a_multipart_round_trip(entries: list[tuple[str, object]]) -> None:
+    sent = FormData()
+    for name, value in entries:
+        if isinstance(value, tuple):
+            data, filename, content_type = value
+            sent.append(name, File(data, filename, content_type))
+        else:
+            sent.append(name, value)  # type: ignore[arg-type]
+    received = await Request("https://x.test/", method="POST", body=sent).form_data()
+    assert received.keys() == sent.keys()
+    for (_, got), (_, want) in zip(received.items(), sent.items(), strict=True):
+        if isinstance(want, File):
+            assert isinstance(got, File)
+            assert (got.name, await got.bytes()) == (want.name, await want.bytes())
+            assert got.type == (want.type or "application/octet-stream")
+        else:
+            assert got == want

@@ -14,6 +14,8 @@ URLENCODED = "application/x-www-form-urlencoded"
 DEFAULT_FILE_TYPE = "application/octet-stream"
 
 _PARAM = re.compile(r';\s*([^\s=;]+)\s*(?:=\s*("(?:[^"\\]|\\.)*"|[^;]*))?')
+# Form part names are quoted without backslash escapes (HTML standard), so a backslash is literal.
+_FORM_PARAM = re.compile(r';\s*([^\s=;]+)\s*(?:=\s*("[^"]*"|[^;]*))?')
 _QUOTED_PAIR = re.compile(r"\\(.)")
 # Names and filenames escape these three characters (HTML standard, multipart/form-data encoding).
 _ESCAPES = {'"': "%22", "\r": "%0D", "\n": "%0A"}
@@ -25,17 +27,18 @@ class FormParseError(TypeError):
     """A form body could not be parsed (a TypeError, as Cloudflare's formData() raises)."""
 
 
-def parse_header_params(value: str) -> tuple[str, dict[str, str]]:
+def parse_header_params(value: str, *, form_part: bool = False) -> tuple[str, dict[str, str]]:
     """Split ``'text/html; charset="utf-8"'`` into ``("text/html", {"charset": "utf-8"})``.
 
-    The main value and the parameter names are lower-cased; quoted values are unquoted.
+    The main value and the parameter names are lower-cased; quoted values are unquoted
+    (with backslash escapes, except in a form part's Content-Disposition).
     """
     main, _, rest = value.partition(";")
     params: dict[str, str] = {}
-    for match in _PARAM.finditer(";" + rest):
+    for match in (_FORM_PARAM if form_part else _PARAM).finditer(";" + rest):
         raw = (match.group(2) or "").strip()
         if raw.startswith('"') and raw.endswith('"') and len(raw) >= 2:
-            raw = _QUOTED_PAIR.sub(r"\1", raw[1:-1])
+            raw = raw[1:-1] if form_part else _QUOTED_PAIR.sub(r"\1", raw[1:-1])
         params.setdefault(match.group(1).lower(), raw)
     return main.strip().lower(), params
 
@@ -100,7 +103,7 @@ def parse_multipart(body: bytes, boundary: str) -> FormData:
             if not sep:
                 raise FormParseError("Malformed multipart body: a part has no blank line after its headers")
         headers = _part_headers(head)
-        disposition, params = parse_header_params(headers.get("content-disposition", ""))
+        disposition, params = parse_header_params(headers.get("content-disposition", ""), form_part=True)
         if disposition != "form-data" or "name" not in params:
             raise FormParseError(
                 "Malformed multipart body: each part needs 'Content-Disposition: form-data; name=...', "

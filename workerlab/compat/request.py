@@ -17,7 +17,10 @@ def absolute_url(url: str, where: str) -> str:
     """``url`` checked to be absolute; an empty path becomes ``/`` as a JS URL does."""
     if not isinstance(url, str):
         raise TypeError(f"{where} expects the URL as a str, got {type(url).__name__}")
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:  # e.g. an unclosed IPv6 bracket
+        raise TypeError(f"Invalid URL {url!r} in {where}: {exc}") from None
     if not parts.scheme or not parts.netloc:
         raise TypeError(
             f"Invalid URL {url!r} in {where}: expected an absolute URL such as "
@@ -107,7 +110,7 @@ class Request(BodyMixin):
         self.redirect = "follow"
         self._headers = None
         self._raw_headers = raw_headers
-        self._body = body
+        self._body = body or None  # an empty body is no body, as for an incoming GET in JS
         self._body_used = False
         self._cf = None
         return self
