@@ -1,0 +1,266 @@
+"""Workers KV: a namespace in one SQLite file, with Cloudflare's limits and exact expiry."""
+
+from __future__ import annotations
+
+import builtins
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from .. import limits
+from ..clock import Clock
+from ..config import KVNamespace
+from ..errors import StorageError
+from .results import JsObject, decode_cursor, encode_cursor, merge_options, parse_json, require_int, to_bytes
+from .sqlite import Database, prefix_end, safe_file_name
+
+ValueType = Literal["text", "json", "arrayBuffer", "bytes"]
+_VALUE_TYPES: tuple[str, ...] = ("text", "json", "arrayBuffer", "bytes")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS kv (
+    key TEXT PRIMARY KEY,
+    value BLOB NOT NULL,
+    expiration INTEGER,  -- epoch seconds; NULL never expires
+    metadata TEXT        -- JSON; NULL when none was given
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS kv_expiration ON kv (expiration) WHERE expiration IS NOT NULL;
+"""
+
+_LIVE = "(expiration IS NULL OR expiration > ?)"
+
+
+def kv_path(persist_dir: Path, ns: KVNamespace) -> Path:
+    """Where a namespace lives: ``<persist>/kv/<id or binding>.sqlite3``."""
+    return persist_dir / "kv" / f"{safe_file_name(ns.id or ns.binding)}.sqlite3"
+
+
+def open_kv(
+    ns: KVNamespace, persist_dir: Path | None, clock: Clock, *, durable: bool = False
+) -> KVNamespaceBinding:
+    """The ``env`` object of a ``[[kv_namespaces]]`` binding; ``persist_dir`` None keeps it in memory."""
+    path = None if persist_dir is None else kv_path(persist_dir, ns)
+    return KVNamespaceBinding(ns.binding, Database(path, durable=durable), clock)
+
+
+def _short(key: str) -> str:
+    return repr(key if len(key) <= 60 else key[:57] + "...")
+
+
+class KVNamespaceBinding:
+    """A KV namespace as a worker sees it: ``get``, ``getWithMetadata``, ``put``, ``delete``, ``list``."""
+
+    def __init__(self, binding: str, db: Database, clock: Clock) -> None:
+        self.binding = binding
+        self._db = db
+        self._clock = clock
+        with db.lock:
+            db.conn.executescript(_SCHEMA)
+
+    def __repr__(self) -> str:
+        return f"<KVNamespace {self.binding}>"
+
+    def close(self) -> None:
+        self._db.close()
+
+    # --- reads ----------------------------------------------------------------------
+
+    async def get(self, key: str, options: str | Mapping[str, Any] | None = None, /, **kwargs: Any) -> Any:
+        """The value of ``key`` as ``type`` (``"text"``, ``"json"``, ``"bytes"``).
+
+        None when the key is missing or expired.
+        """
+        value, _ = self._read("GET", key, options, kwargs)
+        return value
+
+    async def getWithMetadata(
+        self, key: str, options: str | Mapping[str, Any] | None = None, /, **kwargs: Any
+    ) -> JsObject:
+        """``{value, metadata}`` of ``key``; both None when it is missing or expired."""
+        value, metadata = self._read("GET", key, options, kwargs)
+        return JsObject(value=value, metadata=metadata)
+
+    def _read(
+        self, op: str, key: str, options: str | Mapping[str, Any] | None, kwargs: Mapping[str, Any]
+    ) -> tuple[Any, Any]:
+        if isinstance(options, str):
+            options = {"type": options}
+        opts = merge_options(f"KV {op.lower()}()", options, kwargs, ("type", "cacheTtl"))
+        value_type = opts.get("type", "text")
+        if value_type not in _VALUE_TYPES:
+            raise TypeError(
+                f"KV get(): unknown type {value_type!r}; "
+                f"expected one of: {', '.join(map(repr, _VALUE_TYPES))}"
+            )
+        self._check_key(op, key)
+        with self._db.lock:
+            row = self._db.conn.execute(
+                f"SELECT value, metadata FROM kv WHERE key = ? AND {_LIVE}", (key, self._clock.now_s())
+            ).fetchone()
+        if row is None:
+            return None, None
+        raw, metadata = row
+        return self._decode(key, bytes(raw), value_type), None if metadata is None else parse_json(metadata)
+
+    def _decode(self, key: str, raw: bytes, value_type: str) -> Any:
+        if value_type in ("bytes", "arrayBuffer"):
+            return raw
+        text = raw.decode("utf-8", errors="replace")
+        if value_type == "text":
+            return text
+        try:
+            return parse_json(text)
+        except ValueError as e:
+            raise StorageError(
+                f"KV GET failed: the value of key {_short(key)} in namespace {self.binding} "
+                f"is not valid JSON ({e}); read it with type 'text'"
+            ) from None
+
+    # --- writes ---------------------------------------------------------------------
+
+    async def put(
+        self, key: str, value: str | bytes, options: Mapping[str, Any] | None = None, /, **kwargs: Any
+    ) -> None:
+        """Store ``value`` under ``key``, with optional ``expiration`` (epoch s), ``expirationTtl`` (s)
+        and ``metadata`` (anything JSON can carry)."""
+        opts = merge_options("KV put()", options, kwargs, ("expiration", "expirationTtl", "metadata"))
+        self._check_key("PUT", key)
+        data = to_bytes("KV put()", value)
+        if len(data) > limits.KV_MAX_VALUE_BYTES:
+            raise self._failed(
+                "PUT", 413, f"Value length of {len(data)} exceeds limit of {limits.KV_MAX_VALUE_BYTES}.", key
+            )
+        now_s = self._clock.now_s()
+        expiration = self._expiration(key, opts, now_s)
+        metadata = self._metadata(key, opts)
+        with self._db.transaction() as conn:
+            conn.execute("DELETE FROM kv WHERE expiration <= ?", (now_s,))
+            conn.execute(
+                "INSERT OR REPLACE INTO kv (key, value, expiration, metadata) VALUES (?, ?, ?, ?)",
+                (key, data, expiration, metadata),
+            )
+
+    def _expiration(self, key: str, opts: Mapping[str, Any], now_s: float) -> int | None:
+        minimum = limits.KV_MIN_EXPIRATION_TTL_S
+        if "expirationTtl" in opts:
+            ttl_s = require_int("KV put()", "expirationTtl", opts["expirationTtl"])
+            if ttl_s < minimum:
+                raise self._failed(
+                    "PUT",
+                    400,
+                    f"Invalid expiration_ttl of {ttl_s}. Expiration TTL must be at least {minimum}.",
+                    key,
+                )
+            return int(now_s) + ttl_s
+        if "expiration" in opts:
+            expiration_s = require_int("KV put()", "expiration", opts["expiration"])
+            if expiration_s < now_s + minimum:
+                raise self._failed(
+                    "PUT",
+                    400,
+                    f"Invalid expiration of {expiration_s}. Expiration times must be at least "
+                    f"{minimum} seconds in the future (now is {int(now_s)}).",
+                    key,
+                )
+            return expiration_s
+        return None
+
+    def _metadata(self, key: str, opts: Mapping[str, Any]) -> str | None:
+        if "metadata" not in opts:
+            return None
+        try:
+            text = json.dumps(opts["metadata"], separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+        except (TypeError, ValueError) as e:
+            raise TypeError(f"KV put(): metadata must be serializable as JSON ({e})") from None
+        size = len(text.encode("utf-8"))
+        if size > limits.KV_MAX_METADATA_BYTES:
+            raise self._failed(
+                "PUT", 413, f"Metadata length of {size} exceeds limit of {limits.KV_MAX_METADATA_BYTES}.", key
+            )
+        return text
+
+    async def delete(self, key: str) -> None:
+        """Remove ``key`` (a missing key is not an error)."""
+        self._check_key("DELETE", key)
+        with self._db.transaction() as conn:
+            conn.execute("DELETE FROM kv WHERE key = ?", (key,))
+
+    # --- list -----------------------------------------------------------------------
+
+    async def list(self, options: Mapping[str, Any] | None = None, /, **kwargs: Any) -> JsObject:
+        """Keys in key order: ``{keys: [{name, expiration?, metadata?}], list_complete, cursor?}``.
+
+        ``cursor`` is present only while ``list_complete`` is false, as on Cloudflare.
+        """
+        opts = merge_options("KV list()", options, kwargs, ("prefix", "limit", "cursor"))
+        prefix = opts.get("prefix", "")
+        if not isinstance(prefix, str):
+            raise TypeError(f"KV list(): prefix must be a str, found {type(prefix).__name__}")
+        limit = require_int("KV list()", "limit", opts.get("limit", limits.KV_MAX_LIST_LIMIT))
+        if not 1 <= limit <= limits.KV_MAX_LIST_LIMIT:
+            raise StorageError(
+                f"KV LIST failed: 400 Invalid key_count_limit of {limit}. "
+                f"Expected an integer from 1 to {limits.KV_MAX_LIST_LIMIT} (namespace {self.binding})."
+            )
+        after = None
+        if "cursor" in opts:
+            after = decode_cursor(opts["cursor"])
+            if after is None:
+                raise StorageError(
+                    f"KV LIST failed: 400 Invalid cursor {opts['cursor']!r}: expected a cursor returned by "
+                    f"an earlier list() of namespace {self.binding}."
+                )
+        sql = f"SELECT key, expiration, metadata FROM kv WHERE {_LIVE} AND key >= ?"
+        params: builtins.list[Any] = [self._clock.now_s(), prefix]
+        end = prefix_end(prefix)
+        if end is not None:
+            sql += " AND key < ?"
+            params.append(end)
+        if after is not None:
+            sql += " AND key > ?"
+            params.append(after)
+        sql += " ORDER BY key LIMIT ?"
+        params.append(limit + 1)
+        with self._db.lock:
+            rows = self._db.conn.execute(sql, params).fetchall()
+        keys = []
+        for name, expiration, metadata in rows[:limit]:
+            entry = JsObject(name=name)
+            if expiration is not None:
+                entry["expiration"] = expiration
+            if metadata is not None:
+                entry["metadata"] = parse_json(metadata)
+            keys.append(entry)
+        result = JsObject(keys=keys, list_complete=len(rows) <= limit)
+        if not result["list_complete"]:
+            result["cursor"] = encode_cursor(keys[-1]["name"])
+        return result
+
+    # --- validation -----------------------------------------------------------------
+
+    def _check_key(self, op: str, key: Any) -> None:
+        if not isinstance(key, str):
+            raise TypeError(f"KV {op.lower()}(): key must be a str, found {type(key).__name__}")
+        if key == "":
+            raise self._failed(op, 400, "Key names must not be empty.", key)
+        if key in (".", ".."):
+            raise self._failed(op, 400, f'Illegal key name "{key}". Please use a different name.', key)
+        try:
+            size = len(key.encode("utf-8"))
+        except UnicodeEncodeError:
+            raise self._failed(
+                op, 400, "Key names must be valid UTF-8 (found a lone surrogate).", key
+            ) from None
+        if size > limits.KV_MAX_KEY_BYTES:
+            raise self._failed(
+                op,
+                414,
+                f"UTF-8 encoded length of {size} exceeds key length limit of {limits.KV_MAX_KEY_BYTES}.",
+                key,
+            )
+
+    def _failed(self, op: str, status: int, detail: str, key: str) -> StorageError:
+        return StorageError(
+            f"KV {op} failed: {status} {detail} (key {_short(key)}, namespace {self.binding})"
+        )
