@@ -95,7 +95,7 @@ def split_sql(script: str) -> list[Statement]:
             text = script[start:end]
             lead = len(text) - len(text.lstrip())
             line = script.count("\n", 0, start + lead) + 1
-            statements.append(Statement(text.strip(), line))
+            statements.append(Statement(text.strip().removesuffix(";").rstrip(), line))
         start = end
         has_code = False
 
