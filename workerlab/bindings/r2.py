@@ -264,6 +264,7 @@ class R2BucketBinding:
         opts = merge_options("R2 get()", options, kwargs, ("range", "onlyIf"))
         self._check_key("get", key)
         condition = parse_condition(opts["onlyIf"], "R2 get(): onlyIf") if "onlyIf" in opts else {}
+        missing: str | None = None
         for _ in range(_READ_ATTEMPTS):
             with self._db.lock:
                 stored = self._stored(key)
@@ -271,10 +272,16 @@ class R2BucketBinding:
                 return None
             if not condition_holds(condition, stored):
                 return stored.to_object()
+            if stored.version == missing:
+                raise StorageError(
+                    f"get: the body of object {_short(key)} (version {missing}) is missing from the "
+                    f"storage of bucket {self.binding}"
+                )
             try:
                 body = self._blobs.read(stored.version)
             except FileNotFoundError:
-                continue  # replaced or deleted by another process between the two reads
+                missing = stored.version  # replaced or deleted by another process between the two reads
+                continue
             range_ = None
             if "range" in opts:
                 offset, length = parse_range(opts["range"], stored.size, key)
