@@ -9,7 +9,7 @@ import pytest
 
 from workerlab import limits
 from workerlab.bindings import KVNamespaceBinding, open_kv
-from workerlab.bindings.kv import kv_path
+from workerlab.bindings.kv import KV_MAX_BULK_GET_KEYS, kv_path
 from workerlab.clock import FakeClock
 from workerlab.config import KVNamespace
 from workerlab.errors import StorageError
@@ -348,3 +348,32 @@ asyncio.run(main())
         [sys.executable, "-c", script, str(tmp_path), "get"], check=True, capture_output=True, text=True
     )
     assert out.stdout.strip() == "from writer"
+
+
+# --- bulk reads -------------------------------------------------------------------------
+
+
+async def test_get_of_several_keys(kv: KVNamespaceBinding) -> None:
+    await kv.put("a", '{"n": 1}', metadata={"m": "a"})
+    await kv.put("b", '{"n": 2}')
+    assert await kv.get(["a", "b", "missing"]) == {"a": '{"n": 1}', "b": '{"n": 2}', "missing": None}
+    values = await kv.get(["a", "b"], "json")
+    assert values["a"].n == 1
+    with_metadata = await kv.getWithMetadata(["a", "missing"], {"type": "json"})
+    assert with_metadata == {"a": {"value": {"n": 1}, "metadata": {"m": "a"}}, "missing": None}
+
+
+async def test_get_of_several_keys_limits(kv: KVNamespaceBinding) -> None:
+    with pytest.raises(StorageError, match=f"expected 1 to {KV_MAX_BULK_GET_KEYS} keys, found"):
+        await kv.get([f"k{i}" for i in range(KV_MAX_BULK_GET_KEYS + 1)])
+    with pytest.raises(TypeError, match="reads 'text' or 'json'"):
+        await kv.get(["a"], "bytes")
+    with pytest.raises(StorageError, match="Key names must not be empty"):
+        await kv.get(["a", ""])
+
+
+def test_an_unusable_persist_directory_is_a_clear_error(tmp_path: Path, clock: FakeClock) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    with pytest.raises(StorageError, match=r"cannot open the local database .*kv"):
+        open_kv(NS, blocker, clock)

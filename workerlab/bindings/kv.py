@@ -17,6 +17,10 @@ from .sqlite import Database, prefix_end, safe_file_name
 
 ValueType = Literal["text", "json", "arrayBuffer", "bytes"]
 _VALUE_TYPES: tuple[str, ...] = ("text", "json", "arrayBuffer", "bytes")
+_BULK_VALUE_TYPES = ("text", "json")
+
+#: Most keys one bulk get() may read (Cloudflare KV bulk reads: 100).
+KV_MAX_BULK_GET_KEYS = 100
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS kv (
@@ -66,42 +70,95 @@ class KVNamespaceBinding:
 
     # --- reads ----------------------------------------------------------------------
 
-    async def get(self, key: str, options: str | Mapping[str, Any] | None = None, /, **kwargs: Any) -> Any:
+    async def get(
+        self,
+        key: str | builtins.list[str] | tuple[str, ...],
+        options: str | Mapping[str, Any] | None = None,
+        /,
+        **kwargs: Any,
+    ) -> Any:
         """The value of ``key`` as ``type`` (``"text"``, ``"json"``, ``"bytes"``).
 
-        None when the key is missing or expired.
+        None when the key is missing or expired. Given a list of keys (a bulk read, text or
+        json only), a dict of each key to its value or None.
         """
-        value, _ = self._read("GET", key, options, kwargs)
-        return value
+        if not isinstance(key, list | tuple):
+            return self._read_one(key, options, kwargs)[0]
+        return {
+            k: None if entry is None else entry[0]
+            for k, entry in self._read_many(key, options, kwargs).items()
+        }
 
     async def getWithMetadata(
-        self, key: str, options: str | Mapping[str, Any] | None = None, /, **kwargs: Any
-    ) -> JsObject:
-        """``{value, metadata}`` of ``key``; both None when it is missing or expired."""
-        value, metadata = self._read("GET", key, options, kwargs)
-        return JsObject(value=value, metadata=metadata)
+        self,
+        key: str | builtins.list[str] | tuple[str, ...],
+        options: str | Mapping[str, Any] | None = None,
+        /,
+        **kwargs: Any,
+    ) -> Any:
+        """``{value, metadata}`` of ``key``; both None when it is missing or expired.
 
-    def _read(
-        self, op: str, key: str, options: str | Mapping[str, Any] | None, kwargs: Mapping[str, Any]
-    ) -> tuple[Any, Any]:
+        Given a list of keys, a dict of each key to its ``{value, metadata}``, or None when missing.
+        """
+        if not isinstance(key, list | tuple):
+            value, metadata = self._read_one(key, options, kwargs)
+            return JsObject(value=value, metadata=metadata)
+        return {
+            k: None if entry is None else JsObject(value=entry[0], metadata=entry[1])
+            for k, entry in self._read_many(key, options, kwargs).items()
+        }
+
+    def _value_type(self, options: str | Mapping[str, Any] | None, kwargs: Mapping[str, Any]) -> str:
         if isinstance(options, str):
             options = {"type": options}
-        opts = merge_options(f"KV {op.lower()}()", options, kwargs, ("type", "cacheTtl"))
+        opts = merge_options("KV get()", options, kwargs, ("type", "cacheTtl"))
         value_type = opts.get("type", "text")
         if value_type not in _VALUE_TYPES:
             raise TypeError(
                 f"KV get(): unknown type {value_type!r}; "
                 f"expected one of: {', '.join(map(repr, _VALUE_TYPES))}"
             )
-        self._check_key(op, key)
+        return str(value_type)
+
+    def _read_one(
+        self, key: Any, options: str | Mapping[str, Any] | None, kwargs: Mapping[str, Any]
+    ) -> tuple[Any, Any]:
+        value_type = self._value_type(options, kwargs)
+        entry = self._fetch([key]).get(key)
+        return (None, None) if entry is None else self._decode_entry(key, entry, value_type)
+
+    def _read_many(
+        self,
+        keys: builtins.list[str] | tuple[str, ...],
+        options: str | Mapping[str, Any] | None,
+        kwargs: Mapping[str, Any],
+    ) -> dict[str, tuple[Any, Any] | None]:
+        value_type = self._value_type(options, kwargs)
+        keys = builtins.list(keys)
+        if value_type not in _BULK_VALUE_TYPES:
+            raise TypeError(f"KV get() of several keys reads 'text' or 'json', found type {value_type!r}")
+        if not 1 <= len(keys) <= KV_MAX_BULK_GET_KEYS:
+            raise StorageError(
+                f"KV GET_BULK failed: 400 expected 1 to {KV_MAX_BULK_GET_KEYS} keys, found {len(keys)} "
+                f"(namespace {self.binding})"
+            )
+        found = self._fetch(keys, op="GET_BULK")
+        return {k: None if k not in found else self._decode_entry(k, found[k], value_type) for k in keys}
+
+    def _fetch(self, keys: builtins.list[str], op: str = "GET") -> dict[str, tuple[bytes, str | None]]:
+        for key in keys:
+            self._check_key(op, key)
+        marks = ", ".join("?" * len(keys))
         with self._db.lock:
-            row = self._db.conn.execute(
-                f"SELECT value, metadata FROM kv WHERE key = ? AND {_LIVE}", (key, self._clock.now_s())
-            ).fetchone()
-        if row is None:
-            return None, None
-        raw, metadata = row
-        return self._decode(key, bytes(raw), value_type), None if metadata is None else parse_json(metadata)
+            rows = self._db.conn.execute(
+                f"SELECT key, value, metadata FROM kv WHERE key IN ({marks}) AND {_LIVE}",
+                (*keys, self._clock.now_s()),
+            ).fetchall()
+        return {key: (bytes(raw), metadata) for key, raw, metadata in rows}
+
+    def _decode_entry(self, key: str, entry: tuple[bytes, str | None], value_type: str) -> tuple[Any, Any]:
+        raw, metadata = entry
+        return self._decode(key, raw, value_type), None if metadata is None else parse_json(metadata)
 
     def _decode(self, key: str, raw: bytes, value_type: str) -> Any:
         if value_type in ("bytes", "arrayBuffer"):
