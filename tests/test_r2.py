@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 from collections.abc import Iterator
@@ -7,6 +8,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from workerlab import limits
 from workerlab.bindings import R2BucketBinding, R2Object, R2ObjectBody, open_r2
@@ -434,3 +437,47 @@ async def test_a_missing_body_is_reported(disk_bucket: R2BucketBinding, tmp_path
         os.remove(path)
     with pytest.raises(StorageError, match=f"body of object 'k' \\(version {put.version}\\) is missing"):
         await disk_bucket.get("k")
+
+
+# --- list against a model ---------------------------------------------------------------
+
+
+def _model_listing(keys: set[str], prefix: str, delimiter: str) -> tuple[list[str], list[str]]:
+    objects: list[str] = []
+    prefixes: list[str] = []
+    for key in sorted(k for k in keys if k.startswith(prefix)):
+        cut = key.find(delimiter, len(prefix)) if delimiter else -1
+        if cut < 0:
+            objects.append(key)
+        elif key[: cut + len(delimiter)] not in prefixes:
+            prefixes.append(key[: cut + len(delimiter)])
+    return objects, prefixes
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    keys=st.sets(st.text(alphabet="ab/", min_size=1, max_size=5), max_size=12),
+    prefix=st.text(alphabet="ab/", max_size=2),
+    delimiter=st.sampled_from(["", "/", "b/"]),
+    limit=st.integers(min_value=1, max_value=4),
+)
+def test_paging_through_list_matches_a_model(keys: set[str], prefix: str, delimiter: str, limit: int) -> None:
+    async def page_through() -> tuple[list[str], list[str]]:
+        bucket = open_r2(BUCKET, None, FakeClock())
+        for key in keys:
+            await bucket.put(key, "v")
+        objects: list[str] = []
+        prefixes: list[str] = []
+        options = {"prefix": prefix, "delimiter": delimiter or None, "limit": limit}
+        res = await bucket.list(options)
+        while True:
+            assert len(res.objects) + len(res.delimitedPrefixes) <= limit
+            objects += [o.key for o in res.objects]
+            prefixes += res.delimitedPrefixes
+            if not res.truncated:
+                break
+            res = await bucket.list(options, cursor=res.cursor)
+        bucket.close()
+        return objects, prefixes
+
+    assert asyncio.run(page_through()) == _model_listing(keys, prefix, delimiter)
