@@ -11,6 +11,7 @@ from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
+from .compat.workers import Request, Response
 from .errors import WorkerlabError
 from .loader import format_user_traceback
 
@@ -41,9 +42,17 @@ class RuntimeSlot:
 class WorkerApp:
     """ASGI app serving one worker. Thin on purpose: every request goes through it."""
 
-    def __init__(self, slot: RuntimeSlot, *, test_scheduled: bool = False) -> None:
+    def __init__(
+        self,
+        slot: RuntimeSlot,
+        *,
+        test_scheduled: bool = False,
+        request_log: Callable[[str], None] | None = None,
+    ) -> None:
         self.slot = slot
         self.test_scheduled = test_scheduled
+        # The dev server passes a writer that skips building a LogRecord per request.
+        self._request_log = request_log or logger.info
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -53,10 +62,11 @@ class WorkerApp:
         started = time.perf_counter()
         path: str = scope["path"]
         status = await self._route(path, scope, receive, send)
-        elapsed_ms = (time.perf_counter() - started) * 1000
-        query = scope.get("query_string") or b""
-        target = f"{path}?{query.decode('latin-1')}" if query else path
-        logger.info("%s %s %d %s (%dms)", scope["method"], target, status, _PHRASES.get(status, ""), elapsed_ms)
+        if logger.isEnabledFor(logging.INFO):
+            elapsed_ms = (time.perf_counter() - started) * 1000
+            query = scope.get("query_string")
+            target = f"{path}?{query.decode('latin-1')}" if query else path
+            self._request_log(f"{scope['method']} {target} {status} {_PHRASES.get(status, '')} ({elapsed_ms:.0f}ms)")
 
     async def _route(self, path: str, scope: Scope, receive: Receive, send: Send) -> int:
         runtime = self.slot.runtime
@@ -75,8 +85,6 @@ class WorkerApp:
         return await self._fetch(runtime, scope, receive, send)
 
     async def _fetch(self, runtime: Runtime, scope: Scope, receive: Receive, send: Send) -> int:
-        from .compat.workers import Request, Response
-
         body = await _read_body(receive)
         request = Request._from_asgi(_url(scope), scope["method"], scope["headers"], body)
         try:
@@ -90,6 +98,8 @@ class WorkerApp:
             )
         if isinstance(result, Response):
             status, headers, payload = result._asgi_parts()
+            # A known length spares the client chunked decoding (Cloudflare sends it for fixed bodies too).
+            headers.append((b"content-length", str(len(payload)).encode()))
             await send({"type": "http.response.start", "status": status, "headers": headers})
             await send({"type": "http.response.body", "body": payload})
             return status
