@@ -7,6 +7,7 @@ import pytest
 
 from workerlab.bindings import D1DatabaseBinding, D1Error, D1TypeError, open_d1
 from workerlab.bindings.d1 import d1_path
+from workerlab.bindings.sqlite import split_sql
 from workerlab.clock import FakeClock
 from workerlab.config import D1Database
 from workerlab.errors import StorageError
@@ -270,3 +271,27 @@ async def test_unsafe_database_names_stay_inside_the_d1_folder(tmp_path: Path) -
     assert path.parent == tmp_path / "persist" / "d1"
     assert path.exists()
     assert [p.name for p in tmp_path.iterdir()] == ["persist"]
+
+
+@pytest.mark.parametrize(
+    ("script", "expected"),
+    [
+        ("SELECT '--x; y' AS a; SELECT 'it''s;' ;", [("SELECT '--x; y' AS a", 1), ("SELECT 'it''s;'", 1)]),
+        (
+            "CREATE TRIGGER t AFTER INSERT ON a BEGIN\n  DELETE FROM b;\n  DELETE FROM c;\nEND;\nSELECT 1",
+            [
+                ("CREATE TRIGGER t AFTER INSERT ON a BEGIN\n  DELETE FROM b;\n  DELETE FROM c;\nEND", 1),
+                ("SELECT 1", 5),
+            ],
+        ),
+        ("/* only; a comment */ ;  -- and; another\n", []),
+        ('SELECT [a;b] FROM "t;x" WHERE `c;d` = 1', [('SELECT [a;b] FROM "t;x" WHERE `c;d` = 1', 1)]),
+        ("\n\nSELECT 1 -- trailing", [("SELECT 1 -- trailing", 3)]),
+    ],
+)
+def test_scripts_split_into_statements(script: str, expected: list[tuple[str, int]]) -> None:
+    assert [(s.sql, s.line) for s in split_sql(script)] == expected
+
+
+async def test_exec_of_only_comments(db: D1DatabaseBinding) -> None:
+    assert (await db.exec("-- nothing to do\n")).count == 0
