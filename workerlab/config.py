@@ -14,13 +14,14 @@ import difflib
 import json
 import logging
 import re
-import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from . import limits
+from .configfile import display_path, parse_json, parse_toml
+from .dotenv import read_dotenv
 from .errors import ConfigError
 
 logger = logging.getLogger("workerlab")
@@ -281,86 +282,6 @@ def _number(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else str(value)
 
 
-def _display(path: Path, cwd: Path | None = None) -> str:
-    """The path as the user would type it: relative to the working folder when inside it."""
-    try:
-        return str(path.relative_to(cwd or Path.cwd()))
-    except (ValueError, OSError):  # outside it, or the working folder is gone
-        return str(path)
-
-
-def _parse_error(
-    display: str, fmt: str, text: str, line: int, column: int | None, reason: str
-) -> ConfigError:
-    where = f"line {line}" + (f", column {column}" if column is not None else "")
-    lines = text.splitlines()
-    found = lines[line - 1].strip() if 0 < line <= len(lines) else ""
-    shown = json.dumps(found[:80] + ("..." if len(found) > 80 else ""), ensure_ascii=False)
-    return ConfigError(f"{display}: invalid {fmt} at {where}: {reason}; found {shown}")
-
-
-def _parse_toml(text: str, display: str) -> dict[str, Any]:
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        message = str(exc)
-        match = re.search(r" \(at line (\d+), column (\d+)\)$", message)
-        if match is None:  # "(at end of document)"
-            reason = message.removesuffix(" (at end of document)") + " at the end of the file"
-            raise _parse_error(display, "TOML", text, len(text.splitlines()) or 1, None, reason) from None
-        reason = message[: match.start()]
-        raise _parse_error(display, "TOML", text, int(match[1]), int(match[2]), reason) from None
-
-
-def _strip_jsonc(text: str, display: str) -> str:
-    """JSONC -> JSON: comments and trailing commas become spaces, so line/column stay true."""
-    out = list(text)
-    i, n = 0, len(text)
-    in_string = False
-    last_comma = -1  # position of a comma that may turn out to be trailing
-    while i < n:
-        char = text[i]
-        if in_string:
-            if char == "\\":
-                i += 1
-            elif char == '"':
-                in_string = False
-        elif char == '"':
-            in_string, last_comma = True, -1
-        elif text.startswith("//", i):
-            while i < n and text[i] != "\n":
-                out[i] = " "
-                i += 1
-            continue
-        elif text.startswith("/*", i):
-            end = text.find("*/", i + 2)
-            if end < 0:
-                line = text.count("\n", 0, i) + 1
-                raise _parse_error(display, "JSON", text, line, None, "a /* comment is never closed")
-            for j in range(i, end + 2):
-                if out[j] != "\n":
-                    out[j] = " "
-            i = end + 2
-            continue
-        elif char == ",":
-            last_comma = i
-        elif char in "]}":
-            if last_comma >= 0:
-                out[last_comma] = " "
-            last_comma = -1
-        elif not char.isspace():
-            last_comma = -1
-        i += 1
-    return "".join(out)
-
-
-def _parse_json(text: str, display: str) -> Any:
-    try:
-        return json.loads(_strip_jsonc(text, display))
-    except json.JSONDecodeError as exc:
-        raise _parse_error(display, "JSON", text, exc.lineno, exc.colno, exc.msg) from None
-
-
 # --- Public API ----------------------------------------------------------------------
 
 
@@ -382,7 +303,7 @@ def load_config(path: Path | None = None, *, env: str | None = None, cwd: Path |
     """
     base = (cwd or Path.cwd()).absolute()
     path = discover_config(base) if path is None else base / path
-    display = _display(path, base)
+    display = display_path(path, base)
     fmt = "TOML" if path.suffix == ".toml" else "JSON" if path.suffix in (".json", ".jsonc") else None
     if fmt is None:
         raise ConfigError(f"{display}: config file must end in .toml, .json or .jsonc, found {path.suffix!r}")
@@ -393,7 +314,7 @@ def load_config(path: Path | None = None, *, env: str | None = None, cwd: Path |
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{display}: cannot read the config file: {exc}") from None
     src = _Source(path.absolute(), display, fmt)
-    raw = _parse_toml(text, display) if fmt == "TOML" else _parse_json(text, display)
+    raw = parse_toml(text, display) if fmt == "TOML" else parse_json(text, display)
     if not isinstance(raw, dict):
         raise src.error("the top level", src.a_table, raw)
     src.check_keys(raw, "", _ALL_KEYS)
@@ -667,74 +588,13 @@ def load_dev_vars(config: WorkerConfig) -> dict[str, str]:
     dev_vars = [root / f".dev.vars.{env}"] if env else []
     for candidate in [*dev_vars, root / ".dev.vars"]:
         if candidate.is_file():
-            return _read_dotenv(candidate)
+            return read_dotenv(candidate)
     names = [".env", f".env.{env}", ".env.local", f".env.{env}.local"] if env else [".env", ".env.local"]
     values: dict[str, str] = {}
     for name in names:
         if (root / name).is_file():
-            values.update(_read_dotenv(root / name))
+            values.update(read_dotenv(root / name))
     return values
-
-
-_DOTENV_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]*")
-
-
-def _read_dotenv(path: Path) -> dict[str, str]:
-    display = _display(path)
-    try:
-        lines = path.read_text(encoding="utf-8-sig").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{display}: cannot read the file: {exc}") from None
-
-    def malformed(number: int, text: str, expected: str = "KEY=VALUE") -> ConfigError:
-        return ConfigError(f"{display}: line {number} must be {expected}, found {json.dumps(text)}")
-
-    values: dict[str, str] = {}
-    index = 0
-    while index < len(lines):
-        number, line = index + 1, lines[index]
-        index += 1
-        text = line.strip()
-        if not text or text.startswith("#"):
-            continue
-        if text.startswith("export "):
-            text = text[len("export ") :].lstrip()
-        key, sep, rest = text.partition("=")
-        key = key.strip()
-        if not sep or not _DOTENV_KEY.fullmatch(key):
-            raise malformed(number, line)
-        rest = rest.strip()
-        if rest[:1] in ("'", '"', "`"):
-            quote, body = rest[0], rest[1:]
-            end = _closing_quote(body, quote)
-            while end < 0:  # a quoted value may span lines
-                if index >= len(lines):
-                    raise malformed(number, line, f"KEY=VALUE with the {quote} quote closed")
-                body += "\n" + lines[index]
-                index += 1
-                end = _closing_quote(body, quote)
-            tail = body[end + 1 :].strip()
-            if tail and not tail.startswith("#"):
-                raise malformed(number, line, "KEY=VALUE with nothing but a # comment after the quote")
-            value = body[:end]
-            if quote == '"':  # as the dotenv package does: only \n and \r are escapes
-                value = value.replace("\\n", "\n").replace("\\r", "\r")
-        else:
-            value = rest.split("#", 1)[0].strip()
-        values[key] = value
-    return values
-
-
-def _closing_quote(body: str, quote: str) -> int:
-    index = 0
-    while index < len(body):
-        if body[index] == "\\":
-            index += 2
-            continue
-        if body[index] == quote:
-            return index
-        index += 1
-    return -1
 
 
 def parse_var_flags(values: Sequence[str]) -> dict[str, str]:
