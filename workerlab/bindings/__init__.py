@@ -6,7 +6,8 @@ The runtime opens one object per configured binding and puts it in ``env``::
     env[db.binding] = open_d1(db, persist_dir, clock)
     env[bucket.binding] = open_r2(bucket, persist_dir, clock)
 
-and calls ``close()`` on each when it shuts down.
+and calls ``close()`` on each when it shuts down. Each ``open_*`` also takes
+``durable=True`` (``workerlab dev --durable``: SQLite ``synchronous=FULL``, blob files fsynced).
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ import builtins
 import json
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from .. import limits
 from ..clock import Clock
@@ -15,7 +15,6 @@ from ..errors import StorageError
 from .results import JsObject, decode_cursor, encode_cursor, merge_options, parse_json, require_int, to_bytes
 from .sqlite import Database, prefix_end, safe_file_name
 
-ValueType = Literal["text", "json", "arrayBuffer", "bytes"]
 _VALUE_TYPES: tuple[str, ...] = ("text", "json", "arrayBuffer", "bytes")
 _BULK_VALUE_TYPES = ("text", "json")
 
@@ -179,8 +178,11 @@ class KVNamespaceBinding:
     async def put(
         self, key: str, value: str | bytes, options: Mapping[str, Any] | None = None, /, **kwargs: Any
     ) -> None:
-        """Store ``value`` under ``key``, with optional ``expiration`` (epoch s), ``expirationTtl`` (s)
-        and ``metadata`` (anything JSON can carry)."""
+        """Store ``value`` (str or bytes) under ``key``.
+
+        Options: ``expiration`` (epoch seconds), ``expirationTtl`` (seconds from now) and
+        ``metadata`` (anything JSON can carry).
+        """
         opts = merge_options("KV put()", options, kwargs, ("expiration", "expirationTtl", "metadata"))
         self._check_key("PUT", key)
         data = to_bytes("KV put()", value)
