@@ -1,12 +1,18 @@
 """workerlab's pytest plugin (pytest11 entry point): the ``worker`` fixture and its marker.
 
-Kept cheap to import: nothing of workerlab's runtime loads until a test asks for ``worker``.
+Kept cheap to import and inert: nothing of workerlab's runtime loads, and nothing runs,
+until a test asks for ``worker``.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import importlib.abc
+import importlib.machinery
+import sys
+from collections.abc import AsyncIterator, Mapping
+from datetime import datetime
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -14,70 +20,137 @@ import pytest
 if TYPE_CHECKING:
     from .testing import Worker
 
-_CONFIG_NAMES = ("wrangler.json", "wrangler.jsonc", "wrangler.toml")
+#: The arguments ``@pytest.mark.workerlab(...)`` takes.
+MARKER_ARGUMENTS = ("config", "env", "vars", "now")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addini("workerlab_config", "Path of the worker's wrangler config, relative to the rootdir.", default=None)
+    parser.addini(
+        "workerlab_config",
+        "Path of the worker's wrangler.toml / wrangler.json(c) for the `worker` fixture, relative to the "
+        "rootdir (default: the one found in the rootdir)",
+        default=None,
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
-        "workerlab(config=None, env=None, vars=None, now=None): how the `worker` fixture loads the worker",
+        "workerlab(config=None, env=None, vars=None, now=None): how the `worker` fixture loads the worker "
+        "(config relative to the rootdir; vars override [vars] and .dev.vars; now: datetime or epoch s)",
     )
+    if not any(isinstance(finder, _WorkersFinder) for finder in sys.meta_path):
+        sys.meta_path.append(_WorkersFinder())
 
 
-def _worker_options(request: pytest.FixtureRequest) -> dict[str, Any]:
-    rootdir = Path(str(request.config.rootpath))
-    marker = request.node.get_closest_marker("workerlab")
-    options: dict[str, Any] = dict(marker.kwargs) if marker is not None else {}
-    unknown = set(options) - {"config", "env", "vars", "now"}
-    if unknown:
-        raise pytest.UsageError(
-            f"@pytest.mark.workerlab got unknown argument(s) {sorted(unknown)}; expected config, env, vars, now"
+def pytest_unconfigure(config: pytest.Config) -> None:
+    sys.meta_path[:] = [finder for finder in sys.meta_path if not isinstance(finder, _WorkersFinder)]
+
+
+class _WorkersFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Lets test modules import a worker's module (and so ``import workers``) directly.
+
+    It is the last finder consulted, so it never hides a ``workers`` module that exists.
+    """
+
+    def find_spec(
+        self, fullname: str, path: Any = None, target: Any = None
+    ) -> importlib.machinery.ModuleSpec | None:
+        if fullname != "workers":
+            return None
+        return importlib.machinery.ModuleSpec(fullname, self)
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType:
+        from .compat import workers
+
+        return workers
+
+    def exec_module(self, module: ModuleType) -> None:
+        pass
+
+
+def worker_options(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """The ``worker`` fixture's options: markers (the closest wins; ``vars`` are merged), then the
+    ``workerlab_config`` ini option, then the config found in the rootdir."""
+    options: dict[str, Any] = {}
+    merged_vars: dict[str, Any] = {}
+    for marker in reversed(list(request.node.iter_markers("workerlab"))):
+        if marker.args:
+            _fail(
+                f"@pytest.mark.workerlab takes keyword arguments only ({', '.join(MARKER_ARGUMENTS)}), "
+                f"got positional {marker.args!r}"
+            )
+        unknown = sorted(set(marker.kwargs) - set(MARKER_ARGUMENTS))
+        if unknown:
+            _fail(
+                f"@pytest.mark.workerlab got unknown argument(s) {unknown}; "
+                f"expected {', '.join(MARKER_ARGUMENTS)}"
+            )
+        marker_vars = marker.kwargs.get("vars") or {}
+        if not isinstance(marker_vars, Mapping):
+            _fail(f"@pytest.mark.workerlab(vars=...) takes a dict, got {type(marker_vars).__name__}")
+        merged_vars.update(marker_vars)
+        options.update(marker.kwargs)
+    options["vars"] = merged_vars
+    now = options.get("now")
+    if now is not None and (isinstance(now, bool) or not isinstance(now, datetime | int | float)):
+        _fail(
+            "@pytest.mark.workerlab(now=...) takes a datetime or epoch seconds, "
+            f"got {type(now).__name__} {now!r}"
         )
+    rootdir = Path(str(request.config.rootpath))
     config = options.get("config") or request.config.getini("workerlab_config")
     if config:
         path = Path(config)
         options["config"] = path if path.is_absolute() else rootdir / path
-    else:
-        found = next((rootdir / name for name in _CONFIG_NAMES if (rootdir / name).is_file()), None)
-        if found is None:
-            raise pytest.UsageError(
-                f"the worker fixture found no wrangler.json, wrangler.jsonc or wrangler.toml in {rootdir}; "
-                "set the workerlab_config ini option or @pytest.mark.workerlab(config=...)"
-            )
-        options["config"] = found
+        return options
+    from .config import discover_config
+    from .errors import ConfigError
+
+    try:
+        options["config"] = discover_config(rootdir)
+    except ConfigError as error:
+        _fail(
+            f"the worker fixture needs a config: {error.message}. Set the workerlab_config ini option "
+            "or @pytest.mark.workerlab(config=...)"
+        )
     return options
+
+
+def _fail(message: str) -> None:
+    __tracebackhide__ = True
+    pytest.fail(message, pytrace=False)
 
 
 async def _worker(request: pytest.FixtureRequest) -> AsyncIterator[Worker]:
     from .errors import UserError
     from .testing import Worker
 
-    options = _worker_options(request)
+    options = worker_options(request)
     try:
         worker = await Worker.start(
-            options["config"], env=options.get("env"), vars=options.get("vars"), now=options.get("now")
+            options["config"], env=options.get("env"), vars=options["vars"], now=options.get("now")
         )
     except UserError as error:
-        pytest.fail(f"workerlab could not load the worker: {error.message}", pytrace=False)
+        _fail(f"workerlab could not load the worker: {error.message}")
     try:
         yield worker
     finally:
         failures = await worker.close()
     if failures:
-        raise failures[0]
+        first = failures[0]
+        more = f"; {len(failures) - 1} more failure(s) are in the log" if len(failures) > 1 else ""
+        first.add_note(f"(raised by the worker's ctx.waitUntil() work, which the test did not settle{more})")
+        raise first
 
 
 try:
     import pytest_asyncio
 except ImportError:  # pragma: no cover - pytest-asyncio is part of workerlab's test extra
 
-    @pytest.fixture
-    def worker() -> None:
-        pytest.fail("the worker fixture needs pytest-asyncio: pip install pytest-asyncio", pytrace=False)
+    @pytest.fixture(name="worker")
+    def _worker_without_asyncio() -> None:
+        _fail("the worker fixture needs pytest-asyncio: pip install pytest-asyncio")
 
 else:
     worker = pytest_asyncio.fixture(_worker, name="worker")
