@@ -382,8 +382,9 @@ class CronSchedule:
                 yield round(when.timestamp() * 1000)
                 continue
             day = self._next_day(when.date())
-            just_before = datetime.combine(day, time(), UTC) - timedelta(microseconds=1)
-            times = croniter(self._croniter_expr, just_before, ret_type=datetime)
+            # A whole second before: croniter works in float seconds, too coarse for microseconds
+            # centuries ahead. The day before ``day`` never matches, so no firing is lost.
+            times.set_current(datetime.combine(day, time(), UTC) - timedelta(seconds=1), force=True)
 
     def _days_of_shape(self, first_weekday: int, length: int) -> tuple[int, ...]:
         """The matching days of a month whose 1st is ``first_weekday`` (Monday 0) and has ``length`` days.
