@@ -25,8 +25,18 @@ def workerlab_command() -> list[str]:
 
 def start_dev(config: Path, persist_dir: Path, *extra: str) -> tuple[subprocess.Popen[bytes], str, float]:
     """Start `workerlab dev` on a free port; return the process, its URL and seconds to Ready."""
-    command = [*workerlab_command(), "dev", "-c", str(config), "--port", "0", "--no-reload",
-               "--persist-to", str(persist_dir), *extra]
+    command = [
+        *workerlab_command(),
+        "dev",
+        "-c",
+        str(config),
+        "--port",
+        "0",
+        "--no-reload",
+        "--persist-to",
+        str(persist_dir),
+        *extra,
+    ]
     started = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     assert process.stdout is not None

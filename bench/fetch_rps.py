@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import HELLO_CONFIG, percentile, rss_mb, start_dev, stop  # noqa: E402
+from _common import HELLO_CONFIG, percentile, rss_mb, start_dev, stop
 
 CONNECTIONS = 64
 DURATION_S = 4
@@ -28,18 +28,20 @@ DURATION_S = 4
 ROUNDS = 3
 BODY = b"Hello from workerlab!"
 
+# The same bytes on the wire as the hello worker: body, content-type and content-length.
 BARE_APP = textwrap.dedent(
     """
+    BODY = BODY_REPR
+    HEADERS = [(b"content-type", b"text/plain;charset=UTF-8"), (b"content-length", str(len(BODY)).encode())]
+
     async def app(scope, receive, send):
         if scope["type"] != "http":
             return
         await receive()
-        await send({"type": "http.response.start", "status": 200,
-                    "headers": [(b"content-type", b"text/plain;charset=UTF-8")]})
-        await send({"type": "http.response.body", "body": %r})
+        await send({"type": "http.response.start", "status": 200, "headers": HEADERS})
+        await send({"type": "http.response.body", "body": BODY})
     """
-    % BODY
-)
+).replace("BODY_REPR", repr(BODY))
 
 
 def free_port() -> int:
@@ -52,9 +54,25 @@ def start_bare(folder: Path) -> tuple[subprocess.Popen[bytes], str]:
     (folder / "bare_app.py").write_text(BARE_APP)
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "bare_app:app", "--port", str(port), "--loop", "uvloop",
-         "--http", "httptools", "--no-access-log", "--log-level", "warning", "--app-dir", str(folder)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "bare_app:app",
+            "--port",
+            str(port),
+            "--loop",
+            "uvloop",
+            "--http",
+            "httptools",
+            "--no-access-log",
+            "--log-level",
+            "warning",
+            "--app-dir",
+            str(folder),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 20
@@ -70,7 +88,9 @@ def start_bare(folder: Path) -> tuple[subprocess.Popen[bytes], str]:
 def run_wrk(url: str) -> tuple[float, float, float]:
     out = subprocess.run(
         ["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{DURATION_S}s", "--latency", url + "/"],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
 

@@ -8,7 +8,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import HELLO_CONFIG, percentile, start_dev, stop  # noqa: E402
+from _common import HELLO_CONFIG, percentile, start_dev, stop
 
 RUNS = 15
 

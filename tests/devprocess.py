@@ -66,11 +66,15 @@ class DevProcess:
             return None
 
         with self._changed:
-            found = self._changed.wait_for(lambda: find() or self.process.poll() is not None, timeout=timeout_s)
+            found = self._changed.wait_for(
+                lambda: find() or self.process.poll() is not None, timeout=timeout_s
+            )
             match = find() if not isinstance(found, re.Match) else found
         if not isinstance(match, re.Match):
             state = "exited" if self.process.poll() is not None else "still running"
-            raise AssertionError(f"no line matching {pattern!r} within {timeout_s}s ({state}); output:\n{self.output}")
+            raise AssertionError(
+                f"no line matching {pattern!r} within {timeout_s}s ({state}); output:\n{self.output}"
+            )
         return match
 
     def mark(self) -> int:

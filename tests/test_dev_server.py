@@ -10,7 +10,7 @@ import httpx
 import pytest
 from devprocess import DevProcess
 
-WORKER = '''
+WORKER = """
 import asyncio
 from workers import Response, WorkerEntrypoint
 
@@ -36,7 +36,7 @@ class Default(WorkerEntrypoint):
             self.ctx.waitUntil(later())
             return Response("accepted", status=202)
         return Response("not found", status=404)
-'''
+"""
 
 
 def write_worker(folder: Path, source: str = WORKER, extra_config: str = "") -> Path:
@@ -172,13 +172,13 @@ def test_import_error_shows_only_the_users_frames(tmp_path: Path) -> None:
 
 
 def test_worker_can_import_its_own_helper_modules(tmp_path: Path) -> None:
-    source = '''
+    source = """
     from workers import Response
     from helpers import shout
 
     async def on_fetch(request, env):
         return Response(shout("hi"))
-    '''
+    """
     write_worker(tmp_path, source=source)
     (tmp_path / "helpers.py").write_text("def shout(text):\n    return text.upper() + '!'\n")
     with DevProcess([], cwd=tmp_path) as dev:

@@ -47,7 +47,9 @@ async def test_default_class_gets_ctx_and_env_and_is_made_per_event(tmp_path: Pa
     assert worker.module.made[0] is not worker.module.made[1]
 
 
-@pytest.mark.parametrize("params, expected", [("", ()), ("a", ("arg",)), ("a, b", ("arg", ENV)), ("a, b, c", 3)])
+@pytest.mark.parametrize(
+    "params, expected", [("", ()), ("a", ("arg",)), ("a, b", ("arg", ENV)), ("a, b, c", 3)]
+)
 async def test_module_functions_are_called_with_as_many_arguments_as_they_declare(
     tmp_path: Path, params: str, expected: object
 ) -> None:
@@ -108,7 +110,9 @@ async def test_default_class_wins_over_module_functions(tmp_path: Path) -> None:
 
 
 async def test_imported_workers_fetch_is_not_taken_for_a_handler(tmp_path: Path) -> None:
-    path = write(tmp_path, "from workers import fetch, Response\nasync def on_fetch(request):\n    return 'mine'\n")
+    path = write(
+        tmp_path, "from workers import fetch, Response\nasync def on_fetch(request):\n    return 'mine'\n"
+    )
     assert await invoke(path, "fetch") == "mine"
 
 

@@ -10,7 +10,7 @@ import pytest
 from devprocess import DevProcess
 from test_dev_server import write_worker
 
-WORKER = '''
+WORKER = """
 import asyncio
 from workers import Response
 
@@ -27,7 +27,7 @@ async def scheduled(controller, env, ctx):
 
 async def fetch(request, env, ctx):
     return Response("worker saw " + request.url.split("/", 3)[3])
-'''
+"""
 
 CRONS = '[triggers]\ncrons = ["*/5 * * * *", "0 0 * * *"]\n'
 
@@ -58,13 +58,17 @@ def test_cdn_cgi_scheduled_failure_is_500_exception(served: DevProcess) -> None:
 
 
 def test_wait_until_failure_makes_the_outcome_exception(served: DevProcess) -> None:
-    response = httpx.get(served.url + "/cdn-cgi/handler/scheduled", params={"cron": "fail-later", "format": "json"})
+    response = httpx.get(
+        served.url + "/cdn-cgi/handler/scheduled", params={"cron": "fail-later", "format": "json"}
+    )
     assert response.status_code == 500
     assert json.loads(response.text) == {"outcome": "exception", "noRetry": False}
 
 
 def test_json_format_reports_no_retry(served: DevProcess) -> None:
-    response = httpx.get(served.url + "/cdn-cgi/handler/scheduled", params={"cron": "no-retry", "format": "json"})
+    response = httpx.get(
+        served.url + "/cdn-cgi/handler/scheduled", params={"cron": "no-retry", "format": "json"}
+    )
     assert response.status_code == 200
     assert response.json() == {"outcome": "ok", "noRetry": True}
 

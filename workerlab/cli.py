@@ -18,12 +18,17 @@ def main() -> None:
 
 
 _config_option = click.option(
-    "-c", "--config", type=click.Path(path_type=Path, dir_okay=False), default=None,
+    "-c",
+    "--config",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
     help="wrangler.toml / wrangler.json(c); default: discovered in the current directory.",
 )
 _env_option = click.option("-e", "--env", default=None, help="Use the [env.NAME] section of the config.")
 _persist_option = click.option(
-    "--persist-to", type=click.Path(path_type=Path, file_okay=False), default=None,
+    "--persist-to",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
     help="Directory for local state (default: .workerlab/state next to the config).",
 )
 
@@ -34,9 +39,15 @@ _persist_option = click.option(
 @click.option("--ip", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", type=int, default=8787, show_default=True, help="Port to listen on (0: a free one).")
 @_persist_option
-@click.option("--durable", is_flag=True, help="SQLite synchronous=FULL: survive power loss, not only crashes.")
-@click.option("--test-scheduled", is_flag=True, help="Serve /__scheduled?cron=... to run the scheduled handler.")
-@click.option("--var", "vars_", multiple=True, metavar="KEY:VALUE", help="Add or override a var (repeatable).")
+@click.option(
+    "--durable", is_flag=True, help="SQLite synchronous=FULL: survive power loss, not only crashes."
+)
+@click.option(
+    "--test-scheduled", is_flag=True, help="Serve /__scheduled?cron=... to run the scheduled handler."
+)
+@click.option(
+    "--var", "vars_", multiple=True, metavar="KEY:VALUE", help="Add or override a var (repeatable)."
+)
 @click.option("--crons/--no-crons", default=True, help="Fire cron triggers on schedule (default: on).")
 @click.option("--reload/--no-reload", default=True, help="Reload when the worker's code or config changes.")
 @click.option("--log-level", type=click.Choice(LOG_LEVELS), default="info", show_default=True)

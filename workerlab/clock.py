@@ -52,7 +52,7 @@ class FakeClock:
         return self._now_s
 
     def now_ms(self) -> int:
-        return int(round(self._now_s * 1000))
+        return round(self._now_s * 1000)
 
     def set(self, when_s: float | datetime) -> None:
         when = to_epoch_s(when_s)

@@ -94,7 +94,9 @@ class DevServer:
         path = options.config if options.config is not None else discover_config(options.cwd)
         config = load_config(path, env=options.env, cwd=options.cwd)
         persist_dir = options.persist_to or default_persist_dir(config)
-        runtime = Runtime.load(config, persist_dir=persist_dir, durable=options.durable, extra_vars=extra_vars)
+        runtime = Runtime.load(
+            config, persist_dir=persist_dir, durable=options.durable, extra_vars=extra_vars
+        )
         if not options.crons:
             runtime.scheduler = None
         self.config = config
@@ -168,7 +170,7 @@ class DevServer:
         logger.info("Reloaded")
 
     async def _retire(self, runtime: Runtime) -> None:
-        # Stop its loops now so two brokers never run at once; let its waitUntil work finish in the background.
+        # Stop its loops now so two brokers never run at once; its waitUntil work finishes in the background.
         await runtime.stop_loops()
         task = asyncio.create_task(runtime.close(grace_s=WAIT_UNTIL_GRACE_S))
         self._closing.add(task)
@@ -261,7 +263,9 @@ def configure_logging(level: str) -> Callable[[str], None] | None:
         logger.setLevel(logging.CRITICAL + 1)
         return None
     # stderr is line-buffered (a write system call per line); log through a block-buffered view of it.
-    stream = open(sys.stderr.fileno(), "w", buffering=1 << 16, encoding="utf-8", errors="replace", closefd=False)  # noqa: SIM115
+    stream = open(  # noqa: SIM115 - lives as long as the process
+        sys.stderr.fileno(), "w", buffering=1 << 16, encoding="utf-8", errors="replace", closefd=False
+    )
     handler = _CoalescingHandler(stream)
     handler.setFormatter(_Formatter("%(message)s"))
     logger.addHandler(handler)

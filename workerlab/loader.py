@@ -91,7 +91,12 @@ def forget_modules_under(folder: Path) -> None:
     installed = tuple({sys.prefix, sys.base_prefix, sys.exec_prefix, _WORKERLAB_DIR})
     for name, module in list(sys.modules.items()):
         file = getattr(module, "__file__", None)
-        if file and file.startswith(prefix) and not file.startswith(installed) and "site-packages" not in file:
+        if (
+            file
+            and file.startswith(prefix)
+            and not file.startswith(installed)
+            and "site-packages" not in file
+        ):
             del sys.modules[name]
 
 
@@ -138,6 +143,7 @@ def _arity(function: Callable[..., Any], *, bound: bool) -> int:
 def _call(function: Callable[..., Any]) -> Callable[[tuple[Any, ...]], Awaitable[Any]]:
     """An async caller for a handler: coroutines run on the loop, plain functions in a thread."""
     if inspect.iscoroutinefunction(function):
+
         async def call_async(args: tuple[Any, ...]) -> Any:
             return await function(*args)
 

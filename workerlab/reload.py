@@ -8,7 +8,9 @@ from pathlib import Path
 from .config import WorkerConfig
 
 #: Folders under the worker's directory whose changes never mean a reload.
-_IGNORED_PARTS = frozenset({"__pycache__", ".workerlab", ".venv", "venv", ".git", "node_modules", ".pytest_cache"})
+_IGNORED_PARTS = frozenset(
+    {"__pycache__", ".workerlab", ".venv", "venv", ".git", "node_modules", ".pytest_cache"}
+)
 
 
 def watched_paths(config: WorkerConfig) -> tuple[Path, ...]:

@@ -66,7 +66,9 @@ class WorkerApp:
             elapsed_ms = (time.perf_counter() - started) * 1000
             query = scope.get("query_string")
             target = f"{path}?{query.decode('latin-1')}" if query else path
-            self._request_log(f"{scope['method']} {target} {status} {_PHRASES.get(status, '')} ({elapsed_ms:.0f}ms)")
+            self._request_log(
+                f"{scope['method']} {target} {status} {_PHRASES.get(status, '')} ({elapsed_ms:.0f}ms)"
+            )
 
     async def _route(self, path: str, scope: Scope, receive: Receive, send: Send) -> int:
         runtime = self.slot.runtime
@@ -94,7 +96,11 @@ class WorkerApp:
             if isinstance(error, WorkerlabError) and error.user_fault:
                 return await _send_error(scope, send, 500, "Error in the worker", error.message)
             return await _send_error(
-                scope, send, 500, "Uncaught exception in the worker's fetch handler", format_user_traceback(error)
+                scope,
+                send,
+                500,
+                "Uncaught exception in the worker's fetch handler",
+                format_user_traceback(error),
             )
         if isinstance(result, Response):
             status, headers, payload = result._asgi_parts()
@@ -182,14 +188,21 @@ def _parse_time(value: str | None, runtime: Runtime) -> int | str:
     try:
         return int(value)
     except ValueError:
-        return f"Invalid time parameter {value!r}: expected milliseconds since the epoch, e.g. time=1767225600000\n"
+        return (
+            f"Invalid time parameter {value!r}: "
+            "expected milliseconds since the epoch, e.g. time=1767225600000\n"
+        )
 
 
 def _warn_unknown_cron(runtime: Runtime, cron: str) -> None:
     crons = runtime.config.crons
     if cron not in crons:
         configured = ", ".join(f'"{c}"' for c in crons) or "none"
-        logger.warning('Cron "%s" matches none of the configured crons (%s); running the handler anyway', cron, configured)
+        logger.warning(
+            'Cron "%s" matches none of the configured crons (%s); running the handler anyway',
+            cron,
+            configured,
+        )
 
 
 async def _send_bytes(send: Send, status: int, body: bytes, content_type: bytes) -> int:
