@@ -147,13 +147,13 @@ _DAY_OF_WEEK = _Field(
 #: Occurrences a ``#`` can ask for: the 1st to the 5th weekday of a month.
 _MAX_NTH = 5
 
-_ITEM = re.compile(r"(?P<start>\*|\d+|[A-Za-z]+)(?:-(?P<end>\d+|[A-Za-z]+))?(?:/(?P<step>\d+))?")
+_ITEM = re.compile(r"(?P<start>\*|\d+|[A-Za-z]+)(?:-(?P<end>\d+|[A-Za-z]+))?(?:/(?P<step>\d+))?", re.ASCII)
 _SYNTAX = "expected *, */N, a value, a range A-B, a step A/N or A-B/N, or a comma-separated list of these"
-_LAST_OFFSET = re.compile(r"L-(\d+)(W?)")
-_NEAREST = re.compile(r"(\d+)W")
-_LAST_OF_WEEKDAY = re.compile(r"(\d+|[A-Za-z]{3})L")
-_NTH_WEEKDAY = re.compile(r"(\d+|[A-Za-z]{3})#(\d+)")
-_DAY_SYMBOL = re.compile(r"#|(?<![A-Za-z])L|(?<=\d)W|LW")
+_LAST_OFFSET = re.compile(r"L-(\d+)(W?)", re.ASCII)
+_NEAREST = re.compile(r"(\d+)W", re.ASCII)
+_LAST_OF_WEEKDAY = re.compile(r"(\d+|[A-Za-z]{3})L", re.ASCII)
+_NTH_WEEKDAY = re.compile(r"(\d+|[A-Za-z]{3})#(\d+)", re.ASCII)
+_DAY_SYMBOL = re.compile(r"#|(?<![A-Za-z])L|(?<=\d)W|LW", re.ASCII)
 
 
 def _values(text: str, field: _Field) -> frozenset[int] | None:
