@@ -54,12 +54,17 @@ KV_MIN_EXPIRATION_TTL_S = 60
 #: Default and largest page of KV list() (Cloudflare KV: 1000).
 KV_MAX_LIST_LIMIT = 1000
 
+#: Most keys in one bulk get (Cloudflare KV: get() of a list of up to 100 keys).
+KV_MAX_BULK_GET_KEYS = 100
+
 # --- R2 -----------------------------------------------------------------------------
 
 #: Longest R2 object key in bytes (Cloudflare R2 limits: 1024 bytes).
 R2_MAX_KEY_BYTES = 1024
 #: Default and largest page of R2 list() (Cloudflare R2: 1000).
 R2_MAX_LIST_LIMIT = 1000
+#: Most keys in one delete() of a list (Cloudflare R2: 1000).
+R2_MAX_DELETE_KEYS = 1000
 
 # --- Runtime ------------------------------------------------------------------------
 

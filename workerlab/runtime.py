@@ -92,7 +92,7 @@ class Runtime:
             self.broker = self._open_broker(durable, record_history)
             for producer in config.producers:
                 values[producer.binding] = self.broker.producer(producer.queue)
-        values.update(self._open_storage())
+        values.update(self._open_storage(durable))
         self.scheduler: CronScheduler | None = None
         if config.crons:
             from .cron import CronScheduler
@@ -136,23 +136,23 @@ class Runtime:
         self._closers.append(store)
         return broker
 
-    def _open_storage(self) -> dict[str, Any]:
+    def _open_storage(self, durable: bool) -> dict[str, Any]:
         bindings: dict[str, Any] = {}
         if self.config.kv_namespaces:
             from .bindings.kv import open_kv
 
             for ns in self.config.kv_namespaces:
-                bindings[ns.binding] = open_kv(ns, self.persist_dir, self.clock)
+                bindings[ns.binding] = open_kv(ns, self.persist_dir, self.clock, durable=durable)
         if self.config.d1_databases:
             from .bindings.d1 import open_d1
 
             for db in self.config.d1_databases:
-                bindings[db.binding] = open_d1(db, self.persist_dir, self.clock)
+                bindings[db.binding] = open_d1(db, self.persist_dir, self.clock, durable=durable)
         if self.config.r2_buckets:
             from .bindings.r2 import open_r2
 
             for bucket in self.config.r2_buckets:
-                bindings[bucket.binding] = open_r2(bucket, self.persist_dir, self.clock)
+                bindings[bucket.binding] = open_r2(bucket, self.persist_dir, self.clock, durable=durable)
         self._closers.extend(bindings.values())
         return bindings
 

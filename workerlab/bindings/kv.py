@@ -18,8 +18,7 @@ from .sqlite import Database, prefix_end, safe_file_name
 _VALUE_TYPES: tuple[str, ...] = ("text", "json", "arrayBuffer", "bytes")
 _BULK_VALUE_TYPES = ("text", "json")
 
-#: Most keys one bulk get() may read (Cloudflare KV bulk reads: 100).
-KV_MAX_BULK_GET_KEYS = 100
+KV_MAX_BULK_GET_KEYS = limits.KV_MAX_BULK_GET_KEYS
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS kv (

@@ -35,8 +35,7 @@ from .r2_objects import (
 from .results import JsObject, decode_cursor, encode_cursor, merge_options, require_int, to_bytes
 from .sqlite import Database, prefix_end, safe_file_name
 
-#: Most keys one delete() call may remove (Cloudflare R2 Workers API: 1000).
-R2_MAX_DELETE_KEYS = 1000
+R2_MAX_DELETE_KEYS = limits.R2_MAX_DELETE_KEYS
 #: R2's storage classes; the first is the default.
 STORAGE_CLASSES = ("Standard", "InfrequentAccess")
 #: How often a read retries when another process replaced the object under it.
