@@ -122,13 +122,16 @@ class Broker:
 
     # --- scheduling ------------------------------------------------------------------------
 
-    def _due_ms(self, queue: str, consumer: QueueConsumer) -> int | None:
+    def _due_ms(self, queue: str, consumer: QueueConsumer, now_ms: int | None = None) -> int | None:
         """When the next batch of ``queue`` goes out: max_batch_size ready, or the timeout after
-        the first ready message arrived, whichever is first."""
+        the first ready message arrived, whichever is first. With ``now_ms``, any time not after
+        it may stand for "due now" (saves a query)."""
         first_ms = self._store.waiting_ready_ms(queue, 0)
         if first_ms is None:
             return None
         due_ms = first_ms + round(consumer.max_batch_timeout_s * 1000)
+        if now_ms is not None and due_ms <= now_ms:
+            return due_ms
         if due_ms > first_ms and consumer.max_batch_size > 1:
             full_ms = self._store.waiting_ready_ms(queue, consumer.max_batch_size - 1)
             if full_ms is not None and full_ms < due_ms:
@@ -149,26 +152,30 @@ class Broker:
         due_ms = self._next_due_ms()
         return None if due_ms is None else due_ms / 1000
 
-    def _start_due(self, now_ms: int) -> int:
-        """Claim and start every batch due at ``now_ms`` that a free concurrency slot allows."""
+    def _start_due(self, now_ms: int) -> int | None:
+        """Claim and start every batch due at ``now_ms`` that a free concurrency slot allows; return
+        when the next batch of a queue with a free slot comes due (None: nothing waits)."""
         self._keeper.start()
-        started = 0
+        next_due_ms: int | None = None
         for queue, consumer in self._consumers.items():
             while self._in_flight[queue] < consumer.max_concurrency:
-                due_ms = self._due_ms(queue, consumer)
-                if due_ms is None or due_ms > now_ms:
-                    break
-                rows = self._store.claim(queue, self._keeper.owner, now_ms, consumer.max_batch_size)
-                if not rows:
-                    break  # another process took them
-                self._in_flight[queue] += 1
-                task = asyncio.create_task(
-                    self._deliver(queue, consumer, rows), name=f"workerlab-queue-{queue}"
-                )
-                self._tasks.add(task)
-                task.add_done_callback(self._delivered)
-                started += 1
-        return started
+                due_ms = self._due_ms(queue, consumer, now_ms)
+                if due_ms is not None and due_ms <= now_ms:
+                    rows = self._store.claim(queue, self._keeper.owner, now_ms, consumer.max_batch_size)
+                    if rows:
+                        self._start_batch(queue, consumer, rows)
+                        continue
+                    due_ms = None  # another process took them first
+                if due_ms is not None and (next_due_ms is None or due_ms < next_due_ms):
+                    next_due_ms = due_ms
+                break
+        return next_due_ms
+
+    def _start_batch(self, queue: str, consumer: QueueConsumer, rows: list[StoredMessage]) -> None:
+        self._in_flight[queue] += 1
+        task = asyncio.create_task(self._deliver(queue, consumer, rows), name=f"workerlab-queue-{queue}")
+        self._tasks.add(task)
+        task.add_done_callback(self._delivered)
 
     def _delivered(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
@@ -300,8 +307,7 @@ class Broker:
             now_ms = self._clock.now_ms()
             if dirty or (next_due_ms is not None and next_due_ms <= now_ms):
                 wake.clear()
-                self._start_due(now_ms)
-                next_due_ms = self._next_due_ms()
+                next_due_ms = self._start_due(now_ms)
             timeout_s = POLL_INTERVAL_S
             if next_due_ms is not None:
                 timeout_s = min(timeout_s, max(0.0, (next_due_ms - now_ms) / 1000))

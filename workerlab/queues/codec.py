@@ -8,6 +8,8 @@ encoding of the Python values a structured clone can carry; decoding it never ru
 from __future__ import annotations
 
 import json
+import json.encoder
+import json.scanner
 import struct
 from collections.abc import Callable
 from datetime import datetime
@@ -57,7 +59,7 @@ def encode_body(body: Any, content_type: ContentType) -> bytes:
 def decode_body(data: bytes, content_type: str) -> Any:
     """The body a consumer sees for stored ``data`` of ``content_type``."""
     if content_type == "json":
-        return json.loads(data)
+        return _decode_json(data)
     if content_type == "text":
         return data.decode("utf-8", "surrogatepass")
     if content_type == "bytes":
@@ -82,14 +84,26 @@ def _not_json(value: Any) -> Any:
     )
 
 
+_json_decoder = json.JSONDecoder()
 _json_encoder = json.JSONEncoder(
     separators=(",", ":"), ensure_ascii=False, allow_nan=False, default=_not_json
 )
+# The C encoder and scanner json uses inside, built once: a queue encodes and decodes a body per
+# message, and json.dumps / json.loads rebuild them on every call.
+_c_encode = (
+    json.encoder.c_make_encoder(  # type: ignore[attr-defined]
+        None, _not_json, json.encoder.c_encode_basestring, None, ":", ",", False, False, False
+    )
+    if json.encoder.c_make_encoder is not None  # type: ignore[attr-defined]
+    else None
+)
+_c_scan = json.scanner.c_make_scanner(_json_decoder) if json.scanner.c_make_scanner is not None else None
 
 
 def _encode_json(body: Any) -> bytes:
     try:
-        return _json_encoder.encode(body).encode("utf-8", "surrogatepass")
+        text = "".join(_c_encode(body, 0)) if _c_encode is not None else _json_encoder.encode(body)
+        return text.encode("utf-8", "surrogatepass")
     except ValueError as error:
         # allow_nan=False: JSON has no NaN or Infinity.
         raise TypeError(
@@ -97,6 +111,19 @@ def _encode_json(body: Any) -> bytes:
         ) from None
     except RecursionError:
         raise TypeError('content type "json" cannot carry a body this deeply nested (or cyclic)') from None
+
+
+def _decode_json(data: bytes) -> Any:
+    text = data.decode("utf-8", "surrogatepass")
+    if _c_scan is not None:
+        try:
+            value, end = _c_scan(text, 0)
+        except StopIteration:
+            pass  # not JSON: let the full decoder raise its error
+        else:
+            if end == len(text):
+                return value
+    return _json_decoder.decode(text)
 
 
 # --- v8: the tagged encoding ------------------------------------------------------------

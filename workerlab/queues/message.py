@@ -31,6 +31,12 @@ def new_message_id() -> str:
     return os.urandom(16).hex()
 
 
+def new_message_ids(count: int) -> list[str]:
+    """``count`` fresh message ids (one call for the randomness of a whole sendBatch)."""
+    raw = os.urandom(16 * count).hex()
+    return [raw[start : start + 32] for start in range(0, 32 * count, 32)]
+
+
 def check_delay_s(value: object, where: str) -> int:
     """``value`` as a delay in whole seconds within 0..MAX_DELAY_S, or an error naming ``where``."""
     if isinstance(value, bool) or not isinstance(value, int | float):

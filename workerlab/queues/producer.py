@@ -9,7 +9,7 @@ from .. import limits
 from ..clock import Clock
 from ..errors import QueueError
 from .codec import DEFAULT_CONTENT_TYPE, ContentType, check_content_type, encode_body
-from .message import check_delay_s, delay_option, new_message_id
+from .message import check_delay_s, delay_option, new_message_id, new_message_ids
 
 if TYPE_CHECKING:
     from .store import QueueStore
@@ -92,24 +92,21 @@ class QueueProducerBinding:
         if batch_delay_s is None:
             batch_delay_s = self._delivery_delay_s
         now_ms = self._clock.now_ms()
+        batch_ready_ms = now_ms + 1000 * batch_delay_s
+        ids = new_message_ids(len(messages))
         rows: list[tuple[str, int, str, bytes, int]] = []
         total_bytes = 0
         for index, message in enumerate(messages):
-            where = f"sendBatch() message {index}"
-            if not isinstance(message, Mapping):
-                raise TypeError(f"{where} must be a dict with a 'body' key, got {type(message).__name__}")
-            _check_keys(message, _MESSAGE_KEYS, where)
-            if "body" not in message:
-                raise TypeError(f"{where} has no 'body' key (keys: {sorted(message)})")
-            kind = _content_type(message.get("contentType"), message.get("content_type"), where)
-            data = encode_body(message["body"], kind)
-            size = len(data)
-            if size > limits.MAX_MESSAGE_BYTES:
-                raise _too_big(where, size, kind)
-            total_bytes += size
-            own_delay_s = delay_option(None, message.get("delaySeconds"), message.get("delay_seconds"), where)
-            delay_s = batch_delay_s if own_delay_s is None else own_delay_s
-            rows.append((new_message_id(), now_ms, kind, data, now_ms + 1000 * delay_s))
+            if type(message) is dict and len(message) == 1 and "body" in message:  # the usual shape
+                kind, ready_ms = DEFAULT_CONTENT_TYPE, batch_ready_ms
+                data = encode_body(message["body"], kind)
+            else:
+                kind, data, own_delay_s = _parse_message(message, f"sendBatch() message {index}")
+                ready_ms = batch_ready_ms if own_delay_s is None else now_ms + 1000 * own_delay_s
+            if len(data) > limits.MAX_MESSAGE_BYTES:
+                raise _too_big(f"sendBatch() message {index}", len(data), kind)
+            total_bytes += len(data)
+            rows.append((ids[index], now_ms, kind, data, ready_ms))
         if total_bytes > limits.MAX_SEND_BATCH_BYTES:
             raise QueueError(
                 f"sendBatch() accepts at most {limits.MAX_SEND_BATCH_BYTES} bytes in all "
@@ -123,6 +120,18 @@ class QueueProducerBinding:
 
     def __repr__(self) -> str:
         return f"QueueProducerBinding(queue={self.queue!r})"
+
+
+def _parse_message(message: object, where: str) -> tuple[ContentType, bytes, int | None]:
+    """A sendBatch message dict checked and encoded: its content type, stored body and own delay."""
+    if not isinstance(message, Mapping):
+        raise TypeError(f"{where} must be a dict with a 'body' key, got {type(message).__name__}")
+    _check_keys(message, _MESSAGE_KEYS, where)
+    if "body" not in message:
+        raise TypeError(f"{where} has no 'body' key (keys: {sorted(message)})")
+    kind = _content_type(message.get("contentType"), message.get("content_type"), where)
+    data = encode_body(message["body"], kind)
+    return kind, data, delay_option(None, message.get("delaySeconds"), message.get("delay_seconds"), where)
 
 
 def _content_type(camel: object, snake: object, where: str) -> ContentType:
