@@ -247,3 +247,21 @@ async def test_a_missing_schema_is_explained(worker, api) -> None:
     assert "no such table: jobs" in body["error"]
     assert "migrations apply DB" in body["error"]
     assert (await api.call("GET", "/health"))[0] == 503
+
+
+class _RefusingQueue:
+    async def send(self, body, **options) -> None:
+        raise RuntimeError("Queue send failed: the queue is over its backlog limit")
+
+
+async def test_a_job_the_queue_refuses_is_recorded_failed(worker, api, monkeypatch) -> None:
+    monkeypatch.setattr(worker.env, "JOBS", _RefusingQueue())
+
+    status, body = await api.call(
+        "POST", "/jobs", json={"type": "send-email", "payload": api.payloads["send-email"]}
+    )
+
+    assert status == 503
+    assert "could not be queued: Queue send failed" in body["error"]
+    [job] = (await api.call("GET", "/jobs?status=failed"))[1]["jobs"]
+    assert job["error"] == "Could not be queued: Queue send failed: the queue is over its backlog limit"
