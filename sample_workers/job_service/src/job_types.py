@@ -61,6 +61,8 @@ class JobRun:
 
 @dataclass(frozen=True)
 class JobType:
+    """How to check a type's payload (raises InvalidPayload) and how to do its work (returns the result)."""
+
     validate: Callable[[dict[str, Any]], None]
     process: Callable[[JobRun], Awaitable[dict[str, Any]]]
 
