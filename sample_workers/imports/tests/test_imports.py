@@ -67,6 +67,9 @@ async def test_an_upload_is_split_into_chunks_and_counted_as_they_finish(worker)
         "errors": [],
     }
     assert len(await contact_emails(worker)) == 5
+    # The second delivery of chunk 0 changed nothing and was acked at once.
+    acked = sorted((m.body["chunk"], m.attempts) for m in worker.queues["import-chunks"].acked)
+    assert acked == [(0, 1), (1, 1), (2, 1)]
 
 
 async def test_a_bad_row_fails_only_its_chunk(worker) -> None:
