@@ -148,3 +148,14 @@ def test_reload_imports_edited_helper_modules_afresh(tmp_path: Path) -> None:
     assert load_worker(path).module.VALUE == 1
     write(tmp_path, "VALUE = 2\n", name="helperlib_for_reload.py")
     assert load_worker(path).module.VALUE == 2
+
+
+def test_two_workers_with_same_named_helpers_each_get_their_own(tmp_path: Path) -> None:
+    first, second = tmp_path / "first", tmp_path / "second"
+    for folder, value in ((first, "one"), (second, "two")):
+        folder.mkdir()
+        write(folder, f"VALUE = {value!r}\n", name="shared_helper_name.py")
+        write(folder, "from shared_helper_name import VALUE\n")
+    assert load_worker(first / "worker.py").module.VALUE == "one"
+    assert load_worker(second / "worker.py").module.VALUE == "two"
+    assert load_worker(first / "worker.py").module.VALUE == "one"

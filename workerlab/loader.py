@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib.util
 import inspect
 import sys
@@ -24,6 +25,9 @@ _ARGUMENT_NAMES: dict[Event, str] = {
     "queue": "batch, env, ctx",
     "scheduled": "controller, env, ctx",
 }
+
+#: Folders of every worker loaded in this process.
+_worker_folders: set[Path] = set()
 
 #: Calls a handler with (event argument, env, ctx) and returns what it returned.
 Invoker = Callable[[Any, Any, Any], Awaitable[Any]]
@@ -62,10 +66,14 @@ def load_worker(main: Path) -> WorkerModule:
     if not main.is_file():
         raise WorkerLoadError(f"the worker's main module {main} does not exist")
     install_workers_module()
-    folder = str(main.parent)
-    if folder not in sys.path:
-        sys.path.insert(0, folder)
-    forget_modules_under(main.parent)
+    # Another worker loaded earlier in this process (tests load many) may have modules of the same
+    # name: forget them all, and put this worker's folder first on the path.
+    _worker_folders.add(main.parent)
+    for folder in _worker_folders:
+        forget_modules_under(folder)
+    with contextlib.suppress(ValueError):
+        sys.path.remove(str(main.parent))
+    sys.path.insert(0, str(main.parent))
     name = main.stem
     spec = importlib.util.spec_from_file_location(name, main)
     if spec is None or spec.loader is None:
