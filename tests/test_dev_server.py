@@ -184,3 +184,25 @@ def test_worker_can_import_its_own_helper_modules(tmp_path: Path) -> None:
     with DevProcess([], cwd=tmp_path) as dev:
         url = dev.wait_ready()
         assert httpx.get(url + "/").text == "HI!"
+
+
+def test_dev_applies_pending_d1_migrations_at_start(tmp_path: Path) -> None:
+    source = """
+    from workers import Response
+
+    async def fetch(request, env):
+        row = await env.DB.prepare("SELECT count(*) AS n FROM notes").first()
+        return Response(str(row["n"]))
+    """
+    write_worker(
+        tmp_path, source=source, extra_config='[[d1_databases]]\nbinding = "DB"\ndatabase_name = "notes"\n'
+    )
+    (tmp_path / "migrations").mkdir()
+    (tmp_path / "migrations" / "0001_notes.sql").write_text("CREATE TABLE notes (id INTEGER PRIMARY KEY);\n")
+    with DevProcess(["--no-reload"], cwd=tmp_path) as dev:
+        url = dev.wait_ready()
+        assert "Applied D1 migration 0001_notes.sql to DB (local)" in dev.output
+        assert httpx.get(url + "/").text == "0"
+    with DevProcess(["--no-reload"], cwd=tmp_path) as dev:
+        dev.wait_ready()
+        assert "Applied D1 migration" not in dev.output

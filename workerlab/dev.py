@@ -99,6 +99,9 @@ class DevServer:
         )
         if not options.crons:
             runtime.scheduler = None
+        for binding, names in runtime.apply_d1_migrations().items():
+            for name in names:
+                logger.info("Applied D1 migration %s to %s (local)", name, binding)
         self.config = config
         self.slot.runtime = runtime
         self.slot.load_error = None

@@ -156,6 +156,23 @@ class Runtime:
         self._closers.extend(bindings.values())
         return bindings
 
+    def apply_d1_migrations(self) -> dict[str, list[str]]:
+        """Apply each D1 binding's pending migrations (if its migrations folder exists); return what ran.
+
+        ``workerlab dev`` does this at start so that a worker's local database is ready to use, and
+        the test harness does it for every test's fresh in-memory database.
+        """
+        applied: dict[str, list[str]] = {}
+        if not self.config.d1_databases:
+            return applied
+        from .bindings.d1_commands import apply_pending, migration_files, migrations_dir
+
+        for db in self.config.d1_databases:
+            if migrations_dir(self.config, db).is_dir():
+                files = migration_files(self.config, db)
+                applied[db.binding] = apply_pending(self.env[db.binding].database, files, self.clock)
+        return applied
+
     # --- lifecycle -----------------------------------------------------------------------
 
     async def start(self, *, loops: bool) -> None:

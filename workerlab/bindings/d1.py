@@ -243,6 +243,11 @@ class D1DatabaseBinding:
     def close(self) -> None:
         self._runner.db.close()
 
+    @property
+    def database(self) -> Database:
+        """The open local database behind the binding (for migrations)."""
+        return self._runner.db
+
     def prepare(self, sql: str) -> D1PreparedStatement:
         """A statement to bind and run."""
         if not isinstance(sql, str):

@@ -65,46 +65,50 @@ def apply_migrations(
     clock: Clock | None = None,
     durable: bool = False,
 ) -> list[str]:
-    """Apply the migrations not yet applied to the local database, in name order; return their names.
+    """Apply the migrations not yet applied to the local database, in name order; return their names."""
+    db = find_d1(config, binding)
+    files = migration_files(config, db)
+    database = Database(d1_path(persist_dir, db), durable=durable)
+    try:
+        return apply_pending(database, files, clock or SystemClock())
+    finally:
+        database.close()
+
+
+def apply_pending(database: Database, files: list[Path], clock: Clock) -> list[str]:
+    """Apply those of ``files`` not yet recorded in ``d1_migrations`` to an open database.
 
     Each file runs in its own transaction together with its ``d1_migrations`` record, so a
     failing file leaves no trace and the ones before it stay applied. Processes running at
     the same time apply each file once.
     """
-    db = find_d1(config, binding)
-    files = migration_files(config, db)
-    clock = clock or SystemClock()
-    database = Database(d1_path(persist_dir, db), durable=durable)
     runner = SQLRunner(database)
     applied_now: list[str] = []
-    try:
-        with database.lock:
-            database.conn.execute(_MIGRATIONS_SCHEMA)
-            done = _applied(database)
-        for path in files:
-            if path.name in done:
+    with database.lock:
+        database.conn.execute(_MIGRATIONS_SCHEMA)
+        done = _applied(database)
+    for path in files:
+        if path.name in done:
+            continue
+        statements = split_sql(path.read_text(encoding="utf-8"))
+        with database.transaction() as conn:
+            if path.name in _applied(database):  # another process applied it meanwhile
                 continue
-            statements = split_sql(path.read_text(encoding="utf-8"))
-            with database.transaction() as conn:
-                if path.name in _applied(database):  # another process applied it meanwhile
-                    continue
-                for statement in statements:
-                    try:
-                        runner.run(statement.sql)
-                    except D1Error as e:
-                        before = ", ".join(applied_now) or "none"
-                        raise D1Error(
-                            f"migration {path} failed at line {statement.line}: {e}; nothing of this file "
-                            f"was applied (applied before it in this run: {before})"
-                        ) from None
-                applied_at = datetime.fromtimestamp(clock.now_s(), tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
-                conn.execute(
-                    f"INSERT INTO {MIGRATIONS_TABLE} (name, applied_at) VALUES (?, ?)",
-                    (path.name, applied_at),
-                )
-            applied_now.append(path.name)
-    finally:
-        database.close()
+            for statement in statements:
+                try:
+                    runner.run(statement.sql)
+                except D1Error as e:
+                    before = ", ".join(applied_now) or "none"
+                    raise D1Error(
+                        f"migration {path} failed at line {statement.line}: {e}; nothing of this file "
+                        f"was applied (applied before it in this run: {before})"
+                    ) from None
+            applied_at = datetime.fromtimestamp(clock.now_s(), tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
+            conn.execute(
+                f"INSERT INTO {MIGRATIONS_TABLE} (name, applied_at) VALUES (?, ?)",
+                (path.name, applied_at),
+            )
+        applied_now.append(path.name)
     return applied_now
 
 
