@@ -207,10 +207,12 @@ class Broker:
         logger.info("QUEUE %s %d/%d (%dms)", queue, len(resolution.acked), len(rows), round(elapsed_ms))
 
     def _batch(self, queue: str, rows: list[StoredMessage]) -> MessageBatch | None:
+        batch = MessageBatch(queue)
         try:
-            batch = MessageBatch(
-                queue, [(r.id, r.timestamp_ms, decode_body(r.body, r.content_type), r.attempts) for r in rows]
-            )
+            batch.messages = [
+                Message(batch, r.id, r.timestamp_ms, decode_body(r.body, r.content_type), r.attempts)
+                for r in rows
+            ]
         except ValueError as error:
             # Only a store written by something else can get here; the rows fail like a raising handler.
             logger.error("Queue %r holds a message that cannot be decoded: %s", queue, error)

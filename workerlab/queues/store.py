@@ -59,7 +59,7 @@ WHERE seq IN (
     SELECT seq FROM messages WHERE queue = ?2 AND owner IS NULL AND ready_ms <= ?3
     ORDER BY ready_ms, seq LIMIT ?4
 )
-RETURNING seq, id, timestamp_ms, content_type, body, attempts, ready_ms
+RETURNING ready_ms, seq, id, timestamp_ms, content_type, body, attempts
 """
 _WAITING_AT = (
     "SELECT ready_ms FROM messages WHERE queue = ? AND owner IS NULL ORDER BY ready_ms, seq LIMIT 1 OFFSET ?"
@@ -67,15 +67,17 @@ _WAITING_AT = (
 
 
 class StoredMessage(NamedTuple):
-    """A message row; ``attempts`` counts the deliveries started so far (this one included once claimed)."""
+    """A message row; ``attempts`` counts the deliveries started so far (this one included once claimed).
 
+    Fields start with the delivery order (ready_ms, seq) so that rows sort as they are delivered."""
+
+    ready_ms: int
     seq: int
     id: str
     timestamp_ms: int
     content_type: str
     body: bytes
     attempts: int
-    ready_ms: int
 
 
 class Owner(NamedTuple):
@@ -152,14 +154,14 @@ class QueueStore:
         db = self._db
         with _transaction(db):
             rows = db.execute(_CLAIM, (owner, queue, now_ms, limit)).fetchall()
-        rows.sort(key=_delivery_order)
-        return [StoredMessage(*row) for row in rows]
+        rows.sort()
+        return list(map(StoredMessage._make, rows))
 
     def settle(
         self,
         owner: str,
         *,
-        acked: Iterable[int] = (),
+        acked: Sequence[int] = (),
         retried: Iterable[tuple[int, int]] = (),
         dead_lettered: Iterable[tuple[str, int, int]] = (),
         dropped: Sequence[tuple[str, int]] = (),
@@ -170,7 +172,11 @@ class QueueStore:
         dropped list. Rows no longer leased to ``owner`` are left alone."""
         db = self._db
         with _transaction(db):
-            db.executemany("DELETE FROM messages WHERE seq = ? AND owner = ?", [(s, owner) for s in acked])
+            if acked:
+                db.execute(
+                    "DELETE FROM messages WHERE owner = ? AND seq IN (SELECT value FROM json_each(?))",
+                    (owner, _json_list(acked)),
+                )
             db.executemany(
                 "UPDATE messages SET ready_ms = ?, owner = NULL WHERE seq = ? AND owner = ?",
                 [(*r, owner) for r in retried],
@@ -244,11 +250,11 @@ class QueueStore:
     def pending(self, queue: str) -> list[StoredMessage]:
         """Every message of ``queue`` not yet acked (ready, delayed or in flight), in delivery order."""
         rows = self._db.execute(
-            "SELECT seq, id, timestamp_ms, content_type, body, attempts, ready_ms FROM messages"
+            "SELECT ready_ms, seq, id, timestamp_ms, content_type, body, attempts FROM messages"
             " WHERE queue = ? ORDER BY ready_ms, seq",
             (queue,),
         ).fetchall()
-        return [StoredMessage(*row) for row in rows]
+        return list(map(StoredMessage._make, rows))
 
     def count(self, queue: str | None = None) -> int:
         """Messages not yet acked, in ``queue`` or in all queues."""
@@ -259,11 +265,11 @@ class QueueStore:
     def dropped(self, queue: str) -> list[StoredMessage]:
         """The last ``MAX_DROPPED_KEPT`` messages dropped from ``queue`` (failed, no dead-letter queue)."""
         rows = self._db.execute(
-            "SELECT seq, id, timestamp_ms, content_type, body, attempts, 0 FROM dropped"
+            "SELECT 0, seq, id, timestamp_ms, content_type, body, attempts FROM dropped"
             " WHERE queue = ? ORDER BY seq",
             (queue,),
         ).fetchall()
-        return [StoredMessage(*row) for row in rows]
+        return list(map(StoredMessage._make, rows))
 
 
 def connect(path: Path | None, *, durable: bool = False) -> sqlite3.Connection:
@@ -293,5 +299,6 @@ class _transaction:
         self._db.execute("COMMIT" if kind is None else "ROLLBACK")
 
 
-def _delivery_order(row: tuple[int, str, int, str, bytes, int, int]) -> tuple[int, int]:
-    return row[6], row[0]
+def _json_list(numbers: Sequence[int]) -> str:
+    # One statement over a JSON array costs less than one statement per row.
+    return "[" + ",".join(map(str, numbers)) + "]"
