@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 #: The arguments ``@pytest.mark.workerlab(...)`` takes.
 MARKER_ARGUMENTS = ("config", "env", "vars", "now")
+_FINDER = pytest.StashKey["_WorkersFinder"]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -39,12 +40,14 @@ def pytest_configure(config: pytest.Config) -> None:
         "workerlab(config=None, env=None, vars=None, now=None): how the `worker` fixture loads the worker "
         "(config relative to the rootdir; vars override [vars] and .dev.vars; now: datetime or epoch s)",
     )
-    if not any(isinstance(finder, _WorkersFinder) for finder in sys.meta_path):
-        sys.meta_path.append(_WorkersFinder())
+    finder = config.stash[_FINDER] = _WorkersFinder()
+    sys.meta_path.append(finder)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    sys.meta_path[:] = [finder for finder in sys.meta_path if not isinstance(finder, _WorkersFinder)]
+    finder = config.stash.get(_FINDER, None)
+    if finder in sys.meta_path:
+        sys.meta_path.remove(finder)
 
 
 class _WorkersFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
