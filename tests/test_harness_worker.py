@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from workerlab import limits
+from workerlab.bindings import D1Error
 from workerlab.clock import FAKE_CLOCK_START_S
 from workerlab.errors import HandlerNotFoundError
 from workerlab.testing import QueueResult, RetryBatch, RetryMessage, ScheduledResult, Worker
@@ -570,3 +571,47 @@ async def test_advance_interleaves_crons_and_deliveries_in_time_order(start: Sta
     assert [m.body for m in worker.queues["jobs"].pending] == ["from cron"]
     await worker.advance(10)
     assert seen(worker)[-1] == ("queue", "from cron")
+
+
+# --- D1 migrations ------------------------------------------------------------------------------
+
+D1 = """
+[[d1_databases]]
+binding = "DB"
+database_name = "app"
+migrations_dir = "schema"
+"""
+
+
+async def test_each_d1_database_starts_with_its_migrations_applied_in_name_order(
+    start: Start, tmp_path: Path
+) -> None:
+    schema = tmp_path / "schema"
+    schema.mkdir()
+    (schema / "0002_seed.sql").write_text("INSERT INTO users (name) VALUES ('ada');\n")
+    (schema / "0001_users.sql").write_text("CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT);\n")
+    (schema / "notes.txt").write_text("not a migration")
+    worker = await start(ECHO, D1)
+    users = await worker.env.DB.prepare("SELECT name FROM users").all()
+    assert [row["name"] for row in users["results"]] == ["ada"]
+    applied = await worker.env.DB.prepare("SELECT name, applied_at FROM d1_migrations ORDER BY id").raw()
+    assert applied == [["0001_users.sql", "2026-01-01 00:00:00"], ["0002_seed.sql", "2026-01-01 00:00:00"]]
+    # The database is the binding's own: writes stick, and foreign keys are still enforced.
+    await worker.env.DB.prepare("INSERT INTO users (name) VALUES (?)").bind("grace").run()
+    assert await worker.env.DB.prepare("SELECT count(*) AS n FROM users").first("n") == 2
+    assert await worker.env.DB.prepare("PRAGMA foreign_keys").first("foreign_keys") == 1
+
+
+async def test_a_d1_database_without_a_migrations_folder_starts_empty(start: Start) -> None:
+    worker = await start(ECHO, D1)
+    tables = await worker.env.DB.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").raw()
+    assert tables == []
+
+
+async def test_a_failing_migration_stops_the_start_with_the_file_and_line(
+    start: Start, tmp_path: Path
+) -> None:
+    (tmp_path / "schema").mkdir()
+    (tmp_path / "schema" / "0001_bad.sql").write_text("CREATE TABLE ok (x);\n\nCREATE TABLE (broken;\n")
+    with pytest.raises(D1Error, match=r"migration .*0001_bad\.sql failed at line 3"):
+        await start(ECHO, D1)
