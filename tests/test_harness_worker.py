@@ -615,3 +615,19 @@ async def test_a_failing_migration_stops_the_start_with_the_file_and_line(
     (tmp_path / "schema" / "0001_bad.sql").write_text("CREATE TABLE ok (x);\n\nCREATE TABLE (broken;\n")
     with pytest.raises(D1Error, match=r"migration .*0001_bad\.sql failed at line 3"):
         await start(ECHO, D1)
+
+
+async def test_every_start_gets_its_own_copy_of_the_migrated_database_and_sees_edited_files(
+    start: Start, tmp_path: Path
+) -> None:
+    (tmp_path / "schema").mkdir()
+    migration = tmp_path / "schema" / "0001_init.sql"
+    migration.write_text("CREATE TABLE items (name TEXT);\n")
+    first = await start(ECHO, D1)
+    await first.env.DB.prepare("INSERT INTO items VALUES ('only in the first')").run()
+    second = await start(ECHO, D1)
+    assert await second.env.DB.prepare("SELECT count(*) AS n FROM items").first("n") == 0
+    migration.write_text("CREATE TABLE items (name TEXT, price INTEGER);\n")
+    third = await start(ECHO, D1)
+    columns = await third.env.DB.prepare("SELECT name FROM pragma_table_info('items')").raw()
+    assert columns == [["name"], ["price"]]
