@@ -164,3 +164,10 @@ def test_unknown_content_type_lists_the_valid_ones():
         TypeError, match=r'Unknown queue message content type .*"json", "text", "bytes", "v8"'
     ):
         check_content_type("xml")
+
+
+def test_json_rejects_a_cyclic_body():
+    cyclic: dict[str, object] = {}
+    cyclic["self"] = cyclic
+    with pytest.raises(TypeError, match='"json" cannot carry a body this deeply nested'):
+        encode_body(cyclic, "json")

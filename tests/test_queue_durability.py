@@ -324,3 +324,19 @@ def test_the_pid_check_sees_this_process_alive():
     from workerlab.queues.leases import process_alive
 
     assert process_alive(os.getpid())
+
+
+async def test_a_batch_whose_outcome_cannot_be_written_is_delivered_again(brokers, monkeypatch, caplog):
+    broker, scripted, _ = brokers(JOBS)
+    await broker.producer("jobs").send("x")
+    real_settle = broker.store.settle
+
+    def failing_settle(*args, **kwargs):
+        monkeypatch.setattr(broker.store, "settle", real_settle)
+        raise sqlite3.OperationalError("database is locked")
+
+    monkeypatch.setattr(broker.store, "settle", failing_settle)
+    await broker.drain()
+    assert scripted.attempts() == [[1], [2]]
+    assert broker.store.count("jobs") == 0
+    assert "could not record a batch's outcome (database is locked)" in caplog.text

@@ -9,7 +9,9 @@ broker keeps no copy of the backlog: every decision is a small indexed query on 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import sqlite3
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
@@ -179,9 +181,9 @@ class Broker:
 
     def _delivered(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            error = task.exception()
-            logger.error("Queue delivery failed", exc_info=(type(error), error, error.__traceback__))  # type: ignore[arg-type]
+        error = None if task.cancelled() else task.exception()
+        if error is not None:
+            logger.error("Queue delivery failed", exc_info=error)
         if self._wake is not None:
             self._wake.set()
 
@@ -200,7 +202,17 @@ class Broker:
                     # Shutting down mid-batch: hand the rows back now rather than waiting for lease recovery.
                     self._store.release(self._keeper.owner, [r.seq for r in rows])
                     raise
-            self._settle(queue, consumer, rows, batch, resolution)
+            try:
+                self._settle(queue, consumer, rows, batch, resolution)
+            except sqlite3.Error as error:
+                logger.error(
+                    "Queue %r: could not record a batch's outcome (%s); its messages will be delivered again",
+                    queue,
+                    error,
+                )
+                with contextlib.suppress(sqlite3.Error):
+                    self._store.release(self._keeper.owner, [r.seq for r in rows])
+                return
         finally:
             self._in_flight[queue] -= 1
         elapsed_ms = (time.perf_counter() - started) * 1000
@@ -302,25 +314,32 @@ class Broker:
         wake = self._wake = asyncio.Event()
         self._keeper.start()
         loop = asyncio.get_running_loop()
-        seen_version = self._store.data_version()
+        seen_version: int | None = None
         next_due_ms: int | None = None
         dirty = True
         while not self._closing:
             now_ms = self._clock.now_ms()
-            if dirty or (next_due_ms is not None and next_due_ms <= now_ms):
-                wake.clear()
-                next_due_ms = self._start_due(now_ms)
+            try:
+                if dirty or (next_due_ms is not None and next_due_ms <= now_ms):
+                    wake.clear()
+                    next_due_ms = self._start_due(now_ms)
+            except sqlite3.Error as error:
+                # Another process may hold the database longer than the busy timeout: try again later.
+                logger.warning("Queue store unavailable (%s); retrying", error)
+                next_due_ms = None
             timeout_s = POLL_INTERVAL_S
             if next_due_ms is not None:
                 timeout_s = min(timeout_s, max(0.0, (next_due_ms - now_ms) / 1000))
-            deadline = loop.time() + timeout_s
             try:
-                async with asyncio.timeout_at(deadline):
+                async with asyncio.timeout_at(loop.time() + timeout_s):
                     await wake.wait()
             except TimeoutError:
                 pass
-            version = self._store.data_version()
-            dirty = wake.is_set() or version != seen_version
+            try:
+                version = self._store.data_version()
+            except sqlite3.Error:
+                version = None
+            dirty = wake.is_set() or version is None or version != seen_version
             seen_version = version
 
     async def run_due(self) -> None:

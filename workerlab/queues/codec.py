@@ -90,14 +90,15 @@ _json_encoder = json.JSONEncoder(
 )
 # The C encoder and scanner json uses inside, built once: a queue encodes and decodes a body per
 # message, and json.dumps / json.loads rebuild them on every call.
+_c_make_encoder = getattr(json.encoder, "c_make_encoder", None)
+_c_encode_basestring = getattr(json.encoder, "c_encode_basestring", None)
+_c_make_scanner = getattr(json.scanner, "c_make_scanner", None)
 _c_encode = (
-    json.encoder.c_make_encoder(  # type: ignore[attr-defined]
-        None, _not_json, json.encoder.c_encode_basestring, None, ":", ",", False, False, False
-    )
-    if json.encoder.c_make_encoder is not None  # type: ignore[attr-defined]
+    _c_make_encoder(None, _not_json, _c_encode_basestring, None, ":", ",", False, False, False)
+    if _c_make_encoder is not None and _c_encode_basestring is not None
     else None
 )
-_c_scan = json.scanner.c_make_scanner(_json_decoder) if json.scanner.c_make_scanner is not None else None
+_c_scan = _c_make_scanner(_json_decoder) if _c_make_scanner is not None else None
 
 
 def _encode_json(body: Any) -> bytes:
