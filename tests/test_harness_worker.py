@@ -44,7 +44,7 @@ async def start(tmp_path: Path) -> AsyncIterator[Start]:
 
 def seen(worker: Worker) -> list[Any]:
     """The worker module's ``SEEN`` list, where the handlers below record what they saw."""
-    return worker.runtime.worker.module.SEEN
+    return worker.module.SEEN
 
 
 QUEUE = """
@@ -79,6 +79,15 @@ async def test_fetch_resolves_a_path_against_localhost(start: Start) -> None:
     response = await worker.fetch("items/1?x=2")
     assert response.status == 200
     assert (await response.json())["url"] == "http://localhost/items/1?x=2"
+
+
+async def test_module_is_the_freshly_loaded_worker_module(start: Start, tmp_path: Path) -> None:
+    first = await start(DECIDER, QUEUE)
+    await first.queue("jobs", ["ack"])
+    second = await start(DECIDER, QUEUE)
+    assert first.module is not second.module
+    assert (first.module.__file__, second.module.__file__) == (str(tmp_path / "worker.py"),) * 2
+    assert (first.module.SEEN, second.module.SEEN) == ([[("ack", 1)]], [])
 
 
 async def test_fetch_sends_json_with_its_content_type_and_keeps_other_headers(start: Start) -> None:

@@ -17,7 +17,7 @@ import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
-from types import TracebackType
+from types import ModuleType, TracebackType
 from typing import TYPE_CHECKING, Any
 
 from .clock import FAKE_CLOCK_START_S, Clock, FakeClock, SystemClock, to_epoch_s
@@ -243,6 +243,11 @@ class Worker:
                 await broker.run_due()
             await self._finish_background_work()
         self.clock.set(target_s)
+
+    @property
+    def module(self) -> ModuleType:
+        """The worker's main module as loaded for this test (fresh each time), e.g. to monkeypatch it."""
+        return self.runtime.worker.module
 
     @property
     def queues(self) -> Mapping[str, QueueView]:
