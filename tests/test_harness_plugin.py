@@ -588,7 +588,9 @@ def test_the_fixture_and_marker_are_registered_but_nothing_is_autoused(pytester:
     pytester.makepyfile(test_plain="def test_plain():\n    pass\n")
     (pytester.path / "pyproject.toml").write_text(PYPROJECT.format(mode="strict", extra=""))
     result = run(pytester, "--fixtures")
-    result.stdout.fnmatch_lines(["worker*"])
+    result.stdout.fnmatch_lines(
+        ["worker -- *pytest_plugin.py*", "*The project's worker, loaded as `workerlab dev`*"]
+    )
     markers = run(pytester, "--markers")
     markers.stdout.fnmatch_lines(["@pytest.mark.workerlab(config=None, env=None, vars=None, now=None)*"])
     plain = run(pytester, "--setup-plan")

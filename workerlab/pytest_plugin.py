@@ -126,6 +126,9 @@ def _fail(message: str) -> None:
 
 
 async def _worker(request: pytest.FixtureRequest) -> AsyncIterator[Worker]:
+    """The project's worker, loaded as `workerlab dev` loads it, with in-memory state and a fake
+    clock at 2026-01-01T00:00:00Z, fresh for each test (see @pytest.mark.workerlab). Teardown
+    fails the test if waitUntil work it did not settle failed."""
     from .errors import UserError
     from .testing import Worker
 
