@@ -340,3 +340,22 @@ async def test_a_batch_whose_outcome_cannot_be_written_is_delivered_again(broker
     assert scripted.attempts() == [[1], [2]]
     assert broker.store.count("jobs") == 0
     assert "could not record a batch's outcome (database is locked)" in caplog.text
+
+
+async def test_close_cancels_a_stuck_batch_after_the_grace_and_gives_its_messages_back(brokers, caplog):
+    started = asyncio.Event()
+
+    async def stuck(batch, ctx):
+        started.set()
+        await asyncio.Event().wait()
+
+    broker, _, _ = brokers(JOBS, behaviour=stuck)
+    await broker.producer("jobs").send("x")
+    delivering = asyncio.create_task(broker.run_due())
+    await asyncio.wait_for(started.wait(), timeout=5)
+    await broker.close(grace_s=0)
+    await delivering  # returns: nothing more starts once closing
+    [row] = broker.store.pending("jobs")
+    assert row.attempts == 1
+    assert broker.store.claim("jobs", "someone", row.ready_ms, 10)  # not leased any more
+    assert "Cancelling 1 queue batch(es) still running after 0 s" in caplog.text

@@ -157,6 +157,8 @@ class Broker:
     def _start_due(self, now_ms: int) -> int | None:
         """Claim and start every batch due at ``now_ms`` that a free concurrency slot allows; return
         when the next batch of a queue with a free slot comes due (None: nothing waits)."""
+        if self._closing:
+            return None
         self._keeper.start()
         next_due_ms: int | None = None
         for queue, consumer in self._consumers.items():
@@ -369,15 +371,26 @@ class Broker:
                 else:
                     await asyncio.sleep((due_ms - now_ms) / 1000)
 
-    async def close(self) -> None:
-        """Stop the loop, wait for the batches in flight, and give back this process's leases."""
+    async def close(self, *, grace_s: float | None = limits.WAIT_UNTIL_GRACE_S) -> None:
+        """Stop the loop, wait (up to ``grace_s``) for the batches in flight, and give back this
+        process's leases; a batch still running after the grace is cancelled and delivered again later."""
         self._closing = True
         if self._wake is not None:
             self._wake.set()
         if self._loop_task is not None and self._loop_task is not asyncio.current_task():
             await asyncio.gather(self._loop_task, return_exceptions=True)
-        while self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._tasks:
+            _, stuck = await asyncio.wait(set(self._tasks), timeout=grace_s)
+            if stuck:
+                logger.warning(
+                    "Cancelling %d queue batch(es) still running after %s s;"
+                    " their messages will be delivered again",
+                    len(stuck),
+                    grace_s,
+                )
+                for task in stuck:
+                    task.cancel()
+                await asyncio.gather(*stuck, return_exceptions=True)
         self._keeper.stop()
 
     # --- inspecting ------------------------------------------------------------------------
