@@ -32,7 +32,6 @@ SLICES = 10
 WORKER = textwrap.dedent(
     """
     import asyncio
-import itertools
     import time
 
     received = 0
