@@ -159,3 +159,46 @@ def test_two_workers_with_same_named_helpers_each_get_their_own(tmp_path: Path) 
     assert load_worker(first / "worker.py").module.VALUE == "one"
     assert load_worker(second / "worker.py").module.VALUE == "two"
     assert load_worker(first / "worker.py").module.VALUE == "one"
+
+
+async def test_plain_def_handler_can_use_wait_until(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+        import workers
+        done = []
+        async def later(tag):
+            done.append(tag)
+        def queue(batch, env, ctx):
+            ctx.waitUntil(later("ctx"))
+            workers.wait_until(later("module"))
+        """,
+    )
+    worker = load_worker(path)
+    ctx = ExecutionContext()
+    from workerlab.context import current_context
+
+    token = current_context.set(ctx)
+    try:
+        await worker.invoker("queue")("batch", ENV, ctx)
+    finally:
+        current_context.reset(token)
+    assert await ctx.wait() == []
+    assert sorted(worker.module.done) == ["ctx", "module"]
+
+
+def test_modules_imported_before_the_first_load_are_left_alone(tmp_path: Path) -> None:
+    import importlib
+    import sys
+
+    write(tmp_path, "MARK = object()\n", name="preloaded_test_support.py")
+    write(tmp_path, "from preloaded_test_support import MARK\n")
+    sys.path.insert(0, str(tmp_path))
+    try:
+        preloaded = importlib.import_module("preloaded_test_support")
+        load_worker(tmp_path / "worker.py")
+        load_worker(tmp_path / "worker.py")
+        assert sys.modules["preloaded_test_support"] is preloaded
+    finally:
+        sys.path.remove(str(tmp_path))
+        sys.modules.pop("preloaded_test_support", None)

@@ -65,6 +65,10 @@ class ExecutionContext:
         self._waits_for_work = waits_for_work
         self._tasks: list[asyncio.Future[Any]] = []
         self.props: dict[str, Any] = {}
+        try:
+            self._loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            self._loop = None
 
     def waitUntil(self, awaitable: Awaitable[Any]) -> None:
         """Keep ``awaitable`` running after the handler returns."""
@@ -73,13 +77,24 @@ class ExecutionContext:
                 f"waitUntil() expects an awaitable (a coroutine, task or future), "
                 f"got {type(awaitable).__name__}"
             )
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            # A plain `def` handler runs in a worker thread: start the work on the event loop.
+            if self._loop is None:
+                raise RuntimeError("waitUntil() needs a running event loop") from None
+            self._loop.call_soon_threadsafe(self._start, awaitable)
+            return
+        self._start(awaitable)
+
+    wait_until = waitUntil
+
+    def _start(self, awaitable: Awaitable[Any]) -> None:
         task = asyncio.ensure_future(awaitable)
         task.add_done_callback(self._on_done)
         self._tasks.append(task)
         if self._work is not None:
             self._work.track(task)
-
-    wait_until = waitUntil
 
     def passThroughOnException(self) -> None:
         """Accepted for portability: there is no origin to fall through to locally."""

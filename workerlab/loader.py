@@ -26,8 +26,8 @@ _ARGUMENT_NAMES: dict[Event, str] = {
     "scheduled": "controller, env, ctx",
 }
 
-#: Folders of every worker loaded in this process.
-_worker_folders: set[Path] = set()
+#: Folders of every worker loaded in this process, each with the modules that are not the worker's.
+_worker_folders: dict[Path, frozenset[str]] = {}
 
 #: Calls a handler with (event argument, env, ctx) and returns what it returned.
 Invoker = Callable[[Any, Any, Any], Awaitable[Any]]
@@ -68,9 +68,12 @@ def load_worker(main: Path) -> WorkerModule:
     install_workers_module()
     # Another worker loaded earlier in this process (tests load many) may have modules of the same
     # name: forget them all, and put this worker's folder first on the path.
-    _worker_folders.add(main.parent)
-    for folder in _worker_folders:
-        forget_modules_under(folder)
+    if main.parent not in _worker_folders:
+        # What is already imported from the folder before its first load (tests, conftest.py) is not
+        # the worker's and stays.
+        _worker_folders[main.parent] = frozenset(_modules_under(main.parent))
+    for folder, keep in _worker_folders.items():
+        forget_modules_under(folder, keep=keep)
     with contextlib.suppress(ValueError):
         sys.path.remove(str(main.parent))
     sys.path.insert(0, str(main.parent))
@@ -92,11 +95,18 @@ def load_worker(main: Path) -> WorkerModule:
     return WorkerModule(module=module, path=main, invokers=find_invokers(module))
 
 
-def forget_modules_under(folder: Path) -> None:
-    """Drop the user's modules from sys.modules so that a reload imports the edited files."""
+def forget_modules_under(folder: Path, *, keep: frozenset[str] = frozenset()) -> None:
+    """Drop the worker's modules from sys.modules so that a reload imports the edited files."""
+    for name in _modules_under(folder):
+        if name not in keep:
+            del sys.modules[name]
+
+
+def _modules_under(folder: Path) -> list[str]:
     prefix = str(folder.resolve())
     # A virtual environment inside the project folder holds installed packages, not the worker's code.
     installed = tuple({sys.prefix, sys.base_prefix, sys.exec_prefix, _WORKERLAB_DIR})
+    names = []
     for name, module in list(sys.modules.items()):
         file = getattr(module, "__file__", None)
         if (
@@ -105,7 +115,8 @@ def forget_modules_under(folder: Path) -> None:
             and not file.startswith(installed)
             and "site-packages" not in file
         ):
-            del sys.modules[name]
+            names.append(name)
+    return names
 
 
 def find_invokers(module: ModuleType) -> dict[Event, Invoker]:

@@ -12,15 +12,13 @@ import concurrent.futures
 import json as jsonlib
 import logging
 import os
-import sqlite3
-import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
 from types import ModuleType, TracebackType
 from typing import TYPE_CHECKING, Any
 
-from .clock import FAKE_CLOCK_START_S, Clock, FakeClock, SystemClock, to_epoch_s
+from .clock import FAKE_CLOCK_START_S, FakeClock, SystemClock, to_epoch_s
 from .context import BackgroundWork, ExecutionContext
 from .cron import CronScheduler, ScheduledController, ScheduledResult
 from .limits import WAIT_UNTIL_GRACE_S
@@ -30,7 +28,6 @@ from .runtime import Runtime
 if TYPE_CHECKING:
     from .compat.headers import HeadersInit
     from .compat.workers import Response
-    from .config import D1Database, WorkerConfig
     from .queues.broker import QueueView
 
 __all__ = [
@@ -88,7 +85,7 @@ class Worker:
         clock = FakeClock(_start_s(now))
         runtime = Runtime.load(config, clock=clock, persist_dir=None, extra_vars=vars, record_history=True)
         try:
-            _apply_d1_migrations(runtime)
+            runtime.apply_d1_migrations()
             await runtime.start(loops=False)
         except BaseException:
             await runtime.close(grace_s=0)
@@ -334,47 +331,6 @@ def _epoch_ms(when: int | float | datetime) -> int:
     if isinstance(when, bool) or not isinstance(when, int | float):
         raise TypeError(f"scheduled_time must be epoch ms or a datetime, got {type(when).__name__} {when!r}")
     return int(when)
-
-
-#: Databases migrated by ``workerlab d1 migrations apply``, by (folder, its .sql files' names, sizes
-#: and mtimes, clock start): each test's fresh database is a copy, so the files are applied once.
-_MIGRATED: dict[tuple[Any, ...], sqlite3.Connection] = {}
-
-
-def _apply_d1_migrations(runtime: Runtime) -> None:
-    """Give each fresh in-memory D1 database its ``migrations_dir``'s migrations, applied as
-    ``workerlab d1 migrations apply`` applies them (``d1_migrations`` table included)."""
-    config = runtime.config
-    if not config.d1_databases:
-        return
-    from .bindings.d1_commands import migrations_dir
-
-    for db in config.d1_databases:
-        folder = migrations_dir(config, db)
-        if not folder.is_dir():
-            continue
-        stamps = tuple((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in sorted(folder.glob("*.sql")))
-        key = (str(folder), stamps, runtime.clock.now_s())
-        template = _MIGRATED.get(key)
-        if template is None:
-            template = _MIGRATED[key] = _migrated(config, db, runtime.clock)
-        template.backup(runtime.env[db.binding]._runner.db.conn)
-
-
-def _migrated(config: WorkerConfig, db: D1Database, clock: Clock) -> sqlite3.Connection:
-    """An in-memory copy of ``db`` with its migrations applied (to a scratch file first)."""
-    from .bindings.d1 import d1_path
-    from .bindings.d1_commands import apply_migrations
-
-    template = sqlite3.connect(":memory:", check_same_thread=False)
-    with tempfile.TemporaryDirectory(prefix="workerlab-d1-") as scratch:
-        apply_migrations(config, db.binding, Path(scratch), clock=clock)
-        source = sqlite3.connect(d1_path(Path(scratch), db))
-        try:
-            source.backup(template)
-        finally:
-            source.close()
-    return template
 
 
 async def _from_starlette(response: Any) -> Response:

@@ -3,28 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 import respx
 
-MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 CONFIG = "sample_workers/job_service/wrangler.toml"
 
 
 @pytest.fixture(autouse=True)
 async def service(worker: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
-    """The worker with its schema in place and its notion of "now" on the fake clock."""
-    tables = await worker.env.DB.prepare(
-        "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'jobs'"
-    ).all()
-    if not tables["results"]:
-        # The harness does not apply migrations to the in-memory database (yet): do it here.
-        for path in sorted(MIGRATIONS.glob("*.sql")):
-            await worker.env.DB.exec(path.read_text(encoding="utf-8"))
+    """The worker (its schema applied by the harness) with its notion of "now" on the fake clock."""
     # Job timestamps come from the worker's own now_ms(); follow the fake clock so tests control them.
-    monkeypatch.setattr(worker.runtime.worker.module, "now_ms", worker.clock.now_ms)
+    monkeypatch.setattr(worker.module, "now_ms", worker.clock.now_ms)
     return worker
 
 
