@@ -359,3 +359,14 @@ async def test_close_cancels_a_stuck_batch_after_the_grace_and_gives_its_message
     assert row.attempts == 1
     assert broker.store.claim("jobs", "someone", row.ready_ms, 10)  # not leased any more
     assert "Cancelling 1 queue batch(es) still running after 0 s" in caplog.text
+
+
+def test_a_file_that_is_not_a_queue_store_is_a_clear_error(tmp_path):
+    from workerlab.errors import StorageError
+
+    bogus = tmp_path / "queues.sqlite3"
+    bogus.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(
+        StorageError, match=r"queues.sqlite3: cannot open the queue store \(file is not a database\)"
+    ):
+        QueueStore.open(bogus)

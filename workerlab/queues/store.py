@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from .. import limits
+from ..errors import StorageError
 
 #: The database file under a persist directory.
 STORE_FILE_NAME = "queues.sqlite3"
@@ -108,17 +109,29 @@ class QueueStore:
             if path.is_dir() or not path.suffix:
                 path = path / STORE_FILE_NAME
             path.parent.mkdir(parents=True, exist_ok=True)
-        connection = connect(path, durable=durable)
-        with _transaction(connection):
-            version = connection.execute("PRAGMA user_version").fetchone()[0]
-            if version > _SCHEMA_VERSION:
-                raise RuntimeError(
-                    f"{path}: queue store schema version {version} is newer than this workerlab "
-                    f"understands ({_SCHEMA_VERSION}); use the same workerlab version for every process"
-                )
-            for statement in filter(str.strip, _SCHEMA.split(";")):
-                connection.execute(statement)
-            connection.execute(f"PRAGMA user_version = {_SCHEMA_VERSION}")
+        connection: sqlite3.Connection | None = None
+        try:
+            connection = connect(path, durable=durable)
+            with _transaction(connection):
+                version = connection.execute("PRAGMA user_version").fetchone()[0]
+                if version > _SCHEMA_VERSION:
+                    connection.close()
+                    raise StorageError(
+                        f"{path}: queue store schema version {version} is newer than this workerlab "
+                        f"understands ({_SCHEMA_VERSION}); use the same workerlab version for every process",
+                        code="queue-store-version",
+                    )
+                for statement in filter(str.strip, _SCHEMA.split(";")):
+                    connection.execute(statement)
+                connection.execute(f"PRAGMA user_version = {_SCHEMA_VERSION}")
+        except sqlite3.DatabaseError as error:
+            if connection is not None:
+                connection.close()
+            raise StorageError(
+                f"{path}: cannot open the queue store ({error}); expected a workerlab queue database "
+                "(delete the file to start with empty queues)",
+                code="queue-store",
+            ) from None
         return cls(connection, path, durable)
 
     def close(self) -> None:
