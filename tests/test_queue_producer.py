@@ -80,6 +80,12 @@ async def test_send_batch_accepts_per_message_options_in_both_spellings(setup):
     assert rows["bytes"].ready_ms - rows["text"].ready_ms == 1000
 
 
+async def test_send_batch_accepts_any_iterable_of_messages(setup):
+    broker, _, _ = setup
+    await broker.producer("jobs").sendBatch({"body": n} for n in range(3))
+    assert len(stored(broker)) == 3
+
+
 async def test_send_accepts_an_options_dict(setup):
     broker, _, clock = setup
     await broker.producer("jobs").send("x", {"contentType": "text", "delaySeconds": 3})

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .. import limits
@@ -70,7 +70,7 @@ class QueueProducerBinding:
 
     async def sendBatch(
         self,
-        messages: Sequence[Mapping[str, Any]],
+        messages: Iterable[Mapping[str, Any]],
         options: Mapping[str, Any] | None = None,
         *,
         delaySeconds: int | None = None,
@@ -78,8 +78,10 @@ class QueueProducerBinding:
     ) -> None:
         """Send up to 100 messages (dicts with ``body`` and optional ``contentType`` / ``delaySeconds``)
         in one all-or-nothing write; a message's own delay beats the batch's ``delaySeconds``."""
-        if isinstance(messages, str | bytes | Mapping) or not isinstance(messages, Sequence):
+        if isinstance(messages, str | bytes | Mapping) or not isinstance(messages, Iterable):
             raise TypeError(f"sendBatch() expects a list of message dicts, got {type(messages).__name__}")
+        if not isinstance(messages, Sequence):
+            messages = list(messages)
         if not messages:
             raise TypeError("sendBatch() requires at least one message")
         if len(messages) > limits.MAX_SEND_BATCH_MESSAGES:
