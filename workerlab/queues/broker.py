@@ -239,11 +239,7 @@ class Broker:
         try:
             outcome, error = await self._dispatch(batch)
         except Exception as raised:
-            logger.error(
-                "Queue %r: dispatching a batch failed",
-                batch.queue,
-                exc_info=(type(raised), raised, raised.__traceback__),
-            )
+            logger.error("Queue %r: dispatching a batch failed", batch.queue, exc_info=raised)
             outcome, error = "exception", raised
         if outcome == "ok" and batch._untouched():
             return Resolution(list(range(len(batch.messages))), [])
