@@ -20,7 +20,7 @@ from workerlab.config import QueueConsumer, QueueProducer, WorkerConfig
 from workerlab.runtime import Runtime
 
 #: Messages sent in the throughput run.
-MESSAGES = 100_000
+MESSAGES = 200_000
 #: Messages per sendBatch (Cloudflare's most).
 SEND_BATCH_SIZE = 100
 #: Single sends timed for the send latency figures.
