@@ -91,7 +91,9 @@ class Runtime:
         if config.producers or config.consumers:
             self.broker = self._open_broker(durable, record_history)
             for producer in config.producers:
-                values[producer.binding] = self.broker.producer(producer.queue)
+                values[producer.binding] = self.broker.producer(
+                    producer.queue, delivery_delay_s=producer.delivery_delay_s
+                )
         values.update(self._open_storage(durable))
         self.scheduler: CronScheduler | None = None
         if config.crons:

@@ -61,7 +61,33 @@ class WorkerApp:
             return
         started = time.perf_counter()
         path: str = scope["path"]
-        status = await self._route(path, scope, receive, send)
+        runtime = self.slot.runtime
+        if (
+            runtime is None
+            or path.startswith("/cdn-cgi/")
+            or (self.test_scheduled and path == TEST_SCHEDULED_PATH)
+        ):
+            status = await self._special(runtime, path, scope, receive, send)
+        else:
+            # The hot path, kept inline: every request of the worker goes through here.
+            message = await receive()
+            body: bytes = message.get("body", b"")
+            if message.get("more_body", False):
+                body = await _read_rest(body, receive)
+            request = Request._from_asgi(_url(scope), scope["method"], scope["headers"], body)
+            try:
+                result = await runtime.fetch(request)
+            except Exception as error:
+                status = await _fetch_failed(error, scope, send)
+            else:
+                if isinstance(result, Response):
+                    status, headers, payload = result._asgi_parts()
+                    # A known length spares the client chunked decoding (Cloudflare sends it too).
+                    headers.append((b"content-length", str(len(payload)).encode()))
+                    await send({"type": "http.response.start", "status": status, "headers": headers})
+                    await send({"type": "http.response.body", "body": payload})
+                else:
+                    status = await _send_other_result(runtime, result, scope, receive, send)
         if logger.isEnabledFor(logging.INFO):
             elapsed_ms = (time.perf_counter() - started) * 1000
             query = scope.get("query_string")
@@ -70,54 +96,32 @@ class WorkerApp:
                 f"{scope['method']} {target} {status} {_PHRASES.get(status, '')} ({elapsed_ms:.0f}ms)"
             )
 
-    async def _route(self, path: str, scope: Scope, receive: Receive, send: Send) -> int:
-        runtime = self.slot.runtime
+    async def _special(
+        self, runtime: Runtime | None, path: str, scope: Scope, receive: Receive, send: Send
+    ) -> int:
+        """A request workerlab answers itself: no worker loaded, the reserved paths, /__scheduled."""
         if runtime is None:
             message = self.slot.load_error or "the worker is not loaded"
             return await _send_error(scope, send, 500, "The worker failed to load", message)
-        if path.startswith("/cdn-cgi/"):
-            if path in SCHEDULED_PATHS:
-                return await self._cdn_cgi_scheduled(runtime, scope, send)
-            if path.startswith(_RESERVED_PREFIXES):
-                valid = " and ".join(SCHEDULED_PATHS)
-                body = f"Unknown handler path {path}: the valid handler paths are {valid}\n"
-                return await _send_text(send, 404, body)
-        elif path == TEST_SCHEDULED_PATH and self.test_scheduled:
+        if path in SCHEDULED_PATHS:
+            return await self._cdn_cgi_scheduled(runtime, scope, send)
+        if path.startswith(_RESERVED_PREFIXES):
+            valid = " and ".join(SCHEDULED_PATHS)
+            body = f"Unknown handler path {path}: the valid handler paths are {valid}\n"
+            return await _send_text(send, 404, body)
+        if path == TEST_SCHEDULED_PATH and self.test_scheduled:
             return await self._test_scheduled(runtime, scope, send)
-        return await self._fetch(runtime, scope, receive, send)
-
-    async def _fetch(self, runtime: Runtime, scope: Scope, receive: Receive, send: Send) -> int:
-        body = await _read_body(receive)
-        request = Request._from_asgi(_url(scope), scope["method"], scope["headers"], body)
+        # Any other /cdn-cgi/ path belongs to the worker.
+        request = Request._from_asgi(
+            _url(scope), scope["method"], scope["headers"], await _read_body(receive)
+        )
         try:
             result = await runtime.fetch(request)
         except Exception as error:
-            logger.error("Uncaught exception in fetch handler:\n%s", format_user_traceback(error))
-            if isinstance(error, WorkerlabError) and error.user_fault:
-                return await _send_error(scope, send, 500, "Error in the worker", error.message)
-            return await _send_error(
-                scope,
-                send,
-                500,
-                "Uncaught exception in the worker's fetch handler",
-                format_user_traceback(error),
-            )
+            return await _fetch_failed(error, scope, send)
         if isinstance(result, Response):
-            status, headers, payload = result._asgi_parts()
-            # A known length spares the client chunked decoding (Cloudflare sends it for fixed bodies too).
-            headers.append((b"content-length", str(len(payload)).encode()))
-            await send({"type": "http.response.start", "status": status, "headers": headers})
-            await send({"type": "http.response.body", "body": payload})
-            return status
-        if _is_starlette_response(result):
-            return await _send_starlette(result, scope, receive, send)
-        found = type(result).__name__
-        message = (
-            f"The fetch handler of {runtime.worker.path} returned {found}; "
-            "expected a workers.Response (or a Starlette Response)"
-        )
-        logger.error("%s", message)
-        return await _send_error(scope, send, 500, "Invalid response from the worker", message)
+            return await _send_workers_response(result, send)
+        return await _send_other_result(runtime, result, scope, receive, send)
 
     async def _cdn_cgi_scheduled(self, runtime: Runtime, scope: Scope, send: Send) -> int:
         params = _query(scope)
@@ -167,13 +171,47 @@ def _url(scope: Scope) -> str:
 async def _read_body(receive: Receive) -> bytes:
     message = await receive()
     body: bytes = message.get("body", b"")
-    if not message.get("more_body", False):
-        return body
-    chunks = [body]
+    if message.get("more_body", False):
+        return await _read_rest(body, receive)
+    return body
+
+
+async def _read_rest(first: bytes, receive: Receive) -> bytes:
+    chunks = [first]
+    message: Message = {"more_body": True}
     while message.get("more_body", False):
         message = await receive()
         chunks.append(message.get("body", b""))
     return b"".join(chunks)
+
+
+async def _send_workers_response(response: Response, send: Send) -> int:
+    status, headers, payload = response._asgi_parts()
+    headers.append((b"content-length", str(len(payload)).encode()))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": payload})
+    return status
+
+
+async def _fetch_failed(error: Exception, scope: Scope, send: Send) -> int:
+    logger.error("Uncaught exception in fetch handler:\n%s", format_user_traceback(error))
+    if isinstance(error, WorkerlabError) and error.user_fault:
+        return await _send_error(scope, send, 500, "Error in the worker", error.message)
+    title = "Uncaught exception in the worker's fetch handler"
+    return await _send_error(scope, send, 500, title, format_user_traceback(error))
+
+
+async def _send_other_result(
+    runtime: Runtime, result: object, scope: Scope, receive: Receive, send: Send
+) -> int:
+    if _is_starlette_response(result):
+        return await _send_starlette(result, scope, receive, send)
+    message = (
+        f"The fetch handler of {runtime.worker.path} returned {type(result).__name__}; "
+        "expected a workers.Response (or a Starlette Response)"
+    )
+    logger.error("%s", message)
+    return await _send_error(scope, send, 500, "Invalid response from the worker", message)
 
 
 def _query(scope: Scope) -> dict[str, str]:
