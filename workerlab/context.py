@@ -65,10 +65,13 @@ class ExecutionContext:
         self._waits_for_work = waits_for_work
         self._tasks: list[asyncio.Future[Any]] = []
         self.props: dict[str, Any] = {}
-        try:
-            self._loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
-        except RuntimeError:
-            self._loop = None
+        # Set only when a plain `def` handler runs in a thread (asyncio.get_running_loop() costs a
+        # getpid() system call, too much to pay on every event).
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def _enter_thread(self, loop: asyncio.AbstractEventLoop) -> None:
+        """The handler is about to run in a worker thread: waitUntil() will hand work to ``loop``."""
+        self._loop = loop
 
     def waitUntil(self, awaitable: Awaitable[Any]) -> None:
         """Keep ``awaitable`` running after the handler returns."""
