@@ -66,6 +66,9 @@ def start_bare(folder: Path) -> tuple[subprocess.Popen[bytes], str]:
             "--http",
             "httptools",
             "--no-access-log",
+            # the uvicorn settings `workerlab dev` uses, so the ratio measures workerlab alone
+            "--no-proxy-headers",
+            "--no-server-header",
             "--log-level",
             "warning",
             "--app-dir",

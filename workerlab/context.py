@@ -60,14 +60,24 @@ class ExecutionContext:
     failure is handed to :class:`BackgroundWork`.
     """
 
+    # One is made per event: keep it small and cheap to build.
+    __slots__ = ("_loop", "_props", "_tasks", "_waits_for_work", "_work")
+
     def __init__(self, work: BackgroundWork | None = None, *, waits_for_work: bool = True) -> None:
         self._work = work
         self._waits_for_work = waits_for_work
         self._tasks: list[asyncio.Future[Any]] = []
-        self.props: dict[str, Any] = {}
+        self._props: dict[str, Any] | None = None
         # Set only when a plain `def` handler runs in a thread (asyncio.get_running_loop() costs a
         # getpid() system call, too much to pay on every event).
         self._loop: asyncio.AbstractEventLoop | None = None
+
+    @property
+    def props(self) -> dict[str, Any]:
+        """Cloudflare's ``ctx.props`` (empty locally)."""
+        if self._props is None:
+            self._props = {}
+        return self._props
 
     def _enter_thread(self, loop: asyncio.AbstractEventLoop) -> None:
         """The handler is about to run in a worker thread: waitUntil() will hand work to ``loop``."""

@@ -121,6 +121,10 @@ class DevServer:
             access_log=False,
             loop="none",
             timeout_graceful_shutdown=5,
+            # Requests come straight from the client, never through a proxy; and Cloudflare's
+            # responses carry no `server: uvicorn` header.
+            proxy_headers=False,
+            server_header=False,
         )
         server = _Server(config)
         watcher = None
