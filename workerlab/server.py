@@ -104,13 +104,13 @@ class WorkerApp:
             message = self.slot.load_error or "the worker is not loaded"
             return await _send_error(scope, send, 500, "The worker failed to load", message)
         if path in SCHEDULED_PATHS:
-            return await self._cdn_cgi_scheduled(runtime, scope, send)
+            return await self._scheduled(runtime, scope, send, dunder=False)
         if path.startswith(_RESERVED_PREFIXES):
             valid = " and ".join(SCHEDULED_PATHS)
             body = f"Unknown handler path {path}: the valid handler paths are {valid}\n"
             return await _send_text(send, 404, body)
         if path == TEST_SCHEDULED_PATH and self.test_scheduled:
-            return await self._test_scheduled(runtime, scope, send)
+            return await self._scheduled(runtime, scope, send, dunder=True)
         # Any other /cdn-cgi/ path belongs to the worker.
         request = Request._from_asgi(
             _url(scope), scope["method"], scope["headers"], await _read_body(receive)
@@ -123,7 +123,8 @@ class WorkerApp:
             return await _send_workers_response(result, send)
         return await _send_other_result(runtime, result, scope, receive, send)
 
-    async def _cdn_cgi_scheduled(self, runtime: Runtime, scope: Scope, send: Send) -> int:
+    async def _scheduled(self, runtime: Runtime, scope: Scope, send: Send, *, dunder: bool) -> int:
+        """Run the scheduled handler for /cdn-cgi/handler/scheduled, or /__scheduled when ``dunder``."""
         params = _query(scope)
         cron = params.get("cron", "")
         scheduled_time_ms = _parse_time(params.get("time"), runtime)
@@ -131,24 +132,16 @@ class WorkerApp:
             return await _send_text(send, 400, scheduled_time_ms)
         _warn_unknown_cron(runtime, cron)
         result = await runtime.scheduled(cron, scheduled_time_ms)
+        if dunder:
+            if result.outcome == "ok":
+                return await _send_text(send, 200, "Ran scheduled event")
+            detail = format_user_traceback(result.error) if result.error is not None else "the handler failed"
+            return await _send_error(scope, send, 500, "Error in the scheduled handler", detail)
         status = 200 if result.outcome == "ok" else 500
         if params.get("format") == "json":
             body = json.dumps({"outcome": result.outcome, "noRetry": result.no_retry})
             return await _send_bytes(send, status, body.encode(), b"application/json")
         return await _send_text(send, status, result.outcome)
-
-    async def _test_scheduled(self, runtime: Runtime, scope: Scope, send: Send) -> int:
-        params = _query(scope)
-        cron = params.get("cron", "")
-        scheduled_time_ms = _parse_time(params.get("time"), runtime)
-        if isinstance(scheduled_time_ms, str):
-            return await _send_text(send, 400, scheduled_time_ms)
-        _warn_unknown_cron(runtime, cron)
-        result = await runtime.scheduled(cron, scheduled_time_ms)
-        if result.outcome == "ok":
-            return await _send_text(send, 200, "Ran scheduled event")
-        detail = format_user_traceback(result.error) if result.error is not None else "the handler failed"
-        return await _send_error(scope, send, 500, "Error in the scheduled handler", detail)
 
 
 def _url(scope: Scope) -> str:
