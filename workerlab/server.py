@@ -28,7 +28,8 @@ Send = Callable[[Message], Awaitable[None]]
 SCHEDULED_PATHS = ("/cdn-cgi/handler/scheduled", "/cdn-cgi/local/scheduled")
 TEST_SCHEDULED_PATH = "/__scheduled"
 _RESERVED_PREFIXES = ("/cdn-cgi/handler/", "/cdn-cgi/local/")
-_PHRASES = {status.value: status.phrase for status in HTTPStatus}
+#: "200 OK" and the like, for the per-request log line.
+_STATUS_LINES = {status.value: f"{status.value} {status.phrase}" for status in HTTPStatus}
 
 
 class RuntimeSlot:
@@ -83,7 +84,7 @@ class WorkerApp:
                 if isinstance(result, Response):
                     status, headers, payload = result._asgi_parts()
                     # A known length spares the client chunked decoding (Cloudflare sends it too).
-                    headers.append((b"content-length", str(len(payload)).encode()))
+                    headers.append((b"content-length", b"%d" % len(payload)))
                     await send({"type": "http.response.start", "status": status, "headers": headers})
                     await send({"type": "http.response.body", "body": payload})
                 else:
@@ -92,9 +93,8 @@ class WorkerApp:
             elapsed_ms = (time.perf_counter() - started) * 1000
             query = scope.get("query_string")
             target = f"{path}?{query.decode('latin-1')}" if query else path
-            self._request_log(
-                f"{scope['method']} {target} {status} {_PHRASES.get(status, '')} ({elapsed_ms:.0f}ms)"
-            )
+            status_line = _STATUS_LINES.get(status) or str(status)
+            self._request_log(f"{scope['method']} {target} {status_line} ({round(elapsed_ms)}ms)")
 
     async def _special(
         self, runtime: Runtime | None, path: str, scope: Scope, receive: Receive, send: Send
@@ -180,7 +180,7 @@ async def _read_rest(first: bytes, receive: Receive) -> bytes:
 
 async def _send_workers_response(response: Response, send: Send) -> int:
     status, headers, payload = response._asgi_parts()
-    headers.append((b"content-length", str(len(payload)).encode()))
+    headers.append((b"content-length", b"%d" % len(payload)))
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": payload})
     return status
