@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import signal
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -206,3 +208,88 @@ def test_dev_applies_pending_d1_migrations_at_start(tmp_path: Path) -> None:
     with DevProcess(["--no-reload"], cwd=tmp_path) as dev:
         dev.wait_ready()
         assert "Applied D1 migration" not in dev.output
+
+
+FAILING_WORK = """
+from workers import Response
+
+async def fetch(request, env, ctx):
+    path = request.url.split("/", 3)[3]
+    if path == "background":
+        async def later():
+            raise LookupError("background work failed")
+        ctx.waitUntil(later())
+        return Response("ok")
+    if path == "storage":
+        await env.CACHE.put("k" * 600, "v")
+    if path == "sync":
+        return sync_helper()
+    return Response("hi")
+
+def sync_helper():
+    raise KeyError("from a helper")
+"""
+
+
+def test_user_errors_show_the_users_frames_only(tmp_path: Path) -> None:
+    write_worker(
+        tmp_path, source=FAILING_WORK, extra_config='[[kv_namespaces]]\nbinding = "CACHE"\nid = "c"\n'
+    )
+    with DevProcess(["--no-reload"], cwd=tmp_path) as dev:
+        url = dev.wait_ready()
+        mark = dev.mark()
+        assert httpx.get(url + "/background").text == "ok"
+        dev.wait_for("LookupError: background work failed", after=mark)
+        page = httpx.get(url + "/storage")
+        assert page.status_code == 500
+        assert "worker.py" in page.text and "StorageError: KV PUT failed: 414" in page.text
+        assert "workerlab/" not in page.text and "workerlab.errors" not in page.text
+        dev.signal()
+        assert dev.wait_exit() == 0
+        after = "\n".join(dev.lines[mark:])
+        assert "workerlab/" not in after
+        assert "Shutting down" in after
+
+
+def test_plain_def_handler_traceback_has_no_thread_plumbing(tmp_path: Path) -> None:
+    source = """
+    def fetch(request):
+        raise KeyError("sync handler failed")
+    """
+    write_worker(tmp_path, source=source)
+    with DevProcess(["--no-reload"], cwd=tmp_path) as dev:
+        page = httpx.get(dev.wait_ready() + "/")
+        assert page.status_code == 500
+        assert "KeyError: 'sync handler failed'" in page.text
+        assert "asyncio" not in page.text and "concurrent" not in page.text
+
+
+@pytest.mark.parametrize("port", ["70000", "-5"])
+def test_a_port_out_of_range_is_a_usage_error(tmp_path: Path, port: str) -> None:
+    write_worker(tmp_path)
+    result = subprocess.run(
+        [sys.executable, "-m", "workerlab", "dev", "--port", port],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 2
+    assert "0<=x<=65535" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_sys_exit_in_the_worker_module_does_not_stop_the_server(tmp_path: Path) -> None:
+    write_worker(tmp_path)
+    with DevProcess([], cwd=tmp_path) as dev:
+        url = dev.wait_ready()
+        good = (tmp_path / "worker.py").read_text()
+        mark = dev.mark()
+        (tmp_path / "worker.py").write_text("import sys\nsys.exit('bye')\n")
+        dev.wait_for("Reload failed", after=mark)
+        response = httpx.get(url + "/")
+        assert response.status_code == 500
+        assert "sys.exit('bye')" in response.text
+        mark = dev.mark()
+        (tmp_path / "worker.py").write_text(good)
+        dev.wait_for("^Reloaded$", after=mark)
+        assert httpx.get(url + "/").text == "hello world"

@@ -378,6 +378,7 @@ def test_a_broken_worker_module_fails_the_test_with_its_import_error(pytester: p
     result = run(pytester)
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*workerlab could not load the worker: importing*worker.py failed*"])
+    assert "During handling of the above exception" not in result.stdout.str()
 
 
 def test_a_marker_with_unknown_arguments_is_refused(pytester: pytest.Pytester) -> None:

@@ -202,3 +202,9 @@ def test_modules_imported_before_the_first_load_are_left_alone(tmp_path: Path) -
     finally:
         sys.path.remove(str(tmp_path))
         sys.modules.pop("preloaded_test_support", None)
+
+
+def test_sys_exit_while_importing_is_a_load_error(tmp_path: Path) -> None:
+    path = write(tmp_path, "import sys\nsys.exit(3)\n")
+    with pytest.raises(WorkerLoadError, match=r"called sys.exit\(3\)"):
+        load_worker(path)

@@ -37,7 +37,13 @@ _persist_option = click.option(
 @_config_option
 @_env_option
 @click.option("--ip", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", type=int, default=8787, show_default=True, help="Port to listen on (0: a free one).")
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=8787,
+    show_default=True,
+    help="Port to listen on (0: a free one).",
+)
 @_persist_option
 @click.option(
     "--durable", is_flag=True, help="SQLite synchronous=FULL: survive power loss, not only crashes."

@@ -9,6 +9,8 @@ import logging
 from collections.abc import Awaitable
 from typing import Any
 
+from .tracebacks import format_user_traceback
+
 logger = logging.getLogger("workerlab")
 
 #: The ExecutionContext of the event being handled (for ``workers.wait_until``).
@@ -121,7 +123,7 @@ class ExecutionContext:
         error = task.exception()
         if error is None:
             return
-        logger.error("waitUntil work failed", exc_info=(type(error), error, error.__traceback__))
+        logger.error("waitUntil work failed:\n%s", format_user_traceback(error))
         if not self._waits_for_work and self._work is not None:
             self._work.report(error)
 

@@ -61,18 +61,23 @@ def run(options: DevOptions) -> int:
         return EXIT_USER_ERROR
     try:
         sock = _bind(options.ip, options.port)
-    except OSError as error:
+    except (OSError, OverflowError) as error:
+        reason = getattr(error, "strerror", None) or error
         print(
-            f"✘ Cannot listen on {options.ip}:{options.port}: {error.strerror or error}. "
-            "Pick another port with --port (or --port 0 for a free one).",
+            f"✘ Cannot listen on {options.ip}:{options.port}: {reason}. "
+            "Check the address given with --ip, or pick another port with --port (--port 0 for a free one).",
             file=sys.stderr,
         )
         return EXIT_STARTUP_FAILURE
     try:
-        import uvloop
-    except ImportError:  # pragma: no cover - uvloop comes with uvicorn[standard]
-        return asyncio.run(dev.serve(sock))
-    return uvloop.run(dev.serve(sock))
+        try:
+            import uvloop
+        except ImportError:  # pragma: no cover - uvloop comes with uvicorn[standard]
+            return asyncio.run(dev.serve(sock))
+        return uvloop.run(dev.serve(sock))
+    finally:
+        for handler in logger.handlers:  # the lines of the shutdown itself
+            handler.flush()
 
 
 class DevServer:
@@ -125,6 +130,8 @@ class DevServer:
             # responses carry no `server: uvicorn` header.
             proxy_headers=False,
             server_header=False,
+            # workerlab's logging stays as configured (uvicorn would otherwise reconfigure it).
+            log_config=None,
         )
         server = _Server(config)
         watcher = None

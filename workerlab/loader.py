@@ -8,7 +8,6 @@ import importlib.util
 import inspect
 import os
 import sys
-import traceback
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +15,7 @@ from types import ModuleType
 from typing import Any, Literal
 
 from .errors import HandlerNotFoundError, WorkerLoadError
+from .tracebacks import format_user_traceback
 
 Event = Literal["fetch", "queue", "scheduled"]
 EVENTS: tuple[Event, ...] = ("fetch", "queue", "scheduled")
@@ -87,8 +87,14 @@ def load_worker(main: Path) -> WorkerModule:
         spec.loader.exec_module(module)
     except BaseException as error:
         sys.modules.pop(name, None)
-        if isinstance(error, KeyboardInterrupt | SystemExit):
+        if isinstance(error, KeyboardInterrupt):
             raise
+        if isinstance(error, SystemExit):
+            raise WorkerLoadError(
+                f"importing {main} failed: the module called sys.exit({error.code!r}) "
+                "(a worker module must not exit the process)",
+                code="import",
+            ) from None
         raise WorkerLoadError(
             f"importing {main} failed:\n{format_user_traceback(error)}", code="import"
         ) from None
@@ -213,22 +219,3 @@ def _method_invoker(entrypoint: type, event: Event) -> Invoker:
 
 
 _WORKERLAB_DIR = str(Path(__file__).resolve().parent)
-
-
-def format_user_traceback(error: BaseException) -> str:
-    """A traceback limited to the user's frames (workerlab's and importlib's own are left out)."""
-    summary = traceback.TracebackException.from_exception(error)
-    _trim(summary)
-    return "".join(summary.format()).rstrip()
-
-
-def _trim(summary: traceback.TracebackException) -> None:
-    frames = [
-        frame
-        for frame in summary.stack
-        if not frame.filename.startswith(_WORKERLAB_DIR) and "<frozen importlib" not in frame.filename
-    ]
-    summary.stack = traceback.StackSummary.from_list(frames)
-    for linked in (summary.__cause__, summary.__context__):
-        if linked is not None:
-            _trim(linked)

@@ -133,12 +133,15 @@ async def _worker(request: pytest.FixtureRequest) -> AsyncIterator[Worker]:
     from .testing import Worker
 
     options = worker_options(request)
+    problem = None
     try:
         worker = await Worker.start(
             options["config"], env=options.get("env"), vars=options["vars"], now=options.get("now")
         )
     except UserError as error:
-        _fail(f"workerlab could not load the worker: {error.message}")
+        problem = error.message
+    if problem is not None:  # failed outside the except block, so pytest shows the message once
+        _fail(f"workerlab could not load the worker: {problem}")
     try:
         yield worker
     finally:

@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Any, Literal
 from .clock import Clock, SystemClock
 from .config import WorkerConfig, merged_vars
 from .context import BackgroundWork, ExecutionContext, current_context
-from .loader import WorkerModule, format_user_traceback, load_worker
+from .loader import WorkerModule, load_worker
+from .tracebacks import format_user_traceback
 
 if TYPE_CHECKING:
     from .cron import CronScheduler, ScheduledResult
@@ -86,6 +87,12 @@ class Runtime:
         self.work = BackgroundWork()
         self._closers: list[Any] = []
         self._loops: list[asyncio.Task[None]] = []
+        if not worker.invokers:
+            logger.warning(
+                "%s defines no handler: expected a class Default(WorkerEntrypoint) with fetch, queue or "
+                "scheduled methods, or module-level fetch / queue / scheduled functions",
+                worker.path,
+            )
         values: dict[str, Any] = merged_vars(config, extra_vars)
         self.broker: Broker | None = None
         if config.producers or config.consumers:
@@ -134,6 +141,17 @@ class Runtime:
             path.parent.mkdir(parents=True, exist_ok=True)
         store = QueueStore.open(path, durable=durable)
         consumers = {consumer.queue: consumer for consumer in self.config.consumers}
+        if consumers and "queue" not in self.worker.invokers:
+            # Delivering would only fail every message into its dead-letter queue (or drop it):
+            # keep the messages stored until the worker can handle them.
+            logger.warning(
+                "%s has no queue handler, so the consumers of %s are not started; their messages are "
+                "kept until it has one (a Default class with async def queue(self, batch), or a "
+                "function queue(batch, env, ctx))",
+                self.worker.path,
+                ", ".join(f'"{name}"' for name in consumers),
+            )
+            consumers = {}
         broker = Broker(store, self.clock, consumers, self.run_queue_batch, record_history=record_history)
         self._closers.append(store)
         return broker

@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
 from .compat.workers import Request, Response
-from .errors import WorkerlabError
-from .loader import format_user_traceback
+from .errors import HandlerNotFoundError
+from .tracebacks import format_user_traceback
 
 if TYPE_CHECKING:
     from .runtime import Runtime
@@ -187,11 +187,11 @@ async def _send_workers_response(response: Response, send: Send) -> int:
 
 
 async def _fetch_failed(error: Exception, scope: Scope, send: Send) -> int:
-    logger.error("Uncaught exception in fetch handler:\n%s", format_user_traceback(error))
-    if isinstance(error, WorkerlabError) and error.user_fault:
-        return await _send_error(scope, send, 500, "Error in the worker", error.message)
-    title = "Uncaught exception in the worker's fetch handler"
-    return await _send_error(scope, send, 500, title, format_user_traceback(error))
+    detail = format_user_traceback(error)
+    logger.error("Uncaught exception in fetch handler:\n%s", detail)
+    if isinstance(error, HandlerNotFoundError):
+        return await _send_error(scope, send, 500, "The worker has no fetch handler", error.message)
+    return await _send_error(scope, send, 500, "Uncaught exception in the worker's fetch handler", detail)
 
 
 async def _send_other_result(

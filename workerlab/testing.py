@@ -7,15 +7,12 @@ functions at the end mirror ``cloudflare:test`` for tests that call a handler di
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import json as jsonlib
 import logging
-import os
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
-from types import ModuleType, TracebackType
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from .clock import FAKE_CLOCK_START_S, FakeClock, SystemClock, to_epoch_s
@@ -24,6 +21,7 @@ from .cron import CronScheduler, ScheduledController, ScheduledResult
 from .limits import WAIT_UNTIL_GRACE_S
 from .queues.message import MessageBatch, QueueResult, RetryBatch, RetryMessage
 from .runtime import Runtime
+from .tracebacks import user_traceback
 
 if TYPE_CHECKING:
     from .compat.headers import HeadersInit
@@ -143,7 +141,7 @@ class Worker:
         try:
             result = await self.runtime.fetch(request)
         except Exception as error:
-            error.with_traceback(_user_frames(error.__traceback__))
+            error.with_traceback(user_traceback(error.__traceback__))
             raise
         return await self._response(result)
 
@@ -353,26 +351,6 @@ async def _from_starlette(response: Any) -> Response:
     await response(scope, receive, send)
     headers = [(bytes(name).lower(), bytes(value)) for name, value in start.get("headers", [])]
     return Response._from_fetch(start.get("status", 200), "", headers, b"".join(chunks), "", False)
-
-
-# Frames of workerlab's dispatch and of asyncio's plumbing, left out of a handler's traceback.
-_PLUMBING_DIRS = tuple(
-    os.path.dirname(module_file) + os.sep
-    for module_file in (__file__, asyncio.__file__, concurrent.futures.__file__)
-)
-
-
-def _user_frames(tb: TracebackType | None) -> TracebackType | None:
-    """``tb`` without workerlab's and asyncio's frames: the handler's own traceback."""
-    kept: list[TracebackType] = []
-    while tb is not None:
-        if not tb.tb_frame.f_code.co_filename.startswith(_PLUMBING_DIRS):
-            kept.append(tb)
-        tb = tb.tb_next
-    trimmed: TracebackType | None = None
-    for entry in reversed(kept):
-        trimmed = TracebackType(trimmed, entry.tb_frame, entry.tb_lasti, entry.tb_lineno)
-    return trimmed
 
 
 # --- cloudflare:test counterparts ---------------------------------------------------------------

@@ -115,11 +115,15 @@ def apply_pending(database: Database, files: list[Path], clock: Clock) -> list[s
 def execute_sql(
     config: WorkerConfig, binding: str, persist_dir: Path, sql: str, *, durable: bool = False
 ) -> list[dict[str, Any]]:
-    """Run ``sql`` (one or more statements) on the local database; return the rows they produced, in order."""
+    """Run ``sql`` (one or more statements) on the local database; return the rows they produced, in order.
+
+    All or nothing: when a statement fails, the ones before it are rolled back.
+    """
     db = find_d1(config, binding)
     database = Database(d1_path(persist_dir, db), durable=durable)
     try:
-        results = SQLRunner(database).execute_script(sql)
+        with database.transaction():
+            results = SQLRunner(database).execute_script(sql)
     finally:
         database.close()
     return [dict(zip(r.columns, row, strict=True)) for r in results for row in r.rows]
