@@ -76,7 +76,9 @@ def test_sql_error_carries_sqlites_message_without_a_traceback(tmp_path: Path) -
 def test_execute_is_all_or_nothing(tmp_path: Path) -> None:
     cwd = project(tmp_path)
     workerlab(cwd, "d1", "migrations", "apply", "DB")
-    failed = workerlab(cwd, "d1", "execute", "DB", "--command", "INSERT INTO users (name) VALUES ('x'); SELEC 1")
+    failed = workerlab(
+        cwd, "d1", "execute", "DB", "--command", "INSERT INTO users (name) VALUES ('x'); SELEC 1"
+    )
     assert failed.returncode != 0
     assert "line 1" in failed.stderr and "SELEC 1" in failed.stderr
     count = workerlab(cwd, "d1", "execute", "DB", "--command", "SELECT count(*) AS n FROM users")

@@ -8,7 +8,7 @@ import httpx
 from devprocess import DevProcess
 from test_dev_server import write_worker
 
-WORKER = '''
+WORKER = """
 from workers import Response
 
 async def fetch(request, env):
@@ -27,7 +27,7 @@ async def fetch(request, env):
         "d1": [row["text"] for row in notes["results"]],
         "r2": [await obj.text(), obj.httpMetadata["contentType"], [o.key for o in listing["objects"]]],
     })
-'''
+"""
 
 BINDINGS = """
 [[kv_namespaces]]
@@ -47,7 +47,9 @@ bucket_name = "files"
 def test_kv_d1_and_r2_survive_a_restart(tmp_path: Path) -> None:
     write_worker(tmp_path, source=WORKER, extra_config=BINDINGS)
     (tmp_path / "migrations").mkdir()
-    (tmp_path / "migrations" / "0001.sql").write_text("CREATE TABLE notes (id INTEGER PRIMARY KEY, text TEXT);\n")
+    (tmp_path / "migrations" / "0001.sql").write_text(
+        "CREATE TABLE notes (id INTEGER PRIMARY KEY, text TEXT);\n"
+    )
     with DevProcess(["--no-reload"], cwd=tmp_path) as dev:
         url = dev.wait_ready()
         assert httpx.post(url + "/write").text == "written"
