@@ -83,3 +83,13 @@ def test_execute_is_all_or_nothing(tmp_path: Path) -> None:
     assert "line 1" in failed.stderr and "SELEC 1" in failed.stderr
     count = workerlab(cwd, "d1", "execute", "DB", "--command", "SELECT count(*) AS n FROM users")
     assert count.stdout.split() == ["n", "-", "2"]
+
+
+def test_execute_prints_one_table_per_statement(tmp_path: Path) -> None:
+    cwd = project(tmp_path)
+    workerlab(cwd, "d1", "migrations", "apply", "DB")
+    sql = "SELECT name FROM users ORDER BY id; SELECT count(*) AS n FROM users"
+    result = workerlab(cwd, "d1", "execute", "DB", "--command", sql)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split("\n\n")[0].split() == ["name", "-----", "ada", "grace"]
+    assert result.stdout.split("\n\n")[1].split() == ["n", "-", "2"]

@@ -260,3 +260,12 @@ async def test_any_form_survives_a_multipart_round_trip(entries: list[tuple[str,
             assert got.type == (want.type or "application/octet-stream")
         else:
             assert got == want
+
+
+def test_a_missing_request_header_reads_as_none_as_on_cloudflare() -> None:
+    request = Request("https://example.com/", headers={"X-Token": "abc"})
+    assert request.headers["x-token"] == "abc"
+    assert request.headers["x-missing"] is None
+    served = Request._from_asgi("https://example.com/", "GET", [(b"host", b"example.com")], b"")
+    assert served.headers["host"] == "example.com"
+    assert served.headers["authorization"] is None

@@ -125,11 +125,11 @@ def migrations_apply(binding: str, config: Path | None, env: str | None, persist
 @_persist_option
 def d1_execute(binding: str, sql: str, config: Path | None, env: str | None, persist_to: Path | None) -> None:
     """Run SQL against the local database and print the rows."""
-    from .bindings.d1_commands import execute_sql
+    from .bindings.d1_commands import execute_sql_tables
 
     worker_config, persist_dir = _load_for_command(config, env, persist_to)
-    rows = _user_errors(lambda: execute_sql(worker_config, binding, persist_dir, sql))
-    click.echo(_format_rows(rows))
+    tables = _user_errors(lambda: execute_sql_tables(worker_config, binding, persist_dir, sql))
+    click.echo("\n\n".join(_format_rows(rows) for rows in tables) if tables else "(no rows)")
 
 
 def _load_for_command(config: Path | None, env: str | None, persist_to: Path | None):  # type: ignore[no-untyped-def]

@@ -40,7 +40,7 @@ class QueueProducer:
 
     binding: str
     queue: str
-    delivery_delay_s: int = 0
+    delivery_delay_s: int = limits.DEFAULT_DELIVERY_DELAY_S
 
 
 @dataclass(frozen=True)
@@ -158,17 +158,31 @@ _CONSUMER_NUMBERS = (
     (
         "max_batch_timeout",
         "max_batch_timeout_s",
-        0,
+        limits.MIN_MAX_BATCH_TIMEOUT_S,
         limits.MAX_MAX_BATCH_TIMEOUT_S,
         limits.DEFAULT_MAX_BATCH_TIMEOUT_S,
         False,
     ),
-    ("max_retries", "max_retries", 0, limits.MAX_MAX_RETRIES, limits.DEFAULT_MAX_RETRIES, True),
-    ("retry_delay", "retry_delay_s", 0, limits.MAX_DELAY_S, limits.DEFAULT_RETRY_DELAY_S, True),
+    (
+        "max_retries",
+        "max_retries",
+        limits.MIN_MAX_RETRIES,
+        limits.MAX_MAX_RETRIES,
+        limits.DEFAULT_MAX_RETRIES,
+        True,
+    ),
+    (
+        "retry_delay",
+        "retry_delay_s",
+        limits.MIN_DELAY_S,
+        limits.MAX_DELAY_S,
+        limits.DEFAULT_RETRY_DELAY_S,
+        True,
+    ),
     (
         "max_concurrency",
         "max_concurrency",
-        1,
+        limits.MIN_MAX_CONCURRENCY,
         limits.MAX_MAX_CONCURRENCY,
         limits.DEFAULT_MAX_CONCURRENCY,
         True,
@@ -468,7 +482,14 @@ def _producers(src: _Source, value: Any, key: str) -> tuple[QueueProducer, ...]:
             QueueProducer(
                 binding=binding,
                 queue=src.string(item, "queue", item_key, default=binding),
-                delivery_delay_s=src.number(item, "delivery_delay", item_key, 0, limits.MAX_DELAY_S, 0),
+                delivery_delay_s=src.number(
+                    item,
+                    "delivery_delay",
+                    item_key,
+                    limits.MIN_DELAY_S,
+                    limits.MAX_DELAY_S,
+                    limits.DEFAULT_DELIVERY_DELAY_S,
+                ),
             )
         )
     return tuple(producers)

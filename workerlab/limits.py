@@ -14,19 +14,25 @@ DEFAULT_MAX_BATCH_SIZE = 10
 MIN_MAX_BATCH_SIZE = 1
 MAX_MAX_BATCH_SIZE = 100
 #: Default seconds to wait for a batch to fill (Cloudflare: 5 s).
+MIN_MAX_BATCH_TIMEOUT_S = 0.0
 DEFAULT_MAX_BATCH_TIMEOUT_S = 5.0
 #: Range of max_batch_timeout in seconds (Cloudflare: 0..60).
 MAX_MAX_BATCH_TIMEOUT_S = 60.0
 #: Default retries before a message is dead-lettered or dropped (Cloudflare: 3).
 DEFAULT_MAX_RETRIES = 3
+MIN_MAX_RETRIES = 0
 #: Upper bound of max_retries (Cloudflare: 100).
 MAX_MAX_RETRIES = 100
 #: Default retry delay in seconds (Cloudflare: 0).
 DEFAULT_RETRY_DELAY_S = 0
-#: Longest delay for sends and retries: 12 hours (Cloudflare: 43,200 s).
+#: Shortest and longest delay for sends, retries and retry_delay: 0 to 12 hours (Cloudflare: 43,200 s).
+MIN_DELAY_S = 0
 MAX_DELAY_S = 43_200
+#: Default delivery_delay of a producer (Cloudflare: 0).
+DEFAULT_DELIVERY_DELAY_S = 0
 #: Default batches of one queue in flight at once. Cloudflare autoscales; locally 1.
 DEFAULT_MAX_CONCURRENCY = 1
+MIN_MAX_CONCURRENCY = 1
 #: Upper bound of max_concurrency (Cloudflare: 250).
 MAX_MAX_CONCURRENCY = 250
 

@@ -115,7 +115,15 @@ def apply_pending(database: Database, files: list[Path], clock: Clock) -> list[s
 def execute_sql(
     config: WorkerConfig, binding: str, persist_dir: Path, sql: str, *, durable: bool = False
 ) -> list[dict[str, Any]]:
-    """Run ``sql`` (one or more statements) on the local database; return the rows they produced, in order.
+    """Run ``sql`` (one or more statements) on the local database; the rows they produced, in order."""
+    tables = execute_sql_tables(config, binding, persist_dir, sql, durable=durable)
+    return [row for table in tables for row in table]
+
+
+def execute_sql_tables(
+    config: WorkerConfig, binding: str, persist_dir: Path, sql: str, *, durable: bool = False
+) -> list[list[dict[str, Any]]]:
+    """Run ``sql`` on the local database; the rows of each statement that returns columns.
 
     All or nothing: when a statement fails, the ones before it are rolled back.
     """
@@ -126,4 +134,4 @@ def execute_sql(
             results = SQLRunner(database).execute_script(sql)
     finally:
         database.close()
-    return [dict(zip(r.columns, row, strict=True)) for r in results for row in r.rows]
+    return [[dict(zip(r.columns, row, strict=True)) for row in r.rows] for r in results if r.columns]

@@ -247,9 +247,9 @@ class KVNamespaceBinding:
     # --- list -----------------------------------------------------------------------
 
     async def list(self, options: Mapping[str, Any] | None = None, /, **kwargs: Any) -> JsObject:
-        """Keys in key order: ``{keys: [{name, expiration?, metadata?}], list_complete, cursor?}``.
+        """Keys in key order: ``{keys: [{name, expiration?, metadata?}], list_complete, cursor}``.
 
-        ``cursor`` is present only while ``list_complete`` is false, as on Cloudflare.
+        ``cursor`` is ``""`` once ``list_complete`` is true.
         """
         opts = merge_options("KV list()", options, kwargs, ("prefix", "limit", "cursor"))
         prefix = opts.get("prefix", "")
@@ -290,10 +290,10 @@ class KVNamespaceBinding:
             if metadata is not None:
                 entry["metadata"] = parse_json(metadata)
             keys.append(entry)
-        result = JsObject(keys=keys, list_complete=len(rows) <= limit)
-        if not result["list_complete"]:
-            result["cursor"] = encode_cursor(keys[-1]["name"])
-        return result
+        complete = len(rows) <= limit
+        # The last page's cursor is "" (Cloudflare's KV API says so too), so res["cursor"] always works.
+        cursor = "" if complete else encode_cursor(keys[-1]["name"])
+        return JsObject(keys=keys, list_complete=complete, cursor=cursor)
 
     # --- validation -----------------------------------------------------------------
 

@@ -322,11 +322,11 @@ class R2BucketBinding:
     # --- list -------------------------------------------------------------------------
 
     async def list(self, options: Mapping[str, Any] | None = None, /, **kwargs: Any) -> JsObject:
-        """Objects in key order: ``{objects, truncated, cursor?, delimitedPrefixes}``.
+        """Objects in key order: ``{objects, truncated, cursor, delimitedPrefixes}``.
 
         Options: ``prefix``, ``limit`` (1..1000), ``cursor``, ``delimiter``, ``startAfter``,
         ``include`` (``["httpMetadata", "customMetadata"]``: listed objects carry those
-        fields only when asked, as on R2). ``cursor`` is present only while ``truncated``.
+        fields only when asked, as on R2). ``cursor`` is ``""`` when not ``truncated``.
         """
         allowed = ("prefix", "limit", "cursor", "delimiter", "startAfter", "include")
         opts = merge_options("R2 list()", options, kwargs, allowed)
@@ -386,10 +386,10 @@ class R2BucketBinding:
                     break
                 if not restarted and len(rows) <= limit:
                     break
-        result = JsObject(objects=objects, truncated=next_key is not None, delimitedPrefixes=prefixes)
-        if next_key is not None:
-            result["cursor"] = encode_cursor(next_key)
-        return result
+        cursor = "" if next_key is None else encode_cursor(next_key)
+        return JsObject(
+            objects=objects, truncated=next_key is not None, cursor=cursor, delimitedPrefixes=prefixes
+        )
 
     def _page(
         self, lower: str, inclusive: bool, end: str | None, count: int

@@ -185,3 +185,11 @@ class Headers:
 
     def __repr__(self) -> str:
         return f"Headers({self.items()!r})"
+
+
+class RequestHeaders(Headers):
+    """A request's headers. As on Cloudflare, where ``request.headers`` is an
+    ``http.client.HTTPMessage``, a missing name reads as None rather than raising KeyError."""
+
+    def __getitem__(self, name: str) -> str | None:  # type: ignore[override]
+        return self.get(name)

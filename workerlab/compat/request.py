@@ -6,7 +6,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from workerlab.compat.body import Body, BodyMixin, encode_body
-from workerlab.compat.headers import Headers, HeadersInit, _header_name
+from workerlab.compat.headers import Headers, HeadersInit, RequestHeaders, _header_name
 
 #: The values of a Request's ``redirect`` option (Fetch standard).
 REDIRECT_MODES = ("follow", "manual", "error")
@@ -90,7 +90,7 @@ class Request(BodyMixin):
             raise ValueError(f"Request redirect must be one of {', '.join(REDIRECT_MODES)}; got {redirect!r}")
         self.method = method
         self.redirect = redirect
-        self._headers = Headers(headers if headers is not None else default_headers)
+        self._headers = RequestHeaders(headers if headers is not None else default_headers)
         if content_type is not None and not self._headers.has("content-type"):
             self._headers.append("content-type", content_type)
         self._raw_headers = None
@@ -120,7 +120,7 @@ class Request(BodyMixin):
         """The request headers (case-insensitive)."""
         headers = self._headers
         if headers is None:
-            headers = self._headers = Headers._from_raw(self._raw_headers or [])
+            headers = self._headers = RequestHeaders._from_raw(self._raw_headers or [])
         return headers
 
     @property

@@ -43,9 +43,9 @@ def check_delay_s(value: object, where: str) -> int:
         raise TypeError(f"{where} must be an integer number of seconds, got {type(value).__name__} {value!r}")
     if isinstance(value, float) and not value.is_integer():
         raise QueueError(f"{where} must be a whole number of seconds, got {value!r}", code="queue-delay")
-    if not 0 <= value <= limits.MAX_DELAY_S:
+    if not limits.MIN_DELAY_S <= value <= limits.MAX_DELAY_S:
         raise QueueError(
-            f"{where} must be between 0 and {limits.MAX_DELAY_S} seconds (the limit), got {value!r}",
+            f"{where} must be between {limits.MIN_DELAY_S} and {limits.MAX_DELAY_S} seconds (the limit), got {value!r}",
             code="queue-delay",
         )
     return int(value)
