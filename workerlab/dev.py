@@ -116,6 +116,8 @@ class DevServer:
     async def serve(self, sock: socket.socket) -> int:
         import uvicorn
 
+        from .protocol import HttpProtocol
+
         runtime = self.slot.runtime
         assert runtime is not None
         await runtime.start(loops=True)
@@ -132,6 +134,7 @@ class DevServer:
             server_header=False,
             # workerlab's logging stays as configured (uvicorn would otherwise reconfigure it).
             log_config=None,
+            http=HttpProtocol,
         )
         server = _Server(config)
         watcher = None

@@ -45,7 +45,8 @@ def check_delay_s(value: object, where: str) -> int:
         raise QueueError(f"{where} must be a whole number of seconds, got {value!r}", code="queue-delay")
     if not limits.MIN_DELAY_S <= value <= limits.MAX_DELAY_S:
         raise QueueError(
-            f"{where} must be between {limits.MIN_DELAY_S} and {limits.MAX_DELAY_S} seconds (the limit), got {value!r}",
+            f"{where} must be between {limits.MIN_DELAY_S} and {limits.MAX_DELAY_S} seconds (the limit), "
+            f"got {value!r}",
             code="queue-delay",
         )
     return int(value)

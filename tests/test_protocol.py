@@ -1,0 +1,92 @@
+"""The dev server's transport: one response, one write."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from pathlib import Path
+
+import httpx
+from devprocess import DevProcess
+from test_dev_server import write_worker
+
+from workerlab.protocol import CoalescingTransport
+
+
+class RecordingTransport:
+    def __init__(self) -> None:
+        self.writes: list[bytes] = []
+        self.closed = False
+
+    def write(self, data: bytes) -> None:
+        self.writes.append(data)
+
+    def is_closing(self) -> bool:
+        return self.closed
+
+    def close(self) -> None:
+        self.closed = True
+
+    def get_extra_info(self, name: str) -> str:
+        return f"info:{name}"
+
+
+async def test_writes_of_one_loop_step_leave_as_one() -> None:
+    real = RecordingTransport()
+    transport = CoalescingTransport(real, asyncio.get_running_loop())  # type: ignore[arg-type]
+    transport.write(b"HTTP/1.1 200 OK\r\n\r\n")
+    transport.write(b"body")
+    assert real.writes == []
+    await asyncio.sleep(0)  # let the loop finish this step
+    assert real.writes == [b"HTTP/1.1 200 OK\r\n\r\nbody"]
+    transport.write(b"next")
+    await asyncio.sleep(0)
+    assert real.writes[-1] == b"next"
+
+
+async def test_close_sends_what_is_pending_first() -> None:
+    real = RecordingTransport()
+    transport = CoalescingTransport(real, asyncio.get_running_loop())  # type: ignore[arg-type]
+    transport.write(b"last words")
+    transport.close()
+    assert real.writes == [b"last words"] and real.closed
+    await asyncio.sleep(0)
+    assert real.writes == [b"last words"]  # the scheduled flush finds nothing left
+
+
+async def test_other_attributes_are_the_real_transports() -> None:
+    transport = CoalescingTransport(RecordingTransport(), asyncio.get_running_loop())  # type: ignore[arg-type]
+    assert transport.get_extra_info("peername") == "info:peername"
+
+
+STREAMING = """
+from starlette.responses import StreamingResponse
+from workers import Response
+
+async def fetch(request):
+    if request.url.endswith("/stream"):
+        async def chunks():
+            for i in range(200):
+                yield (f"{i:04d}" * 256).encode()
+        return StreamingResponse(chunks())
+    return Response("pong " + request.url.rsplit("/", 1)[1])
+"""
+
+
+def test_streamed_and_pipelined_responses_arrive_whole(tmp_path: Path) -> None:
+    write_worker(tmp_path, source=STREAMING)
+    with DevProcess(["--no-reload"], cwd=tmp_path) as dev:
+        url = dev.wait_ready()
+        streamed = httpx.get(url + "/stream")
+        assert streamed.content == b"".join((f"{i:04d}" * 256).encode() for i in range(200))
+        host, port = url.removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port))) as sock:
+            sock.sendall(b"".join(f"GET /{n} HTTP/1.1\r\nHost: x\r\n\r\n".encode() for n in range(3)))
+            received = b""
+            while received.count(b"pong") < 3:
+                chunk = sock.recv(65536)
+                assert chunk, f"connection closed after {received!r}"
+                received += chunk
+        assert [received.index(f"pong {n}".encode()) for n in range(3)] == sorted(
+            received.index(f"pong {n}".encode()) for n in range(3)
+        )
