@@ -286,7 +286,7 @@ class Broker:
                     'Dropped message "%s" on queue "%s" after %d failed attempts', row.id, queue, row.attempts
                 )
         if failed and dlq:
-            self._records(queue).dead_lettered.extend(_stored_record(rows[i]) for i in failed)
+            self._records(queue).dead_lettered.extend(stored_record(rows[i]) for i in failed)
             if self._wake is not None and dlq in self._consumers:
                 self._wake.set()
         if self._record_history and batch is not None and resolution.acked:
@@ -396,10 +396,10 @@ class Broker:
         history = self._records(queue)
         return QueueView(
             queue=queue,
-            pending=[_stored_record(row) for row in self._store.pending(queue)],
+            pending=[stored_record(row) for row in self._store.pending(queue)],
             acked=list(history.acked),
             dead_lettered=list(history.dead_lettered),
-            dropped=[_stored_record(row) for row in self._store.dropped(queue)],
+            dropped=[stored_record(row) for row in self._store.dropped(queue)],
             deliveries=list(history.deliveries),
         )
 
@@ -408,7 +408,8 @@ def _records(messages: list[Message]) -> list[MessageRecord]:
     return [MessageRecord(m.id, m.body, m.attempts, m.timestamp) for m in messages]
 
 
-def _stored_record(row: StoredMessage) -> MessageRecord:
+def stored_record(row: StoredMessage) -> MessageRecord:
+    """A stored message as the inspector shows it (a body its content type cannot decode stays raw)."""
     try:
         body = decode_body(row.body, row.content_type)
     except ValueError:

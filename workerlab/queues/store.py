@@ -260,14 +260,30 @@ class QueueStore:
         """A number that changes whenever another connection commits (cheap to poll)."""
         return self._db.execute("PRAGMA data_version").fetchone()[0]
 
-    def pending(self, queue: str) -> list[StoredMessage]:
-        """Every message of ``queue`` not yet acked (ready, delayed or in flight), in delivery order."""
+    def pending(self, queue: str, limit: int = -1) -> list[StoredMessage]:
+        """The messages of ``queue`` not yet acked (ready, delayed or in flight), in delivery order;
+        the first ``limit`` of them when a limit is given."""
         rows = self._db.execute(
             "SELECT ready_ms, seq, id, timestamp_ms, content_type, body, attempts FROM messages"
-            " WHERE queue = ? ORDER BY ready_ms, seq",
-            (queue,),
+            " WHERE queue = ? ORDER BY ready_ms, seq LIMIT ?",
+            (queue, limit),
         ).fetchall()
         return list(map(StoredMessage._make, rows))
+
+    def queues(self) -> list[str]:
+        """Every queue that holds a pending or a dropped message."""
+        rows = self._db.execute("SELECT queue FROM messages UNION SELECT queue FROM dropped ORDER BY 1")
+        return [name for (name,) in rows]
+
+    def counts(self, queue: str, now_ms: int) -> tuple[int, int, int, int]:
+        """``(pending, delayed, in flight, dropped)`` message counts of ``queue``."""
+        pending, delayed, in_flight = self._db.execute(
+            "SELECT count(*), count(*) FILTER (WHERE owner IS NULL AND ready_ms > ?),"
+            " count(owner) FROM messages WHERE queue = ?",
+            (now_ms, queue),
+        ).fetchone()
+        dropped = self._db.execute("SELECT count(*) FROM dropped WHERE queue = ?", (queue,)).fetchone()[0]
+        return pending, delayed, in_flight, dropped
 
     def count(self, queue: str | None = None) -> int:
         """Messages not yet acked, in ``queue`` or in all queues."""
