@@ -293,3 +293,39 @@ def test_sys_exit_in_the_worker_module_does_not_stop_the_server(tmp_path: Path) 
         (tmp_path / "worker.py").write_text(good)
         dev.wait_for("^Reloaded$", after=mark)
         assert httpx.get(url + "/").text == "hello world"
+
+
+QUEUE_WORKER = """
+from workers import Response
+
+VERSION = "one"
+
+async def fetch(request, env):
+    await env.JOBS.send({"sent_by": VERSION}, delaySeconds=3)  # still pending at the reload
+    return Response("queued")
+
+async def queue(batch, env):
+    for message in batch.messages:
+        print(f"GOT {message.body} in {VERSION}", flush=True)
+"""
+
+QUEUES = """
+[[queues.producers]]
+binding = "JOBS"
+queue = "jobs"
+[[queues.consumers]]
+queue = "jobs"
+max_batch_timeout = 0
+"""
+
+
+def test_queued_messages_survive_a_reload(tmp_path: Path) -> None:
+    write_worker(tmp_path, source=QUEUE_WORKER, extra_config=QUEUES)
+    with DevProcess([], cwd=tmp_path) as dev:
+        url = dev.wait_ready()
+        assert httpx.post(url + "/").text == "queued"
+        mark = dev.mark()
+        source = (tmp_path / "worker.py").read_text()
+        (tmp_path / "worker.py").write_text(source.replace('VERSION = "one"', 'VERSION = "two"'))
+        dev.wait_for("^Reloaded$", after=mark)
+        dev.wait_for(r"GOT \{'sent_by': 'one'\} in two", after=mark)
