@@ -15,16 +15,20 @@ async def test_str_body_defaults() -> None:
     assert (response.status, response.ok, response.status_text) == (200, True, "")
     assert response.headers["content-type"] == "text/plain;charset=UTF-8"
     assert await response.text() == "héllo"
-    assert response._asgi_parts() == (200, [(b"content-type", b"text/plain;charset=UTF-8")], "héllo".encode())
+    assert response._asgi_parts() == (
+        200,
+        [(b"content-type", b"text/plain;charset=UTF-8"), (b"content-length", b"6")],
+        "héllo".encode(),
+    )
 
 
 async def test_bytes_and_none_bodies_have_no_content_type() -> None:
     binary = Response(b"\x00\x01", status=201)
     assert "content-type" not in binary.headers
-    assert binary._asgi_parts() == (201, [], b"\x00\x01")
+    assert binary._asgi_parts() == (201, [(b"content-length", b"2")], b"\x00\x01")
     assert await binary.bytes() == b"\x00\x01"
     empty = Response()
-    assert empty._asgi_parts() == (200, [], b"")
+    assert empty._asgi_parts() == (200, [(b"content-length", b"0")], b"")
     assert await empty.text() == ""
 
 
@@ -38,14 +42,23 @@ def test_given_content_type_wins_and_headers_keep_repeats() -> None:
     assert response.status == 202 and type(response.status) is int
     assert response.status_text == "Accepted"
     status, raw, body = response._asgi_parts()
-    assert raw == [(b"content-type", b"text/html"), (b"set-cookie", b"a=1"), (b"set-cookie", b"b=2")]
+    assert raw == [
+        (b"content-type", b"text/html"),
+        (b"set-cookie", b"a=1"),
+        (b"set-cookie", b"b=2"),
+        (b"content-length", b"9"),
+    ]
     assert (status, body) == (202, b"<p>hi</p>")
 
 
 def test_headers_set_after_construction_reach_the_server() -> None:
     response = Response("x")
     response.headers.set("x-extra", "1")
-    assert response._asgi_parts()[1] == [(b"content-type", b"text/plain;charset=UTF-8"), (b"x-extra", b"1")]
+    assert response._asgi_parts()[1] == [
+        (b"content-type", b"text/plain;charset=UTF-8"),
+        (b"x-extra", b"1"),
+        (b"content-length", b"1"),
+    ]
     assert isinstance(response.headers, Headers)
 
 
@@ -96,7 +109,11 @@ async def test_json_static_builds_and_instance_reads() -> None:
 
 def test_json_keeps_a_given_content_type_and_serializes_like_json_dumps() -> None:
     response = Response.json([1, 2], headers={"Content-Type": "application/vnd.api+json"})
-    assert response._asgi_parts() == (200, [(b"content-type", b"application/vnd.api+json")], b"[1, 2]")
+    assert response._asgi_parts() == (
+        200,
+        [(b"content-type", b"application/vnd.api+json"), (b"content-length", b"6")],
+        b"[1, 2]",
+    )
     assert Response.from_json("text")._asgi_parts()[2] == b'"text"'
     with pytest.raises(TypeError, match="Object of type set is not JSON serializable"):
         Response.json({1, 2})
@@ -107,7 +124,11 @@ def test_redirect(status: int) -> None:
     response = Response.redirect("https://example.com/next", status)
     assert response.status == status
     assert response.headers["location"] == "https://example.com/next"
-    assert response._asgi_parts() == (status, [(b"location", b"https://example.com/next")], b"")
+    assert response._asgi_parts() == (
+        status,
+        [(b"location", b"https://example.com/next"), (b"content-length", b"0")],
+        b"",
+    )
 
 
 def test_redirect_defaults_to_302_and_checks_its_arguments() -> None:
@@ -127,7 +148,7 @@ async def test_form_data_body_is_multipart_with_boundary() -> None:
     boundary = content_type.split("boundary=", 1)[1]
     assert content_type == f"multipart/form-data; boundary={boundary}"
     _, raw, body = response._asgi_parts()
-    assert raw == [(b"content-type", content_type.encode())]
+    assert raw == [(b"content-type", content_type.encode()), (b"content-length", b"%d" % len(body))]
     assert body.startswith(f"--{boundary}\r\n".encode())
     assert body.endswith(f"--{boundary}--\r\n".encode())
     parsed = await response.form_data()
@@ -160,3 +181,12 @@ async def test_asgi_parts_does_not_use_the_body() -> None:
 
 def test_repr() -> None:
     assert repr(Response("x", status=404)) == "Response(status=404, content_type='text/plain;charset=UTF-8')"
+
+
+def test_the_body_decides_content_length() -> None:
+    claimed = Response("hello world", headers={"content-length": "5", "transfer-encoding": "chunked"})
+    assert claimed._asgi_parts()[1] == [
+        (b"content-type", b"text/plain;charset=UTF-8"),
+        (b"content-length", b"11"),
+    ]
+    assert (b"content-length", b"0") not in Response(None, status=204)._asgi_parts()[1]

@@ -111,5 +111,5 @@ async def test_cloudflare_style_worker_round_trip() -> None:
     )
     response = await Default(ExecutionContext(), {}).fetch(request)
     status, headers, body = response._asgi_parts()
-    assert (status, headers) == (200, [(b"content-type", b"application/json")])
+    assert (status, headers) == (200, [(b"content-type", b"application/json"), (b"content-length", b"27")])
     assert body == b'{"echo": [1], "agent": "t"}'

@@ -329,3 +329,17 @@ def test_queued_messages_survive_a_reload(tmp_path: Path) -> None:
         (tmp_path / "worker.py").write_text(source.replace('VERSION = "one"', 'VERSION = "two"'))
         dev.wait_for("^Reloaded$", after=mark)
         dev.wait_for(r"GOT \{'sent_by': 'one'\} in two", after=mark)
+
+
+def test_a_wrong_content_length_from_the_worker_is_corrected(tmp_path: Path) -> None:
+    source = '''
+    from workers import Response
+
+    async def fetch(request):
+        return Response("hello world", headers={"content-length": "5"})
+    '''
+    write_worker(tmp_path, source=source)
+    with DevProcess(["--no-reload"], cwd=tmp_path) as dev:
+        response = httpx.get(dev.wait_ready() + "/")
+        assert response.text == "hello world"
+        assert response.headers.get_list("content-length") == ["11"]

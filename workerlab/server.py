@@ -83,8 +83,6 @@ class WorkerApp:
             else:
                 if isinstance(result, Response):
                     status, headers, payload = result._asgi_parts()
-                    # A known length spares the client chunked decoding (Cloudflare sends it too).
-                    headers.append((b"content-length", b"%d" % len(payload)))
                     await send({"type": "http.response.start", "status": status, "headers": headers})
                     await send({"type": "http.response.body", "body": payload})
                 else:
@@ -180,7 +178,6 @@ async def _read_rest(first: bytes, receive: Receive) -> bytes:
 
 async def _send_workers_response(response: Response, send: Send) -> int:
     status, headers, payload = response._asgi_parts()
-    headers.append((b"content-length", b"%d" % len(payload)))
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": payload})
     return status

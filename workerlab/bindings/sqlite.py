@@ -12,9 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import StorageError
-
-#: How long a write waits for another process's write lock before failing (workerlab's own).
-BUSY_TIMEOUT_MS = 10_000
+from ..sqlite import connect
 
 _SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 
@@ -42,17 +40,7 @@ class Database:
         self.path = path
         self.lock = threading.RLock()
         try:
-            if path is not None:
-                path.parent.mkdir(parents=True, exist_ok=True)
-            self.conn = sqlite3.connect(
-                ":memory:" if path is None else str(path),
-                isolation_level=None,
-                check_same_thread=False,
-                timeout=BUSY_TIMEOUT_MS / 1000,
-            )
-            if path is not None:
-                self.conn.execute("PRAGMA journal_mode=WAL")
-                self.conn.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
+            self.conn = connect(path, durable=durable)
             self.conn.execute("PRAGMA foreign_keys=ON")
         except (OSError, sqlite3.Error) as e:
             raise StorageError(

@@ -125,7 +125,8 @@ async def fetch(
     return Response._from_fetch(
         reply.status_code,
         reply.reason_phrase,
-        [(name.lower(), value) for name, value in reply.headers.raw],
+        # httpx has already decoded the body, so the origin's content-encoding no longer applies.
+        [(name.lower(), value) for name, value in reply.headers.raw if name.lower() != b"content-encoding"],
         reply.content,
         str(reply.url),
         bool(reply.history),

@@ -34,6 +34,12 @@ def _check_status(status: object) -> int:
     return status
 
 
+#: Headers the server derives from the body itself.
+_FRAMING_HEADERS = (b"content-length", b"transfer-encoding")
+#: Statuses whose responses carry no body, so no Content-Length either.
+_NO_BODY_STATUSES = frozenset({204, 304})
+
+
 class _JsonAccessor:
     """``Response.json(data, ...)`` builds a JSON response; ``await response.json()`` reads one.
 
@@ -195,15 +201,20 @@ class Response(BodyMixin):
     def _asgi_parts(self) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
         """Status, raw header pairs (lower-case names) and body bytes, for the server.
 
-        Reading these does not use up the body. No Content-Length is added.
+        The headers carry the body's real Content-Length (one the worker or an origin set is
+        replaced, as Cloudflare does), except on statuses that have no body. Reading these does
+        not use up the body.
         """
+        body = self._body or b""
         headers = self._headers
         if headers is None:
             content_type = self._content_type
             raw = [(b"content-type", content_type)] if content_type is not None else []
         else:
-            raw = headers._raw_pairs()
-        return self.status, raw, self._body or b""
+            raw = [pair for pair in headers._raw_pairs() if pair[0] not in _FRAMING_HEADERS]
+        if self.status not in _NO_BODY_STATUSES:
+            raw.append((b"content-length", b"%d" % len(body)))
+        return self.status, raw, body
 
     def __repr__(self) -> str:
         parts = [f"status={self.status}"]

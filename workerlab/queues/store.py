@@ -17,11 +17,10 @@ from typing import NamedTuple
 
 from .. import limits
 from ..errors import StorageError
+from ..sqlite import connect
 
 #: The database file under a persist directory.
 STORE_FILE_NAME = "queues.sqlite3"
-#: How long a write waits for another process's write to finish before failing.
-BUSY_TIMEOUT_MS = 10_000
 _SCHEMA_VERSION = 1
 
 _SCHEMA = """
@@ -299,18 +298,6 @@ class QueueStore:
             (queue,),
         ).fetchall()
         return list(map(StoredMessage._make, rows))
-
-
-def connect(path: Path | None, *, durable: bool = False) -> sqlite3.Connection:
-    """A connection to the store's database set up for sharing: WAL, the chosen sync level, a busy timeout."""
-    connection = sqlite3.connect(
-        ":memory:" if path is None else str(path), isolation_level=None, check_same_thread=False
-    )
-    if path is not None:
-        connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        connection.execute("PRAGMA journal_mode = WAL")
-    connection.execute(f"PRAGMA synchronous = {'FULL' if durable else 'NORMAL'}")
-    return connection
 
 
 class _transaction:
