@@ -10,30 +10,35 @@ from __future__ import annotations
 
 #: Default messages per batch (Cloudflare Queues docs, "max_batch_size", default 10).
 DEFAULT_MAX_BATCH_SIZE = 10
-#: Range of max_batch_size (Cloudflare Queues limits: 1..100).
+#: Fewest messages per batch one may configure (Cloudflare Queues limits: 1).
 MIN_MAX_BATCH_SIZE = 1
+#: Most messages per batch (Cloudflare Queues limits: 100).
 MAX_MAX_BATCH_SIZE = 100
 #: Default seconds to wait for a batch to fill (Cloudflare: 5 s).
-MIN_MAX_BATCH_TIMEOUT_S = 0.0
 DEFAULT_MAX_BATCH_TIMEOUT_S = 5.0
-#: Range of max_batch_timeout in seconds (Cloudflare: 0..60).
+#: Shortest max_batch_timeout: 0 delivers at once (Cloudflare: 0 s).
+MIN_MAX_BATCH_TIMEOUT_S = 0.0
+#: Longest max_batch_timeout (Cloudflare: 60 s).
 MAX_MAX_BATCH_TIMEOUT_S = 60.0
 #: Default retries before a message is dead-lettered or dropped (Cloudflare: 3).
 DEFAULT_MAX_RETRIES = 3
+#: Fewest retries: 0 dead-letters after the first failed delivery (Cloudflare: 0).
 MIN_MAX_RETRIES = 0
-#: Upper bound of max_retries (Cloudflare: 100).
+#: Most retries (Cloudflare: 100).
 MAX_MAX_RETRIES = 100
 #: Default retry delay in seconds (Cloudflare: 0).
 DEFAULT_RETRY_DELAY_S = 0
-#: Shortest and longest delay for sends, retries and retry_delay: 0 to 12 hours (Cloudflare: 43,200 s).
+#: Shortest delay for sends, retries and retry_delay (Cloudflare: 0 s).
 MIN_DELAY_S = 0
+#: Longest delay for sends, retries and retry_delay: 12 hours (Cloudflare: 43,200 s).
 MAX_DELAY_S = 43_200
 #: Default delivery_delay of a producer (Cloudflare: 0).
 DEFAULT_DELIVERY_DELAY_S = 0
 #: Default batches of one queue in flight at once. Cloudflare autoscales; locally 1.
 DEFAULT_MAX_CONCURRENCY = 1
+#: Fewest batches in flight one may configure (Cloudflare: 1).
 MIN_MAX_CONCURRENCY = 1
-#: Upper bound of max_concurrency (Cloudflare: 250).
+#: Most batches in flight (Cloudflare: 250).
 MAX_MAX_CONCURRENCY = 250
 
 # --- Queues: producer limits --------------------------------------------------------

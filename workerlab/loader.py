@@ -35,11 +35,14 @@ Invoker = Callable[[Any, Any, Any], Awaitable[Any]]
 
 
 def install_workers_module() -> None:
-    """Make ``import workers`` resolve to workerlab's implementation of Cloudflare's SDK."""
-    if "workers" not in sys.modules or not getattr(sys.modules["workers"], "__workerlab__", False):
-        from .compat import workers
+    """Make ``import workers`` resolve to workerlab's implementation of Cloudflare's SDK.
 
-        sys.modules["workers"] = workers
+    A worker always gets it, even where some other package named ``workers`` is installed:
+    the code must behave as it will on Cloudflare.
+    """
+    from .compat import workers
+
+    sys.modules["workers"] = workers
 
 
 @dataclass

@@ -53,7 +53,8 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 class _WorkersFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
     """Lets test modules import a worker's module (and so ``import workers``) directly.
 
-    It is the last finder consulted, so it never hides a ``workers`` module that exists.
+    It is the last finder consulted, so until a worker is loaded (which installs workerlab's
+    ``workers`` module for good) it never hides another installed ``workers`` package.
     """
 
     def find_spec(

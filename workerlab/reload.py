@@ -23,7 +23,8 @@ def watched_paths(config: WorkerConfig) -> tuple[Path, ...]:
     paths = [folder]
     if folder not in config.path.resolve().parents:
         paths.append(config.path.resolve())
-        paths.extend(p for p in config.path.parent.glob(".dev.vars*") if p.is_file())
+        for pattern in (".dev.vars*", ".env*"):
+            paths.extend(p for p in config.path.parent.glob(pattern) if p.is_file())
     return tuple(paths)
 
 

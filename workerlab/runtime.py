@@ -134,11 +134,9 @@ class Runtime:
 
     def _open_broker(self, durable: bool, record_history: bool) -> Broker:
         from .queues.broker import Broker
-        from .queues.store import QueueStore
+        from .queues.store import STORE_FILE_NAME, QueueStore
 
-        path = None if self.persist_dir is None else self.persist_dir / "queues.sqlite3"
-        if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
+        path = None if self.persist_dir is None else self.persist_dir / STORE_FILE_NAME
         store = QueueStore.open(path, durable=durable)
         consumers = {consumer.queue: consumer for consumer in self.config.consumers}
         if consumers and "queue" not in self.worker.invokers:
