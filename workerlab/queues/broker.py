@@ -13,7 +13,6 @@ import contextlib
 import logging
 import sqlite3
 import time
-from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -49,7 +48,8 @@ class MessageRecord:
 
 @dataclass(frozen=True)
 class QueueView:
-    """What a queue holds and has done: ``acked`` and ``deliveries`` only with ``record_history``."""
+    """What a queue holds and has done: ``acked``, ``dead_lettered`` and ``deliveries`` only with
+    ``record_history`` (the test harness); the store keeps ``pending`` and ``dropped`` anyway."""
 
     queue: str
     pending: list[MessageRecord]
@@ -60,13 +60,12 @@ class QueueView:
 
 
 class _History:
-    def __init__(self, record_all: bool) -> None:
+    """What the queues did, kept for the test harness (``record_history``)."""
+
+    def __init__(self) -> None:
         self.acked: list[MessageRecord] = []
         self.deliveries: list[MessageRecord] = []
-        # Kept without record_history too (capped), so the inspector can show them.
-        self.dead_lettered: deque[MessageRecord] = deque(
-            maxlen=None if record_all else limits.MAX_DROPPED_KEPT
-        )
+        self.dead_lettered: list[MessageRecord] = []
 
 
 class Broker:
@@ -232,7 +231,7 @@ class Broker:
             logger.error("Queue %r holds a message that cannot be decoded: %s", queue, error)
             return None
         if self._record_history:
-            self._records(queue).deliveries.extend(_records(batch.messages))
+            self._history_of(queue).deliveries.extend(_records(batch.messages))
         return batch
 
     async def _run_batch(self, batch: MessageBatch) -> Resolution:
@@ -286,16 +285,17 @@ class Broker:
                     'Dropped message "%s" on queue "%s" after %d failed attempts', row.id, queue, row.attempts
                 )
         if failed and dlq:
-            self._records(queue).dead_lettered.extend(stored_record(rows[i]) for i in failed)
+            if self._record_history:
+                self._history_of(queue).dead_lettered.extend(stored_record(rows[i]) for i in failed)
             if self._wake is not None and dlq in self._consumers:
                 self._wake.set()
         if self._record_history and batch is not None and resolution.acked:
-            self._records(queue).acked.extend(_records([batch.messages[i] for i in resolution.acked]))
+            self._history_of(queue).acked.extend(_records([batch.messages[i] for i in resolution.acked]))
 
-    def _records(self, queue: str) -> _History:
+    def _history_of(self, queue: str) -> _History:
         history = self._history.get(queue)
         if history is None:
-            history = self._history[queue] = _History(self._record_history)
+            history = self._history[queue] = _History()
         return history
 
     # --- driving ---------------------------------------------------------------------------
@@ -393,7 +393,7 @@ class Broker:
 
     def inspect(self, queue: str) -> QueueView:
         """What ``queue`` holds (pending, dropped) and, with ``record_history``, has done."""
-        history = self._records(queue)
+        history = self._history_of(queue)
         return QueueView(
             queue=queue,
             pending=[stored_record(row) for row in self._store.pending(queue)],

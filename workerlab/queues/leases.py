@@ -17,7 +17,7 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-from ..clock import Clock, SystemClock
+from ..clock import SystemClock
 from .store import Owner, QueueStore
 
 logger = logging.getLogger("workerlab")
@@ -62,10 +62,10 @@ def dead_owners(owners: Sequence[Owner], me: Owner, now_ms: int) -> list[str]:
 class LeaseKeeper:
     """This broker's owner identity in ``store``: registered on start, kept alive, removed on stop."""
 
-    def __init__(self, store: QueueStore, clock: Clock | None = None) -> None:
+    def __init__(self, store: QueueStore) -> None:
         self._store = store
         # Liveness is about real processes, so it reads the wall clock even when the broker's clock is fake.
-        self._clock = clock or SystemClock()
+        self._clock = SystemClock()
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{os.urandom(6).hex()}"
         self._host = socket.gethostname()
         self._started = False
@@ -125,7 +125,3 @@ class LeaseKeeper:
         self._store.remove_owners([self.owner])
         self._started = False
 
-    def abandon(self) -> None:
-        """Stop heartbeating and keep every lease, as if this process had been killed (for crash tests)."""
-        self._halt()
-        self._started = False

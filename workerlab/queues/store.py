@@ -219,16 +219,12 @@ class QueueStore:
                 (queue, limits.MAX_DROPPED_KEPT),
             )
 
-    def release(self, owner: str, seqs: Iterable[int] | None = None) -> int:
-        """Give leased rows of ``owner`` (all of them when ``seqs`` is None) back to their queues."""
-        db = self._db
-        with _transaction(db):
-            if seqs is None:
-                return db.execute("UPDATE messages SET owner = NULL WHERE owner = ?", (owner,)).rowcount
-            cursor = db.executemany(
+    def release(self, owner: str, seqs: Iterable[int]) -> None:
+        """Give the rows ``seqs`` leased by ``owner`` back to their queues."""
+        with _transaction(self._db):
+            self._db.executemany(
                 "UPDATE messages SET owner = NULL WHERE seq = ? AND owner = ?", [(s, owner) for s in seqs]
             )
-            return cursor.rowcount
 
     # --- owners and their leases -----------------------------------------------------------
 
