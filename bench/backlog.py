@@ -79,7 +79,7 @@ async def run(folder: Path) -> None:
         rss_after_fill_mb = peak_rss_mb()
 
         drain_started = time.perf_counter()
-        await runtime.start(loops=True)
+        await runtime.start()
         await asyncio.wait_for(module.finished.wait(), timeout=120)
         drain_s = time.perf_counter() - drain_started
     finally:

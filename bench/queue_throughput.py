@@ -61,7 +61,7 @@ async def run(folder: Path) -> None:
     runtime = Runtime.load(config, clock=SystemClock(), persist_dir=folder / "state")
     module = runtime.worker.module
     jobs = runtime.env.JOBS
-    await runtime.start(loops=True)
+    await runtime.start()
     try:
         module.expected = MESSAGES
         body = {"job": "resize", "image": "photo.jpg", "width": 640}

@@ -24,14 +24,9 @@ class Clock(Protocol):
         """Milliseconds since the epoch (UTC), as an int."""
         ...
 
-    @property
-    def is_fake(self) -> bool: ...
-
 
 class SystemClock:
     """The wall clock."""
-
-    is_fake = False
 
     def now_s(self) -> float:
         return time.time()
@@ -42,8 +37,6 @@ class SystemClock:
 
 class FakeClock:
     """A clock that moves only when told to."""
-
-    is_fake = True
 
     def __init__(self, start_s: float | datetime = FAKE_CLOCK_START_S) -> None:
         self._now_s = to_epoch_s(start_s)

@@ -101,6 +101,13 @@ class WorkerConfig:
     compatibility_flags: tuple[str, ...] = ()
 
     @property
+    def queue_names(self) -> list[str]:
+        """Every queue the config names: producers', consumers' and dead-letter queues, in that order."""
+        names = [p.queue for p in self.producers] + [c.queue for c in self.consumers]
+        names += [c.dead_letter_queue for c in self.consumers if c.dead_letter_queue]
+        return list(dict.fromkeys(names))
+
+    @property
     def root(self) -> Path:
         """The folder of the config file: relative paths are relative to it."""
         return self.path.parent

@@ -7,11 +7,14 @@ import contextvars
 import inspect
 import logging
 from collections.abc import Awaitable
-from typing import Any
+from typing import Any, Literal
 
 from .tracebacks import format_user_traceback
 
 logger = logging.getLogger("workerlab")
+
+#: How an event ended: "exception" when its handler raised or its waitUntil work failed.
+Outcome = Literal["ok", "exception"]
 
 #: The ExecutionContext of the event being handled (for ``workers.wait_until``).
 current_context: contextvars.ContextVar[ExecutionContext | None] = contextvars.ContextVar(

@@ -10,9 +10,10 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from itertools import groupby
-from typing import Literal, TypeVar
+from typing import Literal
 
 from .clock import Clock
+from .context import Outcome
 from .cron_schedule import CronSchedule, validate_cron
 from .limits import WAIT_UNTIL_GRACE_S
 
@@ -29,7 +30,6 @@ MAX_NAP_S = 30.0
 
 FireCron = Callable[[str, int], Awaitable[object]]
 Sleep = Callable[[float], Awaitable[None]]
-_T = TypeVar("_T")
 
 
 # --- the controller and the result -------------------------------------------------------------
@@ -73,7 +73,7 @@ class ScheduledController:
 class ScheduledResult:
     """How one scheduled event ended: ``ok``, or ``exception`` with the error."""
 
-    outcome: Literal["ok", "exception"]
+    outcome: Outcome
     no_retry: bool
     error: BaseException | None = None
 

@@ -120,7 +120,7 @@ class DevServer:
 
         runtime = self.slot.runtime
         assert runtime is not None
-        await runtime.start(loops=True)
+        await runtime.start()
         config = uvicorn.Config(
             self.app,
             lifespan="off",
@@ -189,7 +189,7 @@ class DevServer:
             return
         if old is not None:
             await self._retire(old)
-        await new.start(loops=True)
+        await new.start()
         logger.info("Reloaded")
 
     async def _retire(self, runtime: Runtime) -> None:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from .clock import Clock, SystemClock
 from .config import WorkerConfig, merged_vars
-from .context import BackgroundWork, ExecutionContext, current_context
+from .context import BackgroundWork, ExecutionContext, Outcome, current_context
 from .loader import WorkerModule, load_worker
 from .tracebacks import format_user_traceback
 
@@ -22,7 +22,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("workerlab")
 
-Outcome = Literal["ok", "exception"]
 
 
 class Env:
@@ -106,7 +105,7 @@ class Runtime:
         if config.crons:
             from .cron import CronScheduler
 
-            self.scheduler = CronScheduler(config.crons, clock, self._fire_cron)
+            self.scheduler = CronScheduler(config.crons, clock, self.scheduled)
         self.env = Env(values)
 
     @classmethod
@@ -193,10 +192,8 @@ class Runtime:
 
     # --- lifecycle -----------------------------------------------------------------------
 
-    async def start(self, *, loops: bool) -> None:
+    async def start(self) -> None:
         """Start the queue and cron loops (``workerlab dev``); tests drive them step by step instead."""
-        if not loops:
-            return
         if self.broker is not None:
             self._loops.append(asyncio.create_task(self.broker.run(), name="workerlab-queues"))
         if self.scheduler is not None:
@@ -248,9 +245,6 @@ class Runtime:
         elapsed_ms = (time.perf_counter() - started) * 1000
         logger.info('SCHEDULED "%s" %s (%dms)', cron, outcome, round(elapsed_ms))
         return ScheduledResult(outcome=outcome, no_retry=controller.retry_disabled, error=error)
-
-    async def _fire_cron(self, cron: str, scheduled_time_ms: int) -> None:
-        await self.scheduled(cron, scheduled_time_ms)
 
     async def _run_waited(
         self, event: Literal["queue", "scheduled"], argument: Any, what: str

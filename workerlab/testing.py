@@ -84,7 +84,6 @@ class Worker:
         runtime = Runtime.load(config, clock=clock, persist_dir=None, extra_vars=vars, record_history=True)
         try:
             runtime.apply_d1_migrations()
-            await runtime.start(loops=False)
         except BaseException:
             await runtime.close(grace_s=0)
             raise
@@ -268,11 +267,8 @@ class Worker:
             and (due_s := scheduler.next_due_s()) is not None
             and due_s <= self.clock.now_s()
         ):
-            scheduler = self._scheduler = CronScheduler(scheduler.crons, self.clock, self._fire_cron)
+            scheduler = self._scheduler = CronScheduler(scheduler.crons, self.clock, self.runtime.scheduled)
         return scheduler
-
-    async def _fire_cron(self, cron: str, scheduled_time_ms: int) -> None:
-        await self.runtime.scheduled(cron, scheduled_time_ms)
 
     async def _response(self, result: Any) -> Response:
         from .compat.workers import Response
@@ -296,10 +292,7 @@ class _QueueViews(Mapping[str, "QueueView"]):
         self._runtime = runtime
 
     def _names(self) -> list[str]:
-        config = self._runtime.config
-        names = [p.queue for p in config.producers] + [c.queue for c in config.consumers]
-        names += [c.dead_letter_queue for c in config.consumers if c.dead_letter_queue]
-        return list(dict.fromkeys(names))
+        return self._runtime.config.queue_names
 
     def __getitem__(self, name: str) -> QueueView:
         broker = self._runtime.broker

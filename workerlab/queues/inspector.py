@@ -22,9 +22,7 @@ class QueueSummary:
 
 def queue_names(config: WorkerConfig, store: QueueStore) -> list[str]:
     """The config's queues (producers, consumers, dead-letter queues), then any other the store holds."""
-    names = [p.queue for p in config.producers] + [c.queue for c in config.consumers]
-    names += [c.dead_letter_queue for c in config.consumers if c.dead_letter_queue]
-    return list(dict.fromkeys([*names, *store.queues()]))
+    return list(dict.fromkeys([*config.queue_names, *store.queues()]))
 
 
 def summarize(store: QueueStore, queue: str, clock: Clock) -> QueueSummary:

@@ -12,15 +12,15 @@ import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 from .. import limits
 from ..clock import to_epoch_s, utc_from_ms
+from ..context import Outcome
 from ..errors import QueueError
 
 logger = logging.getLogger("workerlab")
 
-Outcome = Literal["ok", "exception"]
 
 #: The keys of a dict that stands for a whole message rather than a body (harness, createMessageBatch).
 MESSAGE_KEYS = frozenset({"id", "timestamp", "attempts", "body"})
