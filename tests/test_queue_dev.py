@@ -36,7 +36,7 @@ async def queue(batch, env, ctx):
             message.retry()
         if message.body == "block" and message.attempts == 1:
             print("BLOCKED", flush=True)
-            await asyncio.sleep(3600)  # killed here
+            await asyncio.Event().wait()  # hangs here until the test kills the process
 """
 
 GOT = re.compile(r"^GOT (\S+) ([0-9a-f]{32}) (\S+) (\d+) ([\d.]+)$")
