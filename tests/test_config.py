@@ -21,10 +21,8 @@ from workerlab.config import (
     default_persist_dir,
     discover_config,
     load_config,
-    load_dev_vars,
-    merged_vars,
-    parse_var_flags,
 )
+from workerlab.envvars import load_dev_vars, merged_vars, parse_var_flags
 from workerlab.errors import ConfigError
 
 FULL_TOML = """

@@ -332,12 +332,12 @@ def test_queued_messages_survive_a_reload(tmp_path: Path) -> None:
 
 
 def test_a_wrong_content_length_from_the_worker_is_corrected(tmp_path: Path) -> None:
-    source = '''
+    source = """
     from workers import Response
 
     async def fetch(request):
         return Response("hello world", headers={"content-length": "5"})
-    '''
+    """
     write_worker(tmp_path, source=source)
     with DevProcess(["--no-reload"], cwd=tmp_path) as dev:
         response = httpx.get(dev.wait_ready() + "/")

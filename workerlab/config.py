@@ -2,9 +2,9 @@
 
 ``load_config`` reads a config file the way wrangler does (TOML, or JSON with comments and
 trailing commas), overlays ``[env.NAME]`` with wrangler's inheritance rules and validates every
-key against Cloudflare's limits. ``load_dev_vars``, ``parse_var_flags`` and ``merged_vars``
-gather the other sources of ``env`` values. Every problem is a ``ConfigError`` that names the
-file, the key (or line), what was expected and what was found.
+key against Cloudflare's limits. Every problem is a ``ConfigError`` that names the file, the key
+(or line), what was expected and what was found. The other sources of ``env`` values (dev vars,
+``--var`` flags) are read by :mod:`workerlab.envvars`.
 """
 
 from __future__ import annotations
@@ -14,14 +14,13 @@ import difflib
 import json
 import logging
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from . import limits
 from .configfile import display_path, parse_json, parse_toml
-from .dotenv import read_dotenv
 from .errors import ConfigError
 
 logger = logging.getLogger("workerlab")
@@ -602,45 +601,6 @@ def _check_unique_bindings(src: _Source, layer: _Layer) -> None:
             claim(item["binding"], f"{key}[{index}].binding")
 
 
-# --- Other sources of env values -------------------------------------------------------
-
-
-def load_dev_vars(config: WorkerConfig) -> dict[str, str]:
-    """Secrets for local development, from files next to the config, as wrangler reads them.
-
-    ``.dev.vars.<env>`` (when an environment is selected and the file exists), else ``.dev.vars``.
-    Without either, every ``.env`` file that exists is merged, most specific last:
-    ``.env``, ``.env.<env>``, ``.env.local``, ``.env.<env>.local``.
-    """
-    root, env = config.root, config.env_name
-    dev_vars = [root / f".dev.vars.{env}"] if env else []
-    for candidate in [*dev_vars, root / ".dev.vars"]:
-        if candidate.is_file():
-            return read_dotenv(candidate)
-    names = [".env", f".env.{env}", ".env.local", f".env.{env}.local"] if env else [".env", ".env.local"]
-    values: dict[str, str] = {}
-    for name in names:
-        if (root / name).is_file():
-            values.update(read_dotenv(root / name))
-    return values
-
-
-def parse_var_flags(values: Sequence[str]) -> dict[str, str]:
-    """``--var KEY:VALUE`` flags -> dict, split at the first colon (later flags win)."""
-    result: dict[str, str] = {}
-    for value in values:
-        key, sep, rest = value.partition(":")
-        if not sep or not key:
-            raise ConfigError(f"--var must be KEY:VALUE, found {json.dumps(value)}")
-        result[key] = rest
-    return result
-
-
 def default_persist_dir(config: WorkerConfig) -> Path:
     """``<config folder>/.workerlab/state``: where state lives unless ``--persist-to`` says otherwise."""
     return config.root / DEFAULT_PERSIST_SUBDIR
-
-
-def merged_vars(config: WorkerConfig, extra: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """The var part of ``env``: ``[vars]``, then dev vars, then ``extra`` (later wins)."""
-    return {**config.vars, **load_dev_vars(config), **(extra or {})}

@@ -92,7 +92,8 @@ class DevServer:
 
     def load(self) -> Runtime:
         """Read the config and import the worker; a UserError says what is wrong."""
-        from .config import default_persist_dir, discover_config, load_config, parse_var_flags
+        from .config import default_persist_dir, discover_config, load_config
+        from .envvars import parse_var_flags
         from .runtime import Runtime
 
         options = self.options

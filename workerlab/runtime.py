@@ -10,8 +10,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from .clock import Clock, SystemClock
-from .config import WorkerConfig, merged_vars
+from .config import WorkerConfig
 from .context import BackgroundWork, ExecutionContext, Outcome, current_context
+from .envvars import merged_vars
 from .loader import WorkerModule, load_worker
 from .tracebacks import format_user_traceback
 
@@ -21,7 +22,6 @@ if TYPE_CHECKING:
     from .queues.message import MessageBatch
 
 logger = logging.getLogger("workerlab")
-
 
 
 class Env:

@@ -124,4 +124,3 @@ class LeaseKeeper:
         self._halt()
         self._store.remove_owners([self.owner])
         self._started = False
-

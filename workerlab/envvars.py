@@ -1,13 +1,56 @@
-"""``.dev.vars`` / ``.env`` files, read with the dotenv rules wrangler uses."""
+"""Where the var part of ``env`` comes from besides ``[vars]``: ``.dev.vars`` / ``.env`` files
+(read with the dotenv rules wrangler uses) and ``--var KEY:VALUE`` flags, and how they combine."""
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from .configfile import display_path
 from .errors import ConfigError
+
+if TYPE_CHECKING:
+    from .config import WorkerConfig
+
+
+def merged_vars(config: WorkerConfig, extra: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The var part of ``env``: ``[vars]``, then dev vars, then ``extra`` (later wins)."""
+    return {**config.vars, **load_dev_vars(config), **(extra or {})}
+
+
+def load_dev_vars(config: WorkerConfig) -> dict[str, str]:
+    """Secrets for local development, from files next to the config, as wrangler reads them.
+
+    ``.dev.vars.<env>`` (when an environment is selected and the file exists), else ``.dev.vars``.
+    Without either, every ``.env`` file that exists is merged, most specific last:
+    ``.env``, ``.env.<env>``, ``.env.local``, ``.env.<env>.local``.
+    """
+    root, env = config.root, config.env_name
+    dev_vars = [root / f".dev.vars.{env}"] if env else []
+    for candidate in [*dev_vars, root / ".dev.vars"]:
+        if candidate.is_file():
+            return read_dotenv(candidate)
+    names = [".env", f".env.{env}", ".env.local", f".env.{env}.local"] if env else [".env", ".env.local"]
+    values: dict[str, str] = {}
+    for name in names:
+        if (root / name).is_file():
+            values.update(read_dotenv(root / name))
+    return values
+
+
+def parse_var_flags(values: Sequence[str]) -> dict[str, str]:
+    """``--var KEY:VALUE`` flags -> dict, split at the first colon (later flags win)."""
+    result: dict[str, str] = {}
+    for value in values:
+        key, sep, rest = value.partition(":")
+        if not sep or not key:
+            raise ConfigError(f"--var must be KEY:VALUE, found {json.dumps(value)}")
+        result[key] = rest
+    return result
+
 
 _DOTENV_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]*")
 
