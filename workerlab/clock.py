@@ -68,6 +68,15 @@ def to_epoch_s(value: float | int | datetime) -> float:
     return float(value)
 
 
+def to_epoch_ms(value: float | int | datetime, what: str = "a time") -> int:
+    """A datetime (naive means UTC) or epoch milliseconds, as int epoch milliseconds."""
+    if isinstance(value, datetime):
+        return round(to_epoch_s(value) * 1000)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"{what} must be a datetime or epoch ms, got {type(value).__name__} {value!r}")
+    return int(value)
+
+
 def utc_from_ms(epoch_ms: int) -> datetime:
     """A tz-aware UTC datetime from epoch milliseconds."""
     return datetime.fromtimestamp(epoch_ms / 1000, tz=UTC)

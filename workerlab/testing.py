@@ -15,7 +15,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from .clock import FAKE_CLOCK_START_S, FakeClock, SystemClock, to_epoch_s
+from .clock import FAKE_CLOCK_START_S, FakeClock, SystemClock, to_epoch_ms, to_epoch_s
 from .context import BackgroundWork, ExecutionContext
 from .cron import CronScheduler, ScheduledController, ScheduledResult
 from .limits import WAIT_UNTIL_GRACE_S
@@ -178,7 +178,9 @@ class Worker:
         handler's exception is the result's ``error``, not raised.
         """
         self.runtime.worker.invoker("scheduled")
-        time_ms = self.clock.now_ms() if scheduled_time is None else _epoch_ms(scheduled_time)
+        time_ms = (
+            self.clock.now_ms() if scheduled_time is None else to_epoch_ms(scheduled_time, "scheduled_time")
+        )
         return await self.runtime.scheduled(cron, time_ms)
 
     # --- time and queues ---------------------------------------------------------------------
@@ -316,14 +318,6 @@ def _start_s(now: datetime | float | None) -> float:
     return to_epoch_s(now)
 
 
-def _epoch_ms(when: int | float | datetime) -> int:
-    if isinstance(when, datetime):
-        return round(to_epoch_s(when) * 1000)
-    if isinstance(when, bool) or not isinstance(when, int | float):
-        raise TypeError(f"scheduled_time must be epoch ms or a datetime, got {type(when).__name__} {when!r}")
-    return int(when)
-
-
 async def _from_starlette(response: Any) -> Response:
     """A Starlette response (streaming ones too) as a workers ``Response``."""
     from .compat.workers import Response
@@ -366,7 +360,9 @@ def create_scheduled_controller(
 ) -> ScheduledController:
     """A controller for calling a scheduled handler directly; ``scheduled_time`` is epoch ms or a
     datetime, and defaults to the current time."""
-    time_ms = SystemClock().now_ms() if scheduled_time is None else _epoch_ms(scheduled_time)
+    time_ms = (
+        SystemClock().now_ms() if scheduled_time is None else to_epoch_ms(scheduled_time, "scheduled_time")
+    )
     return ScheduledController(cron, time_ms)
 
 

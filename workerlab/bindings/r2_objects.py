@@ -6,11 +6,11 @@ import builtins
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from email.utils import format_datetime, parsedate_to_datetime
 from typing import Any
 
-from ..clock import utc_from_ms
+from ..clock import to_epoch_ms, utc_from_ms
 from ..errors import StorageError
 from .results import JsObject, parse_json, require_int
 
@@ -39,7 +39,7 @@ def _items(value: Any, where: str) -> list[tuple[str, Any]]:
 def _epoch_ms(value: Any, where: str) -> int:
     """A datetime (naive means UTC), epoch milliseconds (like a JS Date), or an HTTP date."""
     if isinstance(value, datetime):
-        return int((value if value.tzinfo else value.replace(tzinfo=UTC)).timestamp() * 1000)
+        return to_epoch_ms(value)
     if isinstance(value, str):
         try:
             return int(parsedate_to_datetime(value).timestamp() * 1000)

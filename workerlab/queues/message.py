@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from .. import limits
-from ..clock import to_epoch_s, utc_from_ms
+from ..clock import to_epoch_ms, utc_from_ms
 from ..context import Outcome
 from ..errors import QueueError
 
@@ -304,14 +304,7 @@ def _record(message: Mapping[str, Any], now_ms: int, where: str) -> tuple[str, i
     if not isinstance(msg_id, str):
         raise TypeError(f"a {where}'s id must be a str, got {type(msg_id).__name__}")
     timestamp = message.get("timestamp")
-    if timestamp is None:
-        timestamp_ms = now_ms
-    elif isinstance(timestamp, datetime):
-        timestamp_ms = round(to_epoch_s(timestamp) * 1000)
-    elif isinstance(timestamp, int | float) and not isinstance(timestamp, bool):
-        timestamp_ms = int(timestamp)
-    else:
-        raise TypeError(f"a {where}'s timestamp must be a datetime or epoch ms, got {timestamp!r}")
+    timestamp_ms = now_ms if timestamp is None else to_epoch_ms(timestamp, f"a {where}'s timestamp")
     attempts = message.get("attempts", 1)
     if isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 1:
         raise TypeError(f"a {where}'s attempts must be an int >= 1, got {attempts!r}")
