@@ -116,3 +116,23 @@ def test_dunder_scheduled_is_an_ordinary_path_without_the_flag(tmp_path: Path) -
         dev.wait_ready()
         response = httpx.get(dev.url + "/__scheduled?cron=x")
         assert response.text == "worker saw __scheduled?cron=x"
+
+
+def test_crons_fire_on_schedule_under_workerlab_dev(tmp_path: Path) -> None:
+    """Real time: waits for the next minute boundary (up to a minute)."""
+    import time
+
+    write_worker(tmp_path, source=WORKER, extra_config='[triggers]\ncrons = ["* * * * *", "*/1 * * * *"]\n')
+    with DevProcess(["--no-reload"], cwd=tmp_path) as dev:
+        dev.wait_ready()
+        first = dev.wait_for(r"RAN cron='(.*)' time=(\d+) type=scheduled", timeout_s=75)
+        second = dev.wait_for(
+            r"RAN cron='(.*)' time=(\d+) type=scheduled", timeout_s=5, after=dev.lines.index(first.string) + 1
+        )
+        fired = {first.group(1), second.group(1)}
+        assert fired == {"* * * * *", "*/1 * * * *"}
+        scheduled_ms = int(first.group(2))
+        assert scheduled_ms % 60_000 == 0  # the minute it was due, not when it ran
+        assert int(second.group(2)) == scheduled_ms
+        assert abs(time.time() * 1000 - scheduled_ms) < 5_000
+        dev.wait_for(r'^SCHEDULED "\* \* \* \* \*" ok \(\d+ms\)$')
