@@ -201,11 +201,10 @@ def _short(body: object, width: int = 60) -> str:
 
 
 def _load_for_command(config: Path | None, env: str | None, persist_to: Path | None):  # type: ignore[no-untyped-def]
-    from .config import default_persist_dir, discover_config, load_config
+    from .config import default_persist_dir, load_config
 
     def load():  # type: ignore[no-untyped-def]
-        path = config if config is not None else discover_config(Path.cwd())
-        loaded = load_config(path, env=env)
+        loaded = load_config(config, env=env)
         return loaded, persist_to or default_persist_dir(loaded)
 
     return _user_errors(load)

@@ -92,14 +92,13 @@ class DevServer:
 
     def load(self) -> Runtime:
         """Read the config and import the worker; a UserError says what is wrong."""
-        from .config import default_persist_dir, discover_config, load_config
+        from .config import default_persist_dir, load_config
         from .envvars import parse_var_flags
         from .runtime import Runtime
 
         options = self.options
         extra_vars = parse_var_flags(options.vars)
-        path = options.config if options.config is not None else discover_config(options.cwd)
-        config = load_config(path, env=options.env, cwd=options.cwd)
+        config = load_config(options.config, env=options.env, cwd=options.cwd)
         persist_dir = options.persist_to or default_persist_dir(config)
         runtime = Runtime.load(
             config, persist_dir=persist_dir, durable=options.durable, extra_vars=extra_vars
