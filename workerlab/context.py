@@ -20,6 +20,8 @@ Outcome = Literal["ok", "exception"]
 current_context: contextvars.ContextVar[ExecutionContext | None] = contextvars.ContextVar(
     "workerlab_current_context", default=None
 )
+#: The env of the worker whose event is being handled (``workers.env``, ``workers.patch_env``).
+current_env: contextvars.ContextVar[Any] = contextvars.ContextVar("workerlab_current_env", default=None)
 
 
 class BackgroundWork:

@@ -1,0 +1,184 @@
+"""The event seam: what the runtime did, as typed events, for whoever subscribes.
+
+The runtime emits an event for every request served, batch delivered, message retried,
+dead-lettered or dropped, cron run, RPC call, alarm run, workflow step and waitUntil failure.
+The log lines (:mod:`workerlab.loglines`), the harness's histories and the inspector are
+subscribers; each keeps what it needs in a bounded buffer. Emitting costs one dict lookup when
+nobody listens to that kind of event.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+logger = logging.getLogger("workerlab")
+
+
+class Event:
+    """Base of every event; subclasses are frozen dataclasses."""
+
+    __slots__ = ()
+
+
+@dataclass(frozen=True, slots=True)
+class RequestServed(Event):
+    """An HTTP request answered by a worker (or by workerlab on its behalf)."""
+
+    worker: str
+    method: str
+    target: str  # path and query
+    status: int
+    duration_ms: float
+
+
+@dataclass(frozen=True, slots=True)
+class BatchDelivered(Event):
+    """A batch handed to a queue consumer and settled: which of its messages were acked."""
+
+    worker: str
+    queue: str
+    messages: Sequence[Any]  # the batch's messages (``id``, ``body``, ``attempts``, ``timestamp``)
+    acked: Sequence[int]  # indexes into ``messages``
+    outcome: str
+    error: BaseException | None
+    duration_ms: float
+
+
+@dataclass(frozen=True, slots=True)
+class MessageRetried(Event):
+    queue: str
+    message_id: str
+    attempts: int
+    delay_s: int
+
+
+@dataclass(frozen=True, slots=True)
+class MessageDeadLettered(Event):
+    """A message that failed ``attempts`` times, moved to ``dead_letter_queue``."""
+
+    queue: str
+    dead_letter_queue: str
+    message: Any  # a record with ``id``, ``body``, ``attempts``, ``timestamp``
+    attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class MessageDropped(Event):
+    """A message that failed ``attempts`` times and had no dead-letter queue to go to."""
+
+    queue: str
+    message: Any
+    attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class CronRun(Event):
+    worker: str
+    cron: str
+    scheduled_time_ms: int
+    outcome: str
+    error: BaseException | None
+    duration_ms: float
+
+
+@dataclass(frozen=True, slots=True)
+class RpcCall(Event):
+    """A call through a service binding (``method`` is ``fetch`` for a service fetch)."""
+
+    caller: str
+    worker: str
+    method: str
+    outcome: str
+    error: BaseException | None
+    duration_ms: float
+
+
+@dataclass(frozen=True, slots=True)
+class AlarmRun(Event):
+    worker: str
+    class_name: str
+    object_id: str
+    retry_count: int
+    outcome: str
+    error: BaseException | None
+    duration_ms: float
+
+
+@dataclass(frozen=True, slots=True)
+class WorkflowStep(Event):
+    workflow: str
+    instance_id: str
+    step: str
+    attempt: int
+    outcome: str  # ok, retry or error
+    error: BaseException | None
+    duration_ms: float
+
+
+@dataclass(frozen=True, slots=True)
+class WaitUntilFailed(Event):
+    worker: str
+    error: BaseException
+
+
+E = TypeVar("E", bound=Event)
+Subscriber = Callable[[Any], None]
+
+
+class EventBus:
+    """Delivers each emitted event to the subscribers of its type, in the order they subscribed.
+
+    A subscriber that raises is logged and kept; it never breaks the code that emitted.
+    """
+
+    def __init__(self) -> None:
+        self._subscribers: dict[type[Event], tuple[Subscriber, ...]] = {}
+
+    def subscribe(self, subscriber: Subscriber, *kinds: type[Event]) -> Callable[[], None]:
+        """Call ``subscriber(event)`` for every event of ``kinds``; returns the unsubscribe function."""
+        for kind in kinds:
+            self._subscribers[kind] = (*self._subscribers.get(kind, ()), subscriber)
+
+        def unsubscribe() -> None:
+            for kind in kinds:
+                remaining = tuple(s for s in self._subscribers.get(kind, ()) if s is not subscriber)
+                if remaining:
+                    self._subscribers[kind] = remaining
+                else:
+                    self._subscribers.pop(kind, None)
+
+        return unsubscribe
+
+    def wants(self, kind: type[Event]) -> bool:
+        """Whether anyone listens to ``kind`` (so that building the event is worth it)."""
+        return kind in self._subscribers
+
+    def emit(self, event: Event) -> None:
+        for subscriber in self._subscribers.get(type(event), ()):
+            try:
+                subscriber(event)
+            except Exception as error:
+                logger.error("An event subscriber failed on %s", type(event).__name__, exc_info=error)
+
+
+class EventBuffer(Generic[E]):
+    """The last ``max_events`` events a subscriber kept: old ones fall off, memory stays bounded."""
+
+    def __init__(self, max_events: int) -> None:
+        self._events: deque[E] = deque(maxlen=max_events)
+        self.dropped = 0  # how many fell off the front
+
+    def append(self, event: E) -> None:
+        if len(self._events) == self._events.maxlen:
+            self.dropped += 1
+        self._events.append(event)
+
+    def __iter__(self) -> Iterator[E]:
+        return iter(list(self._events))
+
+    def __len__(self) -> int:
+        return len(self._events)
