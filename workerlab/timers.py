@@ -104,8 +104,8 @@ class Timers:
             task.cancel()
         await asyncio.gather(*self._loops, return_exceptions=True)
         self._loops.clear()
-        for error in errors:
-            logger.error("Stopping a %s loop failed", "timer", exc_info=error)
+        for failure in errors:
+            logger.error("Stopping a time source failed", exc_info=failure)
 
 
 class Wakeup:
