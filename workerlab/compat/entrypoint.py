@@ -23,6 +23,23 @@ class WorkerEntrypoint:
         self.env = env
 
 
+class DurableObject:
+    """Base class of a Durable Object class; the runtime makes one instance per object id as
+    ``Cls(ctx, env)``, where ``ctx`` is the object's state (``ctx.id``, ``ctx.storage``, ...)."""
+
+    def __init__(self, ctx: Any, env: Any) -> None:
+        self.ctx = ctx
+        self.env = env
+
+
+class WorkflowEntrypoint:
+    """Base class of a Workflow class: the runtime calls ``await instance.run(event, step)``."""
+
+    def __init__(self, ctx: Any, env: Any) -> None:
+        self.ctx = ctx
+        self.env = env
+
+
 def handler(func: F) -> F:
     """Mark a handler (Cloudflare's older SDK style); the function is returned unchanged."""
     return func

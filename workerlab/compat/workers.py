@@ -5,7 +5,14 @@ workerlab installs this module as ``sys.modules["workers"]`` while it loads a wo
 
 from __future__ import annotations
 
-from workerlab.compat.entrypoint import WorkerEntrypoint, handler, wait_until, waitUntil
+from workerlab.compat.entrypoint import (
+    DurableObject,
+    WorkerEntrypoint,
+    WorkflowEntrypoint,
+    handler,
+    wait_until,
+    waitUntil,
+)
 from workerlab.compat.fetch import fetch
 from workerlab.compat.formdata import Blob, File, FormData
 from workerlab.compat.headers import Headers
@@ -14,12 +21,14 @@ from workerlab.compat.response import Response
 
 __all__ = [
     "Blob",
+    "DurableObject",
     "File",
     "FormData",
     "Headers",
     "Request",
     "Response",
     "WorkerEntrypoint",
+    "WorkflowEntrypoint",
     "fetch",
     "handler",
     "waitUntil",
