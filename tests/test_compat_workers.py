@@ -22,6 +22,8 @@ EXPORTED = [
     "wait_until",
     "waitUntil",
     "handler",
+    "DurableObject",
+    "WorkflowEntrypoint",
 ]
 
 
