@@ -1,0 +1,180 @@
+"""RPC as Cloudflare does it between workers and into Durable Objects.
+
+Arguments and results cross by value (a structured clone, plus ``Request`` and ``Response``),
+only public methods that are not handlers can be called, and an exception raised by the
+target reaches the caller with its type name and message. Service bindings
+(:mod:`workerlab.bindings.service`) and Durable Object stubs build on this module.
+"""
+
+from __future__ import annotations
+
+import builtins
+import inspect
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+from .bindings.results import JsObject
+
+#: Methods no RPC call can reach: the event handlers (Cloudflare calls them, not stubs) and the
+#: names JavaScript reserves on every RPC target.
+RESERVED_METHODS = frozenset(
+    {
+        "fetch",
+        "queue",
+        "scheduled",
+        "alarm",
+        "email",
+        "tail",
+        "trace",
+        "test",
+        "connect",
+        "constructor",
+        "dup",
+    }
+)
+#: Deepest nesting of an RPC argument or result (as the structured clone encoding allows).
+MAX_RPC_DEPTH = 200
+
+#: What crosses an RPC call, for error messages.
+RPC_TYPES = "None, bool, int, float, str, bytes, list, tuple, dict, datetime, Request or Response"
+
+Invoke = Callable[[str, tuple[Any, ...], dict[str, Any]], Awaitable[Any]]
+
+
+class RemoteError(Exception):
+    """An exception raised by the target of an RPC call whose class is not a built-in one.
+
+    The caller sees a subclass named like the target's exception class (``type(e).__name__``),
+    with the same message; ``remote_type`` holds that name too.
+    """
+
+    remote_type: str = "Error"
+
+
+_remote_classes: dict[str, type[RemoteError]] = {}
+
+
+def carried(error: BaseException) -> Exception:
+    """The exception the caller of an RPC sees for ``error`` raised in the target.
+
+    Built-in exception types (ValueError, KeyError, TypeError, ...) arrive as themselves; any
+    other arrives as a :class:`RemoteError` subclass of the same name. The message is kept.
+    """
+    kind = type(error)
+    message = str(error.args[0]) if len(error.args) == 1 else str(error)
+    if (
+        kind.__module__ == "builtins"
+        and issubclass(kind, Exception)
+        and getattr(builtins, kind.__name__, None)
+    ):
+        try:
+            return kind(message)
+        except Exception:  # an exception class with a constructor of its own; fall through
+            pass
+    remote = _remote_classes.get(kind.__name__)
+    if remote is None:
+        remote = type(kind.__name__, (RemoteError,), {"remote_type": kind.__name__, "__module__": "workers"})
+        _remote_classes[kind.__name__] = remote
+    return remote(message)
+
+
+def clone(value: Any, where: str) -> Any:
+    """A by-value copy of ``value`` for the other side of an RPC call.
+
+    dicts arrive as :class:`JsObject` (item and attribute access), tuples as lists, bytes-like
+    values as bytes; a ``Request`` or ``Response`` is copied with its body. Anything else is a
+    ``TypeError`` naming the type and ``where`` it was found.
+    """
+    return _clone(value, where, set(), 0)
+
+
+def _clone(value: Any, where: str, path: set[int], depth: int) -> Any:
+    if value is None or isinstance(value, bool | int | float | str | datetime):
+        return value
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value)
+    if isinstance(value, dict | list | tuple):
+        if depth >= MAX_RPC_DEPTH:
+            raise TypeError(f"{where} is nested deeper than {MAX_RPC_DEPTH} levels")
+        key = id(value)
+        if key in path:
+            raise TypeError(f"{where} holds a {type(value).__name__} that contains itself")
+        path.add(key)
+        try:
+            if isinstance(value, dict):
+                return JsObject(
+                    (_clone(k, where, path, depth + 1), _clone(v, where, path, depth + 1))
+                    for k, v in value.items()
+                )
+            return [_clone(item, where, path, depth + 1) for item in value]
+        finally:
+            path.discard(key)
+    copy = _copy_http(value)
+    if copy is not None:
+        return copy
+    raise TypeError(
+        f"{where} cannot cross an RPC call: it is a {type(value).__name__}, and RPC passes values "
+        f"({RPC_TYPES}); convert it first"
+    )
+
+
+def _copy_http(value: Any) -> Any:
+    from .compat.request import Request
+    from .compat.response import Response
+
+    if isinstance(value, Request):
+        return value.clone()
+    if isinstance(value, Response):
+        return value.clone()
+    return None
+
+
+def check_method(target: object, name: str, label: str) -> Callable[..., Any]:
+    """The bound method ``name`` of ``target`` that an RPC call may reach, or a TypeError."""
+    if name.startswith("_") or name in RESERVED_METHODS:
+        raise TypeError(
+            f'The RPC receiver {label} does not implement the method "{name}" '
+            "(methods starting with _ and the handler names are not callable over RPC)"
+        )
+    method = getattr(target, name, None)
+    if method is None or not callable(method):
+        raise TypeError(f'The RPC receiver {label} does not implement the method "{name}"')
+    return method  # type: ignore[no-any-return]
+
+
+async def call_method(
+    target: object, name: str, args: tuple[Any, ...], kwargs: Mapping[str, Any], label: str
+) -> Any:
+    """Call the public method ``name`` of ``target`` with copies of the arguments; return a copy of
+    its result. The target's own exception propagates as raised (see :func:`carried`)."""
+    method = check_method(target, name, label)
+    args = tuple(clone(arg, f"argument {index + 1} of {name}()") for index, arg in enumerate(args))
+    kwargs = {key: clone(arg, f"argument {key}= of {name}()") for key, arg in kwargs.items()}
+    result = method(*args, **kwargs)
+    if inspect.isawaitable(result):
+        result = await result
+    return clone(result, f"the result of {name}()")
+
+
+class RpcStub:
+    """The caller's side of an RPC target: every public attribute is a method to call remotely."""
+
+    def __init__(self, invoke: Invoke, label: str) -> None:
+        self._invoke = invoke
+        self._label = label
+
+    def __getattr__(self, name: str) -> Callable[..., Awaitable[Any]]:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        invoke = self._invoke
+
+        def method(*args: Any, **kwargs: Any) -> Awaitable[Any]:
+            return invoke(name, args, kwargs)
+
+        method.__name__ = name
+        method.__qualname__ = f"{self._label}.{name}"
+        return method
+
+    def __repr__(self) -> str:
+        return f"<RPC stub of {self._label}>"
