@@ -23,3 +23,8 @@ class WorkflowError(UserError):
     """A Workflows call broke a rule: a bad id, a duplicate, an unknown option, a bad duration."""
 
     code = "workflow"
+
+
+class WorkflowTimeoutError(Exception):
+    """A step attempt ran past its timeout, or a wait_for_event got no event in time (the name
+    Cloudflare gives these errors)."""

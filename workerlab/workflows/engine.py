@@ -1,0 +1,383 @@
+"""The Workflows engine: registered workflows, their instances, and the runs that move them on.
+
+The engine is a :class:`~workerlab.timers.TimeSource` of kind ``"workflows"``. Everything that
+falls due on the workerlab clock — a new instance, the end of a sleep, a retry, an event timeout,
+an event that arrived, a step attempt past its timeout — makes an instance due (or an attempt
+late) in the store, and the engine starts a run for each due instance: ``workerlab dev`` through
+:meth:`WorkflowEngine.run` on the real clock, the harness through :meth:`next_due_s` and
+:meth:`run_due` on a fake one. Waiting instances hold no task.
+
+Wiring::
+
+    engine = WorkflowEngine(persist_dir / STORE_FILE_NAME, clock, bus)   # or None: in memory
+    engine.register("export", "my-worker", ExportWorkflow, lambda: env, background_work)
+    env["EXPORT"] = engine.binding("export")
+    timers.add(engine)
+    ...
+    await engine.close()     # instances mid-step go on at the next start
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..bindings.results import JsObject
+from ..clock import Clock, utc_from_ms
+from ..context import BackgroundWork, ExecutionContext, current_context, current_env
+from ..events import EventBus
+from ..timers import Wakeup, run_on_clock
+from ..tracebacks import format_user_traceback
+from .binding import WorkflowBinding
+from .errors import WorkflowError
+from .owners import OwnerLock
+from .records import InstanceRecord, instance_records
+from .run import Run, Suspend
+from .step import WorkflowStep
+from .store import FINISHED, InstanceRow, WorkflowStore
+from .values import decode_value, encode_value, error_fields
+
+logger = logging.getLogger("workerlab")
+
+#: Steps one instance may run (Cloudflare Workflows default ``limits.steps``: 10,000).
+DEFAULT_STEP_LIMIT = 10_000
+#: How long (real time) run_due waits on runs that make no progress — step code blocked on
+#: something only time or the outside will end — before it returns and leaves them in flight:
+#: their step timeouts fall due on the clock like everything else (workerlab's own choice).
+SETTLE_S = 0.5
+#: Due instances claimed from the store at a time (workerlab's own choice).
+CLAIM_BATCH = 500
+#: How often (real time) a running engine looks for instances left by a process that died.
+RECOVER_INTERVAL_S = 1.0
+
+
+@dataclass(frozen=True)
+class _Workflow:
+    name: str
+    worker: str
+    entrypoint: type
+    env_provider: Callable[[], Any]
+    background_work: BackgroundWork | None
+    step_limit: int
+
+
+@dataclass
+class _Active:
+    run: Run
+    task: asyncio.Task[None]
+
+
+class WorkflowEngine:
+    """Runs the instances of registered workflows from one store (``store_path`` None: in memory).
+
+    ``durable`` syncs every commit to disk (survives power loss, slower); the default survives a
+    crash of the process. ``close_grace_s`` is how long :meth:`close` lets step attempts in flight
+    finish before it cancels them (a cancelled attempt runs again at the next start).
+    """
+
+    kind = "workflows"
+
+    def __init__(
+        self,
+        store_path: Path | None,
+        clock: Clock,
+        bus: EventBus,
+        *,
+        durable: bool = False,
+        settle_s: float = SETTLE_S,
+        close_grace_s: float = 0.0,
+    ) -> None:
+        self._store = WorkflowStore(store_path, durable=durable)
+        self._clock = clock
+        self._bus = bus
+        self._settle_s = settle_s
+        self._close_grace_s = close_grace_s
+        self._lock = OwnerLock(store_path)
+        self._workflows: dict[str, _Workflow] = {}
+        self._names: tuple[str, ...] = ()
+        self._bindings: dict[str, WorkflowBinding] = {}
+        self._active: dict[int, _Active] = {}
+        self._wakeup = Wakeup(clock)
+        self._progress = 0
+        self._stalled_at: int | None = None
+        self._recovered_at = 0.0
+        self._closing = False
+        self._closed = False
+        self._recover()
+
+    @property
+    def store(self) -> WorkflowStore:
+        return self._store
+
+    # --- wiring ----------------------------------------------------------------------------
+
+    def register(
+        self,
+        name: str,
+        worker_name: str,
+        entrypoint_class: type,
+        env_provider: Callable[[], Any],
+        background_work: BackgroundWork | None = None,
+        *,
+        step_limit: int = DEFAULT_STEP_LIMIT,
+    ) -> None:
+        """Declare workflow ``name`` (``[[workflows]] name``), run by ``entrypoint_class`` of
+        ``worker_name``; ``env_provider()`` gives that worker's env when a run starts."""
+        if name in self._workflows:
+            raise WorkflowError(
+                f'workflow "{name}" is declared twice (by worker "{self._workflows[name].worker}" and '
+                f'worker "{worker_name}"); workflow names are unique'
+            )
+        run = getattr(entrypoint_class, "run", None)
+        if not callable(run):
+            raise WorkflowError(
+                f'workflow "{name}": class {entrypoint_class.__name__} of worker "{worker_name}" has no '
+                "run(self, event, step) method"
+            )
+        self._workflows[name] = _Workflow(
+            name, worker_name, entrypoint_class, env_provider, background_work, step_limit
+        )
+        self._names = tuple(self._workflows)
+        self._wakeup.wake()
+
+    def binding(self, name: str) -> WorkflowBinding:
+        """The ``env.<BINDING>`` value of workflow ``name`` (``create``, ``get``, ``create_batch``)."""
+        binding = self._bindings.get(name)
+        if binding is None:
+            binding = self._bindings[name] = WorkflowBinding(self, name)
+        return binding
+
+    def instances(self, workflow: str) -> list[InstanceRecord]:
+        """Every instance of ``workflow`` (status, steps with attempts and outcome), oldest first."""
+        return instance_records(self._store, workflow)
+
+    # --- the time source -------------------------------------------------------------------
+
+    def next_due_s(self) -> float | None:
+        due = [] if self._closing or not self._names else [self._store.next_due_ms(self._names)]
+        due.extend(
+            attempt.deadline_ms
+            for active in self._active.values()
+            for attempt in active.run.attempts
+            if not attempt.timed_out
+        )
+        earliest = min((d for d in due if d is not None), default=None)
+        return None if earliest is None else earliest / 1000
+
+    async def run_due(self) -> None:
+        while True:
+            started = self._start_due(self._clock.now_ms())
+            tasks = [active.task for active in self._active.values()]
+            if not tasks:
+                return
+            if not started and self._stalled_at == self._progress:
+                return  # the same runs, still blocked in step code since the last call
+            progress = self._progress
+            done, _ = await asyncio.wait(tasks, timeout=self._settle_s, return_when=asyncio.FIRST_COMPLETED)
+            if not done and progress == self._progress:
+                self._stalled_at = progress
+                return
+
+    async def run(self) -> None:
+        await run_on_clock(
+            self._clock, self.next_due_s, self._start_due_s, self._wakeup, lambda: self._closing
+        )
+
+    async def close(self) -> None:
+        """Stop: runs are cancelled (after ``close_grace_s`` for step attempts in flight) and their
+        instances are left due, to go on from their last stored step at the next start."""
+        if self._closed:
+            return
+        self._closing = True
+        self._wakeup.wake()
+        tasks = [active.task for active in self._active.values()]
+        if tasks and self._close_grace_s > 0:
+            await asyncio.wait(tasks, timeout=self._close_grace_s)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._store.release([self._lock.owner], self._clock.now_ms())
+        self._lock.release()
+        self._store.close()
+        self._closed = True
+
+    def _start_due_s(self, now_s: float) -> None:
+        if time.monotonic() - self._recovered_at > RECOVER_INTERVAL_S:
+            self._recover()
+        self._start_due(round(now_s * 1000))
+
+    def _start_due(self, now_ms: int) -> int:
+        """Fail the attempts past their timeout and start a run for every due instance."""
+        for active in list(self._active.values()):
+            for attempt in list(active.run.attempts):
+                if attempt.deadline_ms <= now_ms:
+                    attempt.time_out()
+        if self._closing or not self._names:
+            return 0
+        rows = self._store.claim_due(self._names, self._lock.owner, now_ms, CLAIM_BATCH)
+        for row in rows:
+            self._start(row)
+        return len(rows)
+
+    def _recover(self) -> None:
+        self._recovered_at = time.monotonic()
+        dead = [owner for owner in self._store.owners() if self._lock.is_dead(owner)]
+        if dead:
+            count = self._store.release(dead, self._clock.now_ms())
+            if count:
+                logger.info("Workflows: resuming %d instance(s) left running by a stopped process", count)
+                self._wakeup.wake()
+
+    def _changed(self) -> None:
+        self._progress += 1
+        self._wakeup.wake()
+
+    # --- one run ---------------------------------------------------------------------------
+
+    def _start(self, row: InstanceRow) -> None:
+        workflow = self._workflows[row.workflow]
+        run = Run(
+            self._store,
+            self._clock,
+            self._bus,
+            self._lock.owner,
+            row,
+            step_limit=workflow.step_limit,
+            on_change=self._changed,
+        )
+        task = asyncio.create_task(self._drive(workflow, run), name=f"workflow {row.workflow} {row.id}")
+        self._active[row.seq] = _Active(run, task)
+        task.add_done_callback(lambda done: self._ended(row.seq, done))
+
+    def _ended(self, seq: int, task: asyncio.Task[None]) -> None:
+        active = self._active.get(seq)
+        if active is not None and active.task is task:
+            del self._active[seq]
+        self._changed()
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("Workflows: a run failed inside workerlab", exc_info=task.exception())
+
+    async def _drive(self, workflow: _Workflow, run: Run) -> None:
+        row = run.instance
+        env = workflow.env_provider()
+        ctx = ExecutionContext(workflow.background_work, waits_for_work=False)
+        current_env.set(env)
+        current_context.set(ctx)
+        event = JsObject(
+            payload=decode_value(row.params),
+            timestamp=utc_from_ms(row.created_ms),
+            instanceId=row.id,
+            workflowName=row.workflow,
+        )
+        try:
+            entry = workflow.entrypoint(ctx, env)
+            output = entry.run(event, WorkflowStep(run))
+            if inspect.isawaitable(output):
+                output = await output
+        except Suspend:
+            await self._settle(run)
+            self._store.suspend(row.seq, self._lock.owner, self._clock.now_ms())
+            return
+        except asyncio.CancelledError:
+            await self._settle(run)
+            current = asyncio.current_task()
+            if current is not None and current.cancelling():
+                raise  # terminated, restarted or stopping: whoever cancelled has set the status
+            self._fail(row, asyncio.CancelledError("the workflow's run() was cancelled"))
+            return
+        except Exception as error:
+            await self._settle(run)
+            self._fail(row, error)
+            return
+        await self._settle(run)
+        try:
+            blob = encode_value(output, f'the value returned by run() of workflow "{row.workflow}"')
+        except (TypeError, WorkflowError) as error:
+            self._fail(row, error)
+            return
+        self._store.finish(row.seq, self._lock.owner, "complete", output=blob)
+
+    async def _settle(self, run: Run) -> None:
+        """End the run's step operations and wait for its attempts still in flight to be recorded."""
+        run.close()
+        pending = [attempt.task for attempt in run.attempts if attempt.task is not None]
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)
+
+    def _fail(self, row: InstanceRow, error: BaseException) -> None:
+        if self._store.finish(row.seq, self._lock.owner, "errored", error=error_fields(error)):
+            logger.warning(
+                'Workflow "%s" instance "%s" errored:\n%s', row.workflow, row.id, format_user_traceback(error)
+            )
+
+    # --- instance control (the binding calls these) ----------------------------------------
+
+    def workflow_names(self) -> tuple[str, ...]:
+        return self._names
+
+    def row(self, workflow: str, id: str) -> InstanceRow:
+        """The instance ``id`` of ``workflow``, or a WorkflowError (Cloudflare: instance.not_found)."""
+        row = self._store.get(workflow, id)
+        if row is None:
+            raise WorkflowError(f'workflow "{workflow}": no instance with id "{id}" (instance.not_found)')
+        return row
+
+    def create(self, workflow: str, instances: list[tuple[str, bytes]]) -> None:
+        self._store.create(workflow, instances, self._clock.now_ms())
+        self._wakeup.wake()
+
+    def pause(self, row: InstanceRow) -> None:
+        """Pause at once, or at the end of the current step when a run is in flight; a no-op for
+        an instance that is paused already or over."""
+        if row.status in ("queued", "running", "waiting"):
+            self._store.pause(row.seq, self._clock.now_ms(), at_next_step=row.owner is not None)
+
+    def resume(self, row: InstanceRow) -> None:
+        """Run a paused instance again (or call off a pause not reached yet); otherwise a no-op."""
+        if row.status in ("paused", "waitingForPause"):
+            self._store.resume(row.seq, self._clock.now_ms())
+            self._wakeup.wake()
+
+    async def terminate(self, row: InstanceRow) -> None:
+        """End the instance now (its run in flight is cancelled); an error once it is over."""
+        if row.status in FINISHED:
+            raise WorkflowError(
+                f'workflow "{row.workflow}": instance "{row.id}" is {row.status}, so it cannot be '
+                "terminated (instance.cannot_terminate)"
+            )
+        self._store.finish(row.seq, None, "terminated")
+        await self._stop_run(row.seq)
+
+    async def restart(self, row: InstanceRow) -> None:
+        """Forget every step and run the instance again from the start, with the same params."""
+        await self._stop_run(row.seq)
+        self._store.restart(row.seq, self._clock.now_ms())
+        self._wakeup.wake()
+
+    async def _stop_run(self, seq: int) -> None:
+        active = self._active.get(seq)
+        if active is None or active.task is asyncio.current_task():
+            return
+        active.task.cancel()
+        await asyncio.gather(active.task, return_exceptions=True)
+
+    def send_event(self, row: InstanceRow, event_type: str, payload: bytes) -> None:
+        self._store.add_event(row.seq, event_type, payload, self._clock.now_ms())
+        self._wakeup.wake()
+
+    def status(self, row: InstanceRow) -> JsObject:
+        outcome = self._store.outcome(row.seq)
+        status = JsObject(status=outcome.status)
+        if outcome.status == "errored":
+            status["error"] = JsObject(
+                name=outcome.error_name or "Error", message=outcome.error_message or ""
+            )
+        if outcome.status == "complete":
+            status["output"] = None if outcome.output is None else decode_value(outcome.output)
+        return status
