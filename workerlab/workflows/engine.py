@@ -51,6 +51,8 @@ DEFAULT_STEP_LIMIT = 10_000
 #: something only time or the outside will end — before it returns and leaves them in flight:
 #: their step timeouts fall due on the clock like everything else (workerlab's own choice).
 SETTLE_S = 0.5
+#: Turns of the event loop run_due gives runs it found blocked before, to see them move on.
+STALL_PEEK_TURNS = 20
 #: Due instances claimed from the store at a time (workerlab's own choice).
 CLAIM_BATCH = 500
 #: How often (real time) a running engine looks for instances left by a process that died.
@@ -176,13 +178,22 @@ class WorkflowEngine:
             tasks = [active.task for active in self._active.values()]
             if not tasks:
                 return
-            if not started and self._stalled_at == self._progress:
-                return  # the same runs, still blocked in step code since the last call
             progress = self._progress
+            if not started and self._stalled_at == progress and not await self._moved(tasks, progress):
+                return  # the same runs, still blocked in step code since the last call
             done, _ = await asyncio.wait(tasks, timeout=self._settle_s, return_when=asyncio.FIRST_COMPLETED)
             if not done and progress == self._progress:
                 self._stalled_at = progress
                 return
+
+    async def _moved(self, tasks: list[asyncio.Task[None]], progress: int) -> bool:
+        """Whether runs found blocked before move on within a few turns of the event loop (something
+        outside, such as a test, may have let them go)."""
+        for _ in range(STALL_PEEK_TURNS):
+            await asyncio.sleep(0)
+            if self._progress != progress or any(task.done() for task in tasks):
+                return True
+        return False
 
     async def run(self) -> None:
         await run_on_clock(
@@ -213,17 +224,22 @@ class WorkflowEngine:
         self._start_due(round(now_s * 1000))
 
     def _start_due(self, now_ms: int) -> int:
-        """Fail the attempts past their timeout and start a run for every due instance."""
-        for active in list(self._active.values()):
-            for attempt in list(active.run.attempts):
-                if attempt.deadline_ms <= now_ms:
-                    attempt.time_out()
+        """Fail the attempts past their timeout and start a run for every due instance; return how
+        many of either."""
+        late = [
+            attempt
+            for active in self._active.values()
+            for attempt in active.run.attempts
+            if attempt.deadline_ms <= now_ms and not attempt.timed_out
+        ]
+        for attempt in late:
+            attempt.time_out()
         if self._closing or not self._names:
-            return 0
+            return len(late)
         rows = self._store.claim_due(self._names, self._lock.owner, now_ms, CLAIM_BATCH)
         for row in rows:
             self._start(row)
-        return len(rows)
+        return len(late) + len(rows)
 
     def _recover(self) -> None:
         self._recovered_at = time.monotonic()
