@@ -93,7 +93,9 @@ async def fetch(
     import httpx
 
     where = f"{request.method} {request.url}"
-    raw_headers = [pair for pair in request.headers._raw_pairs() if pair[0] not in _CLIENT_OWNED_HEADERS]
+    raw_headers = [
+        pair for pair in request._sdk_headers()._raw_pairs() if pair[0] not in _CLIENT_OWNED_HEADERS
+    ]
     try:
         reply = await _shared_client().request(
             request.method,

@@ -2,15 +2,31 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from http import HTTPMethod
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
+from workerlab.bindings.results import JsObject
 from workerlab.compat.body import Body, BodyMixin, encode_body
+from workerlab.compat.buffers import JsArrayBuffer
 from workerlab.compat.headers import Headers, HeadersInit, RequestHeaders, _header_name
+
+if TYPE_CHECKING:
+    from workerlab.compat.jsrequest import JsRequest
 
 #: The values of a Request's ``redirect`` option (Fetch standard).
 REDIRECT_MODES = ("follow", "manual", "error")
 _NO_BODY_METHODS = ("GET", "HEAD")
+# Cloudflare's Request.method is an http.HTTPMethod (a str enum); other verbs stay str.
+_METHODS: Mapping[str, HTTPMethod] = HTTPMethod.__members__
+#: JS names code sometimes calls on Cloudflare's Python Request, and what that Request has instead.
+_JS_NAMES = {
+    "arrayBuffer": "await request.buffer() or await request.bytes()",
+    "formData": "await request.form_data()",
+    "bodyUsed": "request.body_used",
+    "referrerPolicy": "request.referrer_policy",
+}
 
 
 def absolute_url(url: str, where: str) -> str:
@@ -37,17 +53,22 @@ class Request(BodyMixin):
     ``url`` may also be another Request, whose method, headers, body and ``cf`` are taken
     unless given (its body is then marked used, as in JS). ``headers`` is a dict, a list of
     (name, value) pairs (str or bytes) or a :class:`Headers`; ``body`` is str, bytes,
-    FormData or None (a GET or HEAD request cannot have one).
+    FormData or None (a GET or HEAD request cannot have one). ``method`` is an
+    ``http.HTTPMethod`` (a str), as on Cloudflare.
+
+    It has the names of Cloudflare's Python ``Request`` only: the JS ones (``arrayBuffer()``,
+    ``formData()``) fail here as they fail there; ``js_object`` is the JS-style request.
     """
 
-    __slots__ = ("_cf", "_headers", "_raw_headers", "method", "redirect", "url")
+    __slots__ = ("_cf", "_headers", "_js", "_raw_headers", "method", "redirect", "url")
 
     url: str
     method: str
     redirect: str
     _headers: Headers | None
     _raw_headers: list[tuple[bytes, bytes]] | None
-    _cf: dict[str, Any] | None
+    _cf: JsObject | None
+    _js: JsRequest | None
 
     def __init__(
         self,
@@ -64,12 +85,12 @@ class Request(BodyMixin):
         if isinstance(url, Request):
             source = url
             self.url = source.url
-            if body is None and source._body is not None:
-                if source._body_used:
-                    raise TypeError("Cannot build a Request from a Request whose body was already read")
-                source._body_used = True
             data = source._body
-            default_method, default_headers = source.method, source.headers
+            if body is None and data is not None:
+                if source.body_used:
+                    raise TypeError("Cannot build a Request from a Request whose body was already read")
+                source._take_body()
+            default_method, default_headers = source.method, source._sdk_headers()
             default_cf, default_redirect = source._cf, source.redirect
         else:
             self.url = absolute_url(url, "Request()")
@@ -83,6 +104,7 @@ class Request(BodyMixin):
             raise TypeError(f"Request method must be a str, got {type(method).__name__}")
         else:
             method = _header_name(method).upper()
+        method = _METHODS.get(method, method)
         if data is not None and method in _NO_BODY_METHODS:
             raise TypeError(f"A {method} request cannot have a body (got {len(data)} bytes for {self.url})")
         redirect = redirect or default_redirect
@@ -97,50 +119,90 @@ class Request(BodyMixin):
         self._body = data
         self._body_used = False
         chosen_cf = cf if cf is not None else default_cf
-        self._cf = dict(chosen_cf) if chosen_cf is not None else None
+        self._cf = JsObject(chosen_cf) if chosen_cf is not None else None
+        self._js = None
 
     @classmethod
     def _from_asgi(
-        cls, url: str, method: str, raw_headers: list[tuple[bytes, bytes]], body: bytes
+        cls,
+        url: str,
+        method: str,
+        raw_headers: list[tuple[bytes, bytes]],
+        body: bytes,
+        cf: JsObject | None = None,
     ) -> Request:
-        """A Request for the server, built with no checks; headers are decoded when first read."""
+        """A Request for the server, built with no checks; headers are decoded when first read.
+
+        ``cf`` is the request's ``request.cf`` (see :func:`workerlab.compat.cf.local_cf`).
+        """
         self = cls.__new__(cls)
         self.url = url
-        self.method = method
+        self.method = _METHODS.get(method, method)
         self.redirect = "follow"
         self._headers = None
         self._raw_headers = raw_headers
         self._body = body or None  # an empty body is no body, as for an incoming GET in JS
         self._body_used = False
-        self._cf = None
+        self._cf = cf
+        self._js = None
         return self
 
     @property
     def headers(self) -> Headers:
         """The request headers (case-insensitive)."""
+        return self._sdk_headers()
+
+    def _sdk_headers(self) -> Headers:
         headers = self._headers
         if headers is None:
             headers = self._headers = RequestHeaders._from_raw(self._raw_headers or [])
         return headers
 
     @property
-    def cf(self) -> dict[str, Any]:
-        """Cloudflare's request properties (empty locally unless given)."""
-        if self._cf is None:
-            self._cf = {}
+    def cf(self) -> JsObject | None:
+        """Cloudflare's properties of the incoming request (``request.cf.colo``, ``request.cf["country"]``).
+
+        None for a request built in code without ``cf``, as on Cloudflare.
+        """
         return self._cf
+
+    @property
+    def js_object(self) -> JsRequest:
+        """The JS-style request (``arrayBuffer()``, ``formData()``, ``headers.get()``) behind this
+        one; reading the body through either uses it up for both."""
+        view = self._js
+        if view is None:
+            from workerlab.compat.jsrequest import JsRequest
+
+            view = self._js = JsRequest._view_of(self)
+        return view
+
+    async def buffer(self) -> JsArrayBuffer:
+        """The body as a JS ``ArrayBuffer`` (``.to_bytes()``, ``.to_py()``; also usable as bytes)."""
+        return JsArrayBuffer(self._take_body())
 
     def clone(self) -> Request:
         """A copy whose body can be read independently of this one's."""
-        if self._body_used:
+        if self.body_used:
             raise OSError("Body already used: cannot clone() a Request whose body was read")
-        twin = Request.__new__(type(self))
+        twin = Request.__new__(Request)
         twin.url, twin.method, twin.redirect = self.url, self.method, self.redirect
-        twin._headers = self.headers.copy()
+        twin._headers = self._sdk_headers().copy()
         twin._raw_headers = None
         twin._body, twin._body_used = self._body, False
-        twin._cf = dict(self._cf) if self._cf is not None else None
+        twin._cf = JsObject(self._cf) if self._cf is not None else None
+        twin._js = None
         return twin
 
+    def __getattr__(self, name: str) -> Any:
+        # Only reached for names the class lacks: say what Cloudflare's Python Request offers.
+        instead = _JS_NAMES.get(name)
+        if instead is None:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        raise AttributeError(
+            f"'Request' object has no attribute {name!r}: Cloudflare's Python Request uses "
+            f"Python names; use {instead} (the JS-style request is request.js_object)"
+        )
+
     def __repr__(self) -> str:
-        return f"Request(method={self.method!r}, url={self.url!r})"
+        return f"Request(method={str(self.method)!r}, url={self.url!r})"

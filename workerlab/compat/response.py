@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import json
 from http import HTTPStatus
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from workerlab.compat.body import TEXT_PLAIN, Body, BodyMixin, encode_body
+from workerlab.compat.buffers import JsArrayBuffer
+from workerlab.compat.formdata import FormData
 from workerlab.compat.headers import Headers, HeadersInit
 from workerlab.compat.request import absolute_url
+
+if TYPE_CHECKING:
+    from workerlab.compat.jsresponse import JsResponse
 
 #: Content-Type of Response.json() (Cloudflare's SDK and the Fetch standard).
 APPLICATION_JSON = "application/json"
@@ -53,6 +58,14 @@ class _JsonAccessor:
         return instance._read_json
 
 
+class HttpStatusError(OSError):
+    """What :meth:`Response.raise_for_status` raises (``pyodide.http.HttpStatusError``)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
 class Response(BodyMixin):
     """An HTTP response: ``Response(body=None, status=200, status_text="", headers=None)``.
 
@@ -65,6 +78,7 @@ class Response(BodyMixin):
     __slots__ = (
         "_content_type",
         "_headers",
+        "_js",
         "redirected",
         "status",
         "status_text",
@@ -77,6 +91,7 @@ class Response(BodyMixin):
     redirected: bool
     _headers: Headers | None
     _content_type: bytes | None
+    _js: JsResponse | None
 
     def __init__(
         self,
@@ -87,6 +102,9 @@ class Response(BodyMixin):
     ) -> None:
         if body is None:
             data, content_type = None, None
+        elif isinstance(body, Response):
+            self._wrap(body, status, status_text, headers)
+            return
         elif type(body) is str:  # the common case, kept short
             data, content_type = body.encode(), _TEXT_PLAIN_RAW
         else:
@@ -113,6 +131,7 @@ class Response(BodyMixin):
         self.redirected = False
         self._body = data
         self._body_used = False
+        self._js = None
         if headers is None:
             self._headers = None
             self._content_type = content_type
@@ -138,15 +157,49 @@ class Response(BodyMixin):
     json = _JsonAccessor()
     _read_json = BodyMixin.json
 
+    @staticmethod
+    def redirect(url: str, status: int | HTTPStatus = 302) -> JsResponse:
+        """A redirect to the absolute ``url``; ``status`` is one of 301, 302, 303, 307, 308.
+
+        As on Cloudflare, the result is the JS-style response (``js.Response.redirect``).
+        """
+        from workerlab.compat.jsresponse import JsResponse
+
+        return JsResponse._redirect(url, status)
+
     @classmethod
-    def redirect(cls, url: str, status: int | HTTPStatus = 302) -> Response:
-        """A redirect to the absolute ``url``; ``status`` is one of 301, 302, 303, 307, 308."""
+    def _redirect(cls, url: str, status: int | HTTPStatus) -> Response:
         if isinstance(status, bool) or not isinstance(status, int) or int(status) not in REDIRECT_STATUSES:
             raise ValueError(
                 f"Response.redirect() status must be one of {sorted(REDIRECT_STATUSES)}, got {status!r}"
             )
         location = absolute_url(url, "Response.redirect()")
-        return cls(None, int(status), headers={"location": location})
+        self = cls.__new__(cls)
+        self._setup(None, None, int(status), "", {"location": location})
+        return self
+
+    def _wrap(self, source: Response, status: object, status_text: str, headers: HeadersInit) -> None:
+        """``Response(js_response)``: this response stands for ``source`` and shares its body."""
+        if status not in (None, 200) or status_text or headers is not None:
+            raise ValueError("Expected no options when constructing Response from a js.Response")
+        from workerlab.compat.jsresponse import JsResponse
+
+        if not isinstance(source, JsResponse):
+            raise TypeError(
+                "Unsupported type in Response: Response (pass a js.Response, or return it as it is)"
+            )
+        inner = source._owner()
+        self.status, self.status_text, self.url, self.redirected = (
+            inner.status,
+            source.statusText,
+            inner.url,
+            inner.redirected,
+        )
+        self._headers, self._content_type = Response.headers.__get__(inner), None
+        self._body, self._body_used = inner._body, source.bodyUsed
+        self._js = source
+        if source._source is None:
+            source._source = self  # from now on the JS response reads its body through this one
 
     @classmethod
     def _from_fetch(
@@ -159,12 +212,60 @@ class Response(BodyMixin):
         redirected: bool,
     ) -> Response:
         """The response to an outbound fetch, taken as the origin sent it (names lower-case)."""
+        self = cls._from_parts(status, raw_headers, body)
+        self.status_text, self.url, self.redirected = status_text, url, redirected
+        return self
+
+    @classmethod
+    def _from_parts(cls, status: int, raw_headers: list[tuple[bytes, bytes]], body: bytes | None) -> Response:
+        """A response from an app's status, raw header pairs (names lower-case) and body, unchecked."""
         self = cls.__new__(cls)
-        self.status, self.status_text, self.url, self.redirected = status, status_text, url, redirected
+        self.status, self.status_text, self.url, self.redirected = status, "", "", False
         self._headers = Headers._from_raw(raw_headers)
         self._content_type = None
         self._body, self._body_used = body, False
+        self._js = None
         return self
+
+    @property
+    def js_object(self) -> JsResponse:
+        """The JS-style response (``statusText``, ``arrayBuffer()``, ``headers.get()``) behind this
+        one; reading the body through either uses it up for both."""
+        view = self._js
+        if view is None:
+            from workerlab.compat.jsresponse import JsResponse
+
+            view = self._js = JsResponse._view_of(self)
+        return view
+
+    @property
+    def type(self) -> str:
+        """The response type (``"default"`` for responses made in code and fetched ones alike)."""
+        return "default"
+
+    async def buffer(self) -> JsArrayBuffer:
+        """The body as a JS ``ArrayBuffer`` (``.to_bytes()``, ``.to_py()``; also usable as bytes)."""
+        return JsArrayBuffer(self._take_body())
+
+    async def memoryview(self) -> memoryview:
+        """The body as a memoryview."""
+        return memoryview(self._take_body())
+
+    async def formData(self) -> FormData:
+        """Alias of :meth:`form_data` (Cloudflare's SDK keeps both)."""
+        return await self.form_data()
+
+    def raise_for_status(self) -> None:
+        """Raise :class:`HttpStatusError` (an ``OSError``) for a 4xx or 5xx status."""
+        if 400 <= self.status <= 599:
+            kind = "Client" if self.status < 500 else "Server"
+            raise HttpStatusError(
+                self.status, f"{self.status} {kind} Error: {self.status_text} for url: {self.url}"
+            )
+
+    def replace_body(self, body: Body) -> Response:
+        """A new response with this one's status and headers and ``body``."""
+        return type(self)(body, self.status, self.status_text, self.headers.copy())
 
     @property
     def ok(self) -> bool:
@@ -184,9 +285,9 @@ class Response(BodyMixin):
 
     def clone(self) -> Response:
         """A copy whose body can be read independently of this one's."""
-        if self._body_used:
+        if self.body_used:
             raise OSError("Body already used: cannot clone() a Response whose body was read")
-        twin = Response.__new__(type(self))
+        twin = Response.__new__(Response)
         twin.status, twin.status_text, twin.url, twin.redirected = (
             self.status,
             self.status_text,
@@ -196,6 +297,7 @@ class Response(BodyMixin):
         twin._headers = self._headers.copy() if self._headers is not None else None
         twin._content_type = self._content_type
         twin._body, twin._body_used = self._body, False
+        twin._js = None
         return twin
 
     def _asgi_parts(self) -> tuple[int, list[tuple[bytes, bytes]], bytes]:

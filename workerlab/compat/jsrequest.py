@@ -1,0 +1,174 @@
+"""The JS-style request: what a legacy ``on_fetch`` handler receives, ``js.Request.new(...)``
+and ``request.js_object``.
+
+It has JS names (``arrayBuffer()``, ``formData()``, ``headers.get()``, ``bodyUsed``) and not the
+Python ones of Cloudflare's Python ``Request``; ``await request.json()`` gives a JS object
+(attribute access, ``.to_py()``), as the JS proxy does on Cloudflare.
+"""
+
+from __future__ import annotations
+
+import builtins
+from typing import Any
+
+from workerlab.bindings.results import JsObject, JsObjectProxy, js_value
+from workerlab.compat.body import Body
+from workerlab.compat.buffers import JsArrayBuffer, JsUint8Array
+from workerlab.compat.formdata import FormData
+from workerlab.compat.headers import Headers
+from workerlab.compat.jsheaders import JsHeaders, _header_pairs
+from workerlab.compat.jsnames import PythonOnly, js_errors, refuse_python_bytes
+from workerlab.compat.jsurl import URL, URLSearchParams
+from workerlab.compat.request import Request
+
+#: Content-Type JS gives a URLSearchParams body (Fetch standard, "extract a body").
+FORM_URLENCODED = "application/x-www-form-urlencoded;charset=UTF-8"
+
+
+def js_body(body: Any, where: str) -> tuple[Body, str | None]:
+    """A JS body value as a body the compat classes take, and a Content-Type it implies."""
+    if body is None or isinstance(body, str | bytes | FormData):
+        refuse_python_bytes(body, where)
+        return body, None
+    if isinstance(body, URLSearchParams):
+        return body.toString(), FORM_URLENCODED
+    if isinstance(body, int | float) and not isinstance(body, bool):
+        return str(body), None
+    raise TypeError(
+        f"{where}: unsupported body type {type(body).__name__}; expected str, a JS buffer "
+        "(to_js(data) or to_js(data).buffer), FormData or URLSearchParams"
+    )
+
+
+def _options(init: Any, options: dict[str, Any], where: str) -> dict[str, Any]:
+    """A JS init object (positional) and keyword options, as one dict of JS option names."""
+    if init is None:
+        return options
+    if isinstance(init, Request):  # new Request(url, otherRequest) takes its fields
+        merged = {"method": str(init.method), "headers": init._sdk_headers(), "redirect": init.redirect}
+    elif isinstance(init, JsObject):
+        merged = dict(dict.items(init))
+    else:
+        kind = type(init).__name__
+        raise TypeError(
+            f"{where} got a Python {kind} as its init: on Cloudflare it reaches JavaScript as an opaque "
+            "proxy and its fields are ignored; pass the options as keyword arguments, or "
+            "to_js(init, dict_converter=Object.fromEntries)"
+        )
+    merged.update(options)
+    return merged
+
+
+class JsRequest(Request):
+    """A request with the names of JavaScript's ``Request``.
+
+    Build one with ``Request.new(url, method=..., headers=..., body=...)`` (from ``js``); the
+    server's requests reach legacy handlers through :func:`js_request`.
+    """
+
+    __slots__ = ("_source",)
+
+    _source: Request | None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        raise TypeError("the JS Request class cannot be called: use Request.new(url, ...)")
+
+    @classmethod
+    def new(cls, input: str | URL | Request, init: Any = None, /, **options: Any) -> JsRequest:
+        """``new Request(input, init)``: options ``method``, ``headers``, ``body``, ``redirect``, ``cf``."""
+        fields = _options(init, options, "Request.new()")
+        unknown = set(fields) - {"method", "headers", "body", "redirect", "cf"}
+        if unknown:
+            raise TypeError(f"Request.new(): unsupported option(s) {', '.join(sorted(unknown))}")
+        body, content_type = js_body(fields.get("body"), "Request.new()")
+        headers = _header_pairs(fields.get("headers"), "Request.new()")
+        with js_errors():
+            source = input if isinstance(input, Request) else str(input)
+            request = Request(
+                source,
+                method=fields.get("method"),
+                headers=headers,
+                body=body,
+                cf=fields.get("cf"),
+                redirect=fields.get("redirect"),
+            )
+        if content_type is not None and not request._sdk_headers().has("content-type"):
+            request._sdk_headers().set("content-type", content_type)
+        view = cls._view_of(request)
+        view._source = None  # nothing else holds the request: the view owns its body
+        return view
+
+    @classmethod
+    def _view_of(cls, request: Request) -> JsRequest:
+        """A JS-style view of ``request``, sharing its headers and its body (read by either)."""
+        self = cls.__new__(cls)
+        self.url, self.method, self.redirect = request.url, str(request.method), request.redirect
+        self._headers = request._headers
+        self._raw_headers = request._raw_headers
+        self._body, self._body_used = request._body, request._body_used
+        self._cf = request._cf
+        self._js = self
+        self._source = request
+        return self
+
+    def _take_body(self) -> builtins.bytes:
+        if self._source is not None:
+            return self._source._take_body()
+        return super()._take_body()
+
+    def _sdk_headers(self) -> Headers:
+        if self._source is not None:
+            return self._source._sdk_headers()
+        return super()._sdk_headers()
+
+    @property
+    def headers(self) -> JsHeaders:  # type: ignore[override]
+        """The JS ``Headers`` (``get()`` gives None for an absent name)."""
+        return JsHeaders(self._sdk_headers())
+
+    @property
+    def bodyUsed(self) -> bool:
+        return self._source.body_used if self._source is not None else self._body_used
+
+    @property
+    def body_used(self) -> bool:
+        # Shared with the Python request this is a view of (JS code reads `bodyUsed`).
+        return self.bodyUsed
+
+    async def json(self, **kwargs: Any) -> Any:
+        """The body parsed as JSON, objects as JS objects (attribute access, ``.to_py()``)."""
+        return js_value(await super().json(**kwargs), JsObjectProxy)
+
+    async def arrayBuffer(self) -> JsArrayBuffer:
+        return JsArrayBuffer(self._take_body())
+
+    async def bytes(self) -> JsUint8Array:
+        return JsUint8Array(self._take_body())
+
+    async def formData(self) -> FormData:
+        return await super().form_data()
+
+    def clone(self) -> JsRequest:
+        """A copy whose body can be read independently of this one's."""
+        twin = JsRequest._view_of(super().clone())
+        twin._source = None
+        return twin
+
+    def __repr__(self) -> str:
+        return f"Request(method={self.method!r}, url={self.url!r}) (JS)"
+
+    # Names of Cloudflare's Python Request that a JS request does not have.
+    buffer = PythonOnly("arrayBuffer()")
+    form_data = PythonOnly("formData()")
+    js_object = PythonOnly()
+    referrer_policy = PythonOnly("referrerPolicy")
+
+
+def js_request(request: Request) -> JsRequest:
+    """The JS-style request a legacy ``on_fetch`` handler receives for ``request``.
+
+    It shares ``request``'s headers and body; a JS-style request is returned as it is.
+    """
+    if isinstance(request, JsRequest):
+        return request
+    return request.js_object
