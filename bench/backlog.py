@@ -18,8 +18,9 @@ import textwrap
 import time
 from pathlib import Path
 
+from workerlab.bindings.queue import QueueProducer
 from workerlab.clock import SystemClock
-from workerlab.config import QueueConsumer, QueueProducer, WorkerConfig
+from workerlab.config import QueueConsumer, WorkerConfig
 from workerlab.runtime import Runtime
 
 #: Messages in the backlog.

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from workerlab.clock import FakeClock
 from workerlab.config import load_config
-from workerlab.runtime import Runtime
+from workerlab.session import Session, SessionOptions
 
 CONFIG = """
 name = "inspected"
@@ -35,14 +35,13 @@ async def queue(batch, env, ctx):
 async def fill(folder: Path) -> None:
     (folder / "wrangler.toml").write_text(CONFIG)
     (folder / "worker.py").write_text(WORKER)
-    runtime = Runtime.load(
-        load_config(folder / "wrangler.toml"), clock=FakeClock(), persist_dir=folder / "state"
-    )
-    await runtime.env.JOBS.send({"job": 1})
-    await runtime.env.LATER.sendBatch([{"body": "a"}, {"body": "b", "delaySeconds": 600}])
-    assert runtime.broker is not None
-    await runtime.broker.drain()
-    await runtime.close()
+    options = SessionOptions(persist_dir=folder / "state", clock=FakeClock())
+    session = await Session.open([load_config(folder / "wrangler.toml")], options)
+    env = session.primary.env
+    await env.JOBS.send({"job": 1})
+    await env.LATER.sendBatch([{"body": "a"}, {"body": "b", "delaySeconds": 600}])
+    await session.timers.run_due()
+    await session.close()
 
 
 def workerlab(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:

@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 
 from workerlab import limits
+from workerlab.bindings.d1 import D1Database
+from workerlab.bindings.kv import KVNamespace
+from workerlab.bindings.queue import QueueProducer
+from workerlab.bindings.r2 import R2Bucket
 from workerlab.config import (
-    D1Database,
-    KVNamespace,
     QueueConsumer,
-    QueueProducer,
-    R2Bucket,
     WorkerConfig,
     default_persist_dir,
     discover_config,
@@ -136,7 +136,7 @@ def test_full_toml_maps_every_key(project: Path, caplog: pytest.LogCaptureFixtur
         "DEBUG": False,
         "LIMITS": {"burst": 10},
     }
-    assert config.producers == (
+    assert config.bindings_of(QueueProducer) == (
         QueueProducer(binding="JOBS", queue="jobs", delivery_delay_s=30),
         QueueProducer(binding="EMAILS", queue="EMAILS", delivery_delay_s=0),
     )
@@ -152,8 +152,8 @@ def test_full_toml_maps_every_key(project: Path, caplog: pytest.LogCaptureFixtur
         ),
         QueueConsumer(queue="jobs-dlq"),
     )
-    assert config.kv_namespaces == (KVNamespace(binding="CACHE", id="abc123"),)
-    assert config.d1_databases == (
+    assert config.bindings_of(KVNamespace) == (KVNamespace(binding="CACHE", id="abc123"),)
+    assert config.bindings_of(D1Database) == (
         D1Database(
             binding="DB", database_name="app", database_id="d1-uuid", migrations_dir=project / "migrations"
         ),
@@ -161,7 +161,7 @@ def test_full_toml_maps_every_key(project: Path, caplog: pytest.LogCaptureFixtur
             binding="ANALYTICS", database_name="analytics", migrations_dir=project / "db" / "analytics"
         ),
     )
-    assert config.r2_buckets == (R2Bucket(binding="BUCKET", bucket_name="files"),)
+    assert config.bindings_of(R2Bucket) == (R2Bucket(binding="BUCKET", bucket_name="files"),)
     assert config.crons == ()
     # workers_dev, routes and observability are wrangler keys with nothing to do locally.
     assert caplog.records == []
@@ -232,7 +232,7 @@ def test_name_defaults_to_config_folder(project: Path) -> None:
 
 def test_d1_without_name_uses_its_id(project: Path) -> None:
     config = load_toml(project, MINIMAL + '[[d1_databases]]\nbinding = "DB"\ndatabase_id = "x-1"\n')
-    assert config.d1_databases[0].database_name == "x-1"
+    assert config.bindings_of(D1Database)[0].database_name == "x-1"
 
 
 JSONC = """
@@ -269,14 +269,14 @@ def test_jsonc_comments_and_trailing_commas(project: Path, name: str) -> None:
         "NOTE": "/* not a comment */",
         "QUOTE": 'say "hi", // still a string',
     }
-    assert config.producers == (QueueProducer(binding="JOBS", queue="jobs"),)
+    assert config.bindings_of(QueueProducer) == (QueueProducer(binding="JOBS", queue="jobs"),)
     # null max_concurrency is wrangler's "autoscale": the local default.
     assert config.consumers == (QueueConsumer(queue="jobs", max_batch_size=5),)
-    assert config.kv_namespaces == (KVNamespace(binding="CACHE", id="kv"),)
-    assert config.d1_databases == (
+    assert config.bindings_of(KVNamespace) == (KVNamespace(binding="CACHE", id="kv"),)
+    assert config.bindings_of(D1Database) == (
         D1Database(binding="DB", database_name="app", migrations_dir=project / "migrations"),
     )
-    assert config.r2_buckets == (R2Bucket(binding="BUCKET", bucket_name="files"),)
+    assert config.bindings_of(R2Bucket) == (R2Bucket(binding="BUCKET", bucket_name="files"),)
 
 
 def test_toml_and_json_give_the_same_config(project: Path) -> None:
@@ -360,7 +360,7 @@ def test_env_overlays_inheritable_keys(project: Path, caplog: pytest.LogCaptureF
     top = load_toml(project, ENV_TOML)
     assert top.env_name is None
     assert top.vars == {"MODE": "top"}
-    assert top.r2_buckets == ()
+    assert top.bindings_of(R2Bucket) == ()
 
     staging = load_config(project / "wrangler.toml", env="staging")
     assert staging.env_name == "staging"
@@ -368,7 +368,7 @@ def test_env_overlays_inheritable_keys(project: Path, caplog: pytest.LogCaptureF
     assert staging.main == project / "worker.py"  # inherited
     assert staging.compatibility_date == "2026-02-02"  # overridden
     assert staging.vars == {"MODE": "staging"}
-    assert staging.r2_buckets == (R2Bucket(binding="BUCKET", bucket_name="staging-files"),)
+    assert staging.bindings_of(R2Bucket) == (R2Bucket(binding="BUCKET", bucket_name="staging-files"),)
 
     production = load_config(project / "wrangler.toml", env="production")
     assert production.name == "shop-prod"
@@ -386,7 +386,8 @@ def test_env_in_json(project: Path) -> None:
         }""",
     )
     dev = load_config(project / "wrangler.jsonc", env="dev")
-    assert (dev.name, dev.vars, dev.kv_namespaces) == ("shop-dev", {"MODE": "dev"}, (KVNamespace("KV"),))
+    assert (dev.name, dev.vars) == ("shop-dev", {"MODE": "dev"})
+    assert dev.bindings_of(KVNamespace) == (KVNamespace("KV"),)
     write(
         project,
         "wrangler.jsonc",
@@ -402,9 +403,9 @@ def test_env_does_not_inherit_vars_or_bindings(project: Path, caplog: pytest.Log
     write(project, "wrangler.toml", ENV_TOML)
     production = load_config(project / "wrangler.toml", env="production")
     assert production.vars == {}
-    assert production.kv_namespaces == ()
-    assert production.producers == ()
-    assert production.r2_buckets == ()
+    assert production.bindings_of(KVNamespace) == ()
+    assert production.bindings_of(QueueProducer) == ()
+    assert production.bindings_of(R2Bucket) == ()
     messages = [record.getMessage() for record in caplog.records]
     for key in ("vars", "kv_namespaces", "queues"):
         assert any(f": {key} exists at the top level but not in [env.production]" in m for m in messages)
@@ -783,7 +784,7 @@ def test_dev_vars_syntax(project: Path) -> None:
         "PLAIN": "later wins",
         "SPACED": "spaced value",
         "EXPORTED": "yes",
-        "DOUBLE": 'a \\"quoted\\" line\nnext',
+        "DOUBLE": 'a "quoted" line\nnext',  # python-dotenv decodes \" too
         "SINGLE": "literal \\n # not a comment",
         "INLINE": "before",
         "QUOTED_COMMENT": "x",
@@ -798,7 +799,8 @@ def test_dev_vars_syntax(project: Path) -> None:
     ("text", "line", "expected", "found"),
     [
         ("A=1\nJUST_A_WORD\n", 2, "KEY=VALUE", '"JUST_A_WORD"'),
-        ("A=1\n\n1BAD=x\n", 3, "KEY=VALUE", '"1BAD=x"'),
+        ("A=1\n\n\n=x\n", 4, "KEY=VALUE", '"=x"'),
+        ("A=1\r\n# note\r\nB C=2\r\n", 3, "KEY=VALUE", '"B C=2"'),
         ("=x\n", 1, "KEY=VALUE", '"=x"'),
         ('A="open\nB=2\n', 1, 'KEY=VALUE with the " quote closed', '"A=\\"open"'),
         (

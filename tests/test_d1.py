@@ -6,10 +6,9 @@ from pathlib import Path
 import pytest
 
 from workerlab.bindings import D1DatabaseBinding, D1Error, D1TypeError, open_d1
-from workerlab.bindings.d1 import d1_path
+from workerlab.bindings.d1 import D1Database, d1_path
 from workerlab.bindings.sqlite import split_sql
 from workerlab.clock import FakeClock
-from workerlab.config import D1Database
 from workerlab.errors import StorageError
 
 DB = D1Database(binding="DB", database_name="app")

@@ -7,16 +7,16 @@ import pytest
 from click.testing import CliRunner
 
 from workerlab.bindings import open_d1
-from workerlab.bindings.d1 import D1Error
+from workerlab.bindings.d1 import D1Database, D1Error
 from workerlab.bindings.d1_commands import MIGRATIONS_TABLE, apply_migrations, execute_sql, find_d1
 from workerlab.clock import FakeClock
-from workerlab.config import D1Database, WorkerConfig
+from workerlab.config import WorkerConfig
 from workerlab.errors import ConfigError
 
 
 def _config(root: Path, *databases: D1Database) -> WorkerConfig:
     return WorkerConfig(
-        path=root / "wrangler.toml", name="w", main=root / "worker.py", d1_databases=databases
+        path=root / "wrangler.toml", name="w", main=root / "worker.py", bindings=databases
     )
 
 

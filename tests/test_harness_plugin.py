@@ -396,7 +396,10 @@ def test_a_marker_with_unknown_arguments_is_refused(pytester: pytest.Pytester) -
     result = run(pytester)
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(
-        ["*@pytest.mark.workerlab got unknown argument(s) ?'confg'?; expected config, env, vars, now"]
+        [
+            "*@pytest.mark.workerlab got unknown argument(s) ?'confg'?; "
+            "expected config, env, vars, now, workers, bindings"
+        ]
     )
 
 
@@ -593,6 +596,8 @@ def test_the_fixture_and_marker_are_registered_but_nothing_is_autoused(pytester:
         ["worker -- *pytest_plugin.py*", "*The project's worker, loaded as `workerlab dev`*"]
     )
     markers = run(pytester, "--markers")
-    markers.stdout.fnmatch_lines(["@pytest.mark.workerlab(config=None, env=None, vars=None, now=None)*"])
+    markers.stdout.fnmatch_lines(
+        ["@pytest.mark.workerlab(config=None, env=None, vars=None, now=None, workers=None, bindings=None)*"]
+    )
     plain = run(pytester, "--setup-plan")
     plain.stdout.no_fnmatch_line("*SETUP*worker*")

@@ -9,9 +9,8 @@ import pytest
 
 from workerlab import limits
 from workerlab.bindings import KVNamespaceBinding, open_kv
-from workerlab.bindings.kv import KV_MAX_BULK_GET_KEYS, kv_path
+from workerlab.bindings.kv import KV_MAX_BULK_GET_KEYS, KVNamespace, kv_path
 from workerlab.clock import FakeClock
-from workerlab.config import KVNamespace
 from workerlab.errors import StorageError
 
 NS = KVNamespace(binding="CACHE")
@@ -331,7 +330,7 @@ import asyncio, sys
 from pathlib import Path
 from workerlab.bindings import open_kv
 from workerlab.clock import SystemClock
-from workerlab.config import KVNamespace
+from workerlab.bindings.kv import KVNamespace
 
 async def main():
     kv = open_kv(KVNamespace(binding="CACHE"), Path(sys.argv[1]), SystemClock())

@@ -105,7 +105,7 @@ async def test_without_a_dead_letter_queue_the_message_is_dropped(brokers, caplo
 
 async def test_the_dropped_list_keeps_only_the_last_ones(brokers):
     consumer = QueueConsumer("jobs", max_batch_size=100, max_batch_timeout_s=0, max_retries=0)
-    broker, _, _ = brokers(consumer, behaviour=always_fail, record_history=False)
+    broker, _, _ = brokers(consumer, behaviour=always_fail)
     total = limits.MAX_DROPPED_KEPT + 50
     jobs = broker.producer("jobs")
     for start in range(0, total, 100):
@@ -115,14 +115,17 @@ async def test_the_dropped_list_keeps_only_the_last_ones(brokers):
     assert [r.body for r in dropped] == list(range(50, total))
 
 
-async def test_acked_messages_and_deliveries_are_recorded_only_on_request(brokers):
-    for record in (True, False):
-        broker, _, _ = brokers(QueueConsumer("jobs", max_batch_timeout_s=0), record_history=record)
-        await broker.producer("jobs").send("x")
-        await broker.drain()
-        view = broker.inspect("jobs")
-        assert [r.body for r in view.acked] == (["x"] if record else [])
-        assert [(r.body, r.attempts) for r in view.deliveries] == ([("x", 1)] if record else [])
+async def test_the_history_of_acks_and_deliveries_is_bounded(brokers, monkeypatch):
+    from workerlab.queues import history
+
+    monkeypatch.setattr(history, "MAX_HISTORY_RECORDS", 3)
+    broker, _, _ = brokers(QueueConsumer("jobs", max_batch_timeout_s=0, max_batch_size=1))
+    for body in "vwxyz":
+        await broker.producer("jobs").send(body)
+    await broker.drain()
+    view = broker.inspect("jobs")
+    assert [r.body for r in view.acked] == ["x", "y", "z"]
+    assert [(r.body, r.attempts) for r in view.deliveries] == [("x", 1), ("y", 1), ("z", 1)]
 
 
 async def test_a_consumer_cannot_dead_letter_into_its_own_queue():

@@ -321,7 +321,7 @@ async def test_messages_wait_for_a_consumer_that_appears_later(tmp_path, brokers
 
 
 def test_the_pid_check_sees_this_process_alive():
-    from workerlab.queues.leases import process_alive
+    from workerlab.process import process_alive
 
     assert process_alive(os.getpid())
 

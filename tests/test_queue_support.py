@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from workerlab.clock import FakeClock
+from workerlab.clock import Clock, FakeClock
 from workerlab.config import QueueConsumer
 from workerlab.context import ExecutionContext
-from workerlab.queues import Broker, MessageBatch, QueueStore
+from workerlab.loglines import logging_bus
+from workerlab.queues import Broker, MessageBatch, QueueHistory, QueueStore, QueueView
 from workerlab.queues.message import Outcome
 
 Behaviour = Callable[[MessageBatch, ExecutionContext], Awaitable[None] | None]
@@ -48,19 +50,47 @@ class ScriptedConsumer:
         return [[m.attempts for m in batch.messages] for batch in self.batches]
 
 
+class SteppedBroker(Broker):
+    """A broker with what the harness puts around one: ``drain()`` (jumping a fake clock to each next
+    due batch) and ``inspect()`` (the store plus the event history)."""
+
+    def __init__(
+        self, store: QueueStore, clock: Clock, consumers: dict[str, QueueConsumer], dispatch: Any
+    ) -> None:
+        bus = logging_bus()
+        super().__init__(store, clock, consumers, dispatch, bus=bus)
+        self.clock = clock
+        self.history = QueueHistory(bus)
+
+    async def drain(self) -> None:
+        while True:
+            await self.run_due()
+            due_s = self.next_due_s()
+            if due_s is None:
+                return
+            now_s = self.clock.now_s()
+            if due_s > now_s:
+                if isinstance(self.clock, FakeClock):
+                    self.clock.set(due_s)
+                else:
+                    await asyncio.sleep(due_s - now_s)
+
+    def inspect(self, queue: str) -> QueueView:
+        return self.history.view(queue, self.pending(queue), self.dropped(queue))
+
+
 def make_broker(
     *consumers: QueueConsumer,
     behaviour: Behaviour | None = None,
-    clock: FakeClock | None = None,
+    clock: Clock | None = None,
     path: Path | None = None,
-    record_history: bool = True,
-) -> tuple[Broker, ScriptedConsumer, FakeClock]:
+) -> tuple[SteppedBroker, ScriptedConsumer, FakeClock]:
     """A broker over a fresh store (in memory unless ``path``) with a scripted consumer."""
     clock = clock or FakeClock()
     consumer = ScriptedConsumer(behaviour)
     store = QueueStore.open(path)
-    broker = Broker(store, clock, {c.queue: c for c in consumers}, consumer, record_history=record_history)
-    return broker, consumer, clock
+    broker = SteppedBroker(store, clock, {c.queue: c for c in consumers}, consumer)
+    return broker, consumer, clock  # type: ignore[return-value]
 
 
 async def shut(broker: Broker) -> None:
@@ -80,11 +110,11 @@ class Brokers:
     """Builds brokers for one test and closes them (and their stores) at teardown."""
 
     def __init__(self) -> None:
-        self.made: list[Broker] = []
+        self.made: list[SteppedBroker] = []
 
     def __call__(
         self, *consumers: QueueConsumer, **options: Any
-    ) -> tuple[Broker, ScriptedConsumer, FakeClock]:
+    ) -> tuple[SteppedBroker, ScriptedConsumer, FakeClock]:
         made = make_broker(*consumers, **options)
         self.made.append(made[0])
         return made

@@ -13,9 +13,8 @@ from hypothesis import strategies as st
 
 from workerlab import limits
 from workerlab.bindings import R2BucketBinding, R2Object, R2ObjectBody, open_r2
-from workerlab.bindings.r2 import R2_MAX_DELETE_KEYS, r2_dir
+from workerlab.bindings.r2 import R2_MAX_DELETE_KEYS, R2Bucket, r2_dir
 from workerlab.clock import FakeClock
-from workerlab.config import R2Bucket
 from workerlab.errors import StorageError
 
 BUCKET = R2Bucket(binding="BUCKET", bucket_name="files")

@@ -34,7 +34,15 @@ _persist_option = click.option(
 
 
 @main.command()
-@_config_option
+@click.option(
+    "-c",
+    "--config",
+    "configs",
+    type=click.Path(path_type=Path, dir_okay=False),
+    multiple=True,
+    help="wrangler.toml / wrangler.json(c); repeat to run several workers (the first serves HTTP). "
+    "Default: discovered in the current directory.",
+)
 @_env_option
 @click.option("--ip", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option(
@@ -58,7 +66,7 @@ _persist_option = click.option(
 @click.option("--reload/--no-reload", default=True, help="Reload when the worker's code or config changes.")
 @click.option("--log-level", type=click.Choice(LOG_LEVELS), default="info", show_default=True)
 def dev(
-    config: Path | None,
+    configs: tuple[Path, ...],
     env: str | None,
     ip: str,
     port: int,
@@ -70,11 +78,11 @@ def dev(
     reload: bool,
     log_level: str,
 ) -> None:
-    """Serve the worker locally: HTTP, queues, crons and bindings."""
+    """Serve workers locally: HTTP, queues, crons and bindings."""
     from .dev import run
 
     options = DevOptions(
-        config=config,
+        configs=configs,
         env=env,
         ip=ip,
         port=port,

@@ -9,6 +9,7 @@ import logging
 from collections.abc import Awaitable
 from typing import Any, Literal
 
+from .events import EventBus, WaitUntilFailed
 from .tracebacks import format_user_traceback
 
 logger = logging.getLogger("workerlab")
@@ -24,23 +25,38 @@ current_context: contextvars.ContextVar[ExecutionContext | None] = contextvars.C
 current_env: contextvars.ContextVar[Any] = contextvars.ContextVar("workerlab_current_env", default=None)
 
 
-class BackgroundWork:
-    """Every waitUntil task of a runtime, so that shutdown and tests can wait for them.
+#: Failures of fetch-time waitUntil work kept for :meth:`BackgroundWork.settle` (the rest are counted).
+MAX_KEPT_FAILURES = 100
 
-    Failures of work whose event does not wait for it (fetch) are kept here until
-    :meth:`settle` hands them out.
+
+class BackgroundWork:
+    """Every waitUntil task of a session, so that shutdown and tests can wait for them.
+
+    Each failure is a :class:`~workerlab.events.WaitUntilFailed` event (logged with its
+    traceback); failures of work whose event does not wait for it (fetch) are also kept here,
+    the first ``MAX_KEPT_FAILURES`` of them, until :meth:`settle` hands them out.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, bus: EventBus | None = None) -> None:
         self._pending: set[asyncio.Future[Any]] = set()
         self._failures: list[BaseException] = []
+        self._bus = bus
 
     def track(self, task: asyncio.Future[Any]) -> None:
         self._pending.add(task)
         task.add_done_callback(self._pending.discard)
 
+    def failed(self, error: BaseException) -> None:
+        """waitUntil work failed: tell the subscribers (the log prints its traceback)."""
+        if self._bus is None:
+            logger.error("waitUntil work failed:\n%s", format_user_traceback(error))
+        else:
+            self._bus.emit(WaitUntilFailed("", error))
+
     def report(self, error: BaseException) -> None:
-        self._failures.append(error)
+        """Keep ``error`` for :meth:`settle` (a failure nothing else waits for)."""
+        if len(self._failures) < MAX_KEPT_FAILURES:
+            self._failures.append(error)
 
     @property
     def pending(self) -> int:
@@ -128,8 +144,11 @@ class ExecutionContext:
         error = task.exception()
         if error is None:
             return
-        logger.error("waitUntil work failed:\n%s", format_user_traceback(error))
-        if not self._waits_for_work and self._work is not None:
+        if self._work is None:
+            logger.error("waitUntil work failed:\n%s", format_user_traceback(error))
+            return
+        self._work.failed(error)
+        if not self._waits_for_work:
             self._work.report(error)
 
     async def wait(self) -> list[BaseException]:

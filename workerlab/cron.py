@@ -82,10 +82,11 @@ class ScheduledResult:
 
 
 class _Entry:
-    __slots__ = ("cron", "next_ms", "times")
+    __slots__ = ("cron", "next_ms", "schedule", "times")
 
     def __init__(self, cron: str, schedule: CronSchedule, after_s: float) -> None:
         self.cron = cron
+        self.schedule = schedule
         self.times = schedule.times_after(after_s)
         self.next_ms = next(self.times)
 
@@ -96,8 +97,11 @@ class CronScheduler:
     ``fire(cron, scheduled_time_ms)`` runs the scheduled handler; it logs its own outcome
     and never raises. Times before the scheduler was created are never fired (runs missed
     while the process was down are not caught up). Tests step it with :meth:`next_due_s`
-    and :meth:`run_due`; ``workerlab dev`` runs :meth:`run`.
+    and :meth:`run_due`; ``workerlab dev`` runs :meth:`run`. It is a time source of kind
+    ``"crons"`` (:mod:`workerlab.timers`).
     """
+
+    kind = "crons"
 
     def __init__(
         self,
@@ -124,6 +128,15 @@ class CronScheduler:
         self._running: set[asyncio.Task[None]] = set()
         self._run_task: asyncio.Task[None] | None = None
         self._closed = False
+
+    def skip_missed(self) -> None:
+        """Forget the times the clock was moved past without firing them (missed, not late)."""
+        now_s = self._clock.now_s()
+        if now_s > self._cursor_s:
+            self._cursor_s = now_s
+            for entry in self._entries:
+                entry.times = entry.schedule.times_after(now_s)
+                entry.next_ms = next(entry.times)
 
     @property
     def crons(self) -> tuple[str, ...]:

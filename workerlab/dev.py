@@ -1,4 +1,4 @@
-"""`workerlab dev`: one options object, and the run() that serves a worker with it."""
+"""`workerlab dev`: one options object, and the run() that serves a session of workers with it."""
 
 from __future__ import annotations
 
@@ -17,10 +17,11 @@ from typing import TYPE_CHECKING, Any
 from .errors import UserError, WorkerlabError
 from .limits import WAIT_UNTIL_GRACE_S
 from .server import RuntimeSlot, WorkerApp
+from .startup_table import bindings_table
 
 if TYPE_CHECKING:
     from .config import WorkerConfig
-    from .runtime import Runtime
+    from .session import Session
 
 logger = logging.getLogger("workerlab")
 
@@ -36,7 +37,8 @@ LOG_LEVELS = ("debug", "info", "warn", "warning", "error", "none")
 class DevOptions:
     """Every option of `workerlab dev`; the command line maps onto it one to one."""
 
-    config: Path | None = None
+    #: The workers' configs (repeatable -c); the first is the primary, served on the port.
+    configs: tuple[Path, ...] = ()
     env: str | None = None
     ip: str = "127.0.0.1"
     port: int = 8787
@@ -51,11 +53,11 @@ class DevOptions:
 
 
 def run(options: DevOptions) -> int:
-    """Serve the worker until SIGINT/SIGTERM; return the exit status."""
+    """Serve the workers until SIGINT/SIGTERM; return the exit status."""
     request_log = configure_logging(options.log_level)
+    dev = DevServer(options, request_log=request_log)
     try:
-        dev = DevServer(options, request_log=request_log)
-        dev.load()
+        dev.read_configs()
     except UserError as error:
         print(f"✘ {error.message}", file=sys.stderr)
         return EXIT_USER_ERROR
@@ -72,55 +74,82 @@ def run(options: DevOptions) -> int:
     try:
         try:
             import uvloop
-        except ImportError:  # pragma: no cover - uvloop comes with uvicorn[standard]
-            return asyncio.run(dev.serve(sock))
-        return uvloop.run(dev.serve(sock))
+        except ImportError:  # pragma: no cover - no uvloop on this platform
+            return asyncio.run(dev.main(sock))
+        return uvloop.run(dev.main(sock))
     finally:
         for handler in logger.handlers:  # the lines of the shutdown itself
             handler.flush()
 
 
 class DevServer:
-    """Holds the serving runtime; swaps it on reload, keeping the socket (and so the port)."""
+    """Holds the serving session; swaps it on reload, keeping the socket (and so the port)."""
 
     def __init__(self, options: DevOptions, *, request_log: Callable[[str], None] | None = None) -> None:
+        from .dev_registry import new_token
+        from .loglines import LogLines
+
         self.options = options
+        self.log = LogLines(request_log)
+        self.token = new_token()
         self.slot = RuntimeSlot()
-        self.app = WorkerApp(self.slot, test_scheduled=options.test_scheduled, request_log=request_log)
-        self.config: WorkerConfig | None = None
+        self.app = WorkerApp(self.slot, test_scheduled=options.test_scheduled, rpc_token=self.token)
+        self.configs: list[WorkerConfig] = []
+        self.session: Session | None = None
+        self.url: str | None = None
         self._closing: set[asyncio.Task[None]] = set()
 
-    def load(self) -> Runtime:
-        """Read the config and import the worker; a UserError says what is wrong."""
-        from .config import default_persist_dir, load_config
+    def read_configs(self) -> list[WorkerConfig]:
+        """Read every config (the first found in the working folder when none was given)."""
+        from .config import load_config
+
+        options = self.options
+        paths: list[Path | None] = list(options.configs) or [None]
+        self.configs = [load_config(path, env=options.env, cwd=options.cwd) for path in paths]
+        return self.configs
+
+    @property
+    def persist_dir(self) -> Path:
+        from .config import default_persist_dir
+
+        return self.options.persist_to or default_persist_dir(self.configs[0])
+
+    async def load(self) -> Session:
+        """Read the configs again and open a session of their workers; a UserError says what is wrong."""
         from .envvars import parse_var_flags
-        from .runtime import Runtime
+        from .session import Session, SessionOptions
 
         options = self.options
         extra_vars = parse_var_flags(options.vars)
-        config = load_config(options.config, env=options.env, cwd=options.cwd)
-        persist_dir = options.persist_to or default_persist_dir(config)
-        runtime = Runtime.load(
-            config, persist_dir=persist_dir, durable=options.durable, extra_vars=extra_vars
+        configs = self.read_configs()
+        session_options = SessionOptions(
+            persist_dir=self.persist_dir,
+            durable=options.durable,
+            extra_vars=extra_vars,
+            crons=options.crons,
         )
-        if not options.crons:
-            runtime.scheduler = None
-        for binding, names in runtime.apply_d1_migrations().items():
-            for name in names:
-                logger.info("Applied D1 migration %s to %s (local)", name, binding)
-        self.config = config
-        self.slot.runtime = runtime
+        session = await Session.open(configs, session_options, log=self.log)
+        self.session = session
+        self.slot.runtime = session.primary
         self.slot.load_error = None
-        return runtime
+        return session
+
+    async def main(self, sock: socket.socket) -> int:
+        try:
+            await self.load()
+        except UserError as error:
+            print(f"✘ {error.message}", file=sys.stderr)
+            return EXIT_USER_ERROR
+        return await self.serve(sock)
 
     async def serve(self, sock: socket.socket) -> int:
         import uvicorn
 
         from .protocol import HttpProtocol
 
-        runtime = self.slot.runtime
-        assert runtime is not None
-        await runtime.start()
+        session = self.session
+        assert session is not None
+        session.start()
         config = uvicorn.Config(
             self.app,
             lifespan="off",
@@ -145,7 +174,11 @@ class DevServer:
             await asyncio.sleep(0.005)
         if server.started:
             host, port = sock.getsockname()[:2]
-            print(f"Ready on http://{host}:{port}", flush=True)
+            self.url = f"http://{host}:{port}"
+            _flush_log()  # what loading logged (applied migrations, warnings) comes before the line
+            print(f"Ready on {self.url}", flush=True)
+            self._register(session)
+            print(bindings_table(session), flush=True)
             # Everything imported so far lives as long as the process: keep it out of every
             # garbage collection from now on, so collections stay as cheap as the request garbage.
             import gc
@@ -157,10 +190,11 @@ class DevServer:
             with contextlib.suppress(asyncio.CancelledError):
                 await watcher
         logger.info("Shutting down...")
-        current = self.slot.runtime
         self.slot.runtime = None
-        if current is not None:
-            await current.close(grace_s=WAIT_UNTIL_GRACE_S)
+        if self.session is not None:
+            self._unregister(self.session)
+            await self.session.close(grace_s=WAIT_UNTIL_GRACE_S)
+            self.session = None
         if self._closing:
             await asyncio.gather(*self._closing, return_exceptions=True)
         from .compat.fetch import aclose_fetch_client
@@ -168,34 +202,48 @@ class DevServer:
         await aclose_fetch_client()
         return EXIT_OK
 
+    def _register(self, session: Session) -> None:
+        """Tell other `workerlab dev` processes on this persist directory where our workers run."""
+        registry = session.dev_registry()
+        if registry is not None and self.url is not None:
+            registry.register(session.workers, self.url, self.token)
+
+    def _unregister(self, session: Session) -> None:
+        registry = session.dev_registry()
+        if registry is not None:
+            registry.unregister(session.workers)
+
     async def _watch(self) -> None:
         from .reload import watch_changes
 
-        assert self.config is not None
-        async for changed in watch_changes(self.config):
+        async for changed in watch_changes(self.configs):
             logger.info("Change detected in %s, reloading...", ", ".join(sorted(changed)))
             await self.reload()
 
     async def reload(self) -> None:
-        old = self.slot.runtime
+        old = self.session
+        if old is not None:
+            # Stop its timers now so two brokers never run at once; its waitUntil work finishes later.
+            self._unregister(old)
+            await old.stop_timers()
         try:
-            new = self.load()
+            new = await self.load()
         except WorkerlabError as error:
             logger.error("Reload failed (serving the error until it is fixed):\n%s", error.message)
+            self.session = None
             self.slot.runtime = None
             self.slot.load_error = error.message
             if old is not None:
-                await self._retire(old)
+                self._retire(old)
             return
         if old is not None:
-            await self._retire(old)
-        await new.start()
+            self._retire(old)
+        new.start()
+        self._register(new)
         logger.info("Reloaded")
 
-    async def _retire(self, runtime: Runtime) -> None:
-        # Stop its loops now so two brokers never run at once; its waitUntil work finishes in the background.
-        await runtime.stop_loops()
-        task = asyncio.create_task(runtime.close(grace_s=WAIT_UNTIL_GRACE_S))
+    def _retire(self, session: Session) -> None:
+        task = asyncio.create_task(session.close(grace_s=WAIT_UNTIL_GRACE_S))
         self._closing.add(task)
         task.add_done_callback(self._closing.discard)
 
@@ -241,6 +289,14 @@ class _Formatter(logging.Formatter):
 LOG_FLUSH_INTERVAL_S = 0.05
 
 
+def _flush_log() -> None:
+    for handler in logger.handlers:
+        if isinstance(handler, _CoalescingHandler):
+            handler.flush_now()
+        else:
+            handler.flush()
+
+
 class _CoalescingHandler(logging.StreamHandler):  # type: ignore[type-arg]
     """Flushes at most every LOG_FLUSH_INTERVAL_S on the event loop instead of once per line, so a
     log line per request stays cheap under load; off the loop (threads, shutdown) it flushes at once."""
@@ -263,9 +319,9 @@ class _CoalescingHandler(logging.StreamHandler):  # type: ignore[type-arg]
             self._loop, self._loop_thread = loop, threading.get_ident()
         if not self._flush_pending:
             self._flush_pending = True
-            loop.call_later(LOG_FLUSH_INTERVAL_S, self._flush_now)
+            loop.call_later(LOG_FLUSH_INTERVAL_S, self.flush_now)
 
-    def _flush_now(self) -> None:
+    def flush_now(self) -> None:
         self._flush_pending = False
         super().flush()
 

@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .configfile import display_path
+from .config.files import display_path
 from .errors import ConfigError
 
 if TYPE_CHECKING:

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import importlib.util
 import inspect
-import os
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -15,6 +12,7 @@ from types import ModuleType
 from typing import Any, Literal
 
 from .errors import HandlerNotFoundError, WorkerLoadError
+from .namespace import WorkerNamespace
 from .tracebacks import format_user_traceback
 
 Event = Literal["fetch", "queue", "scheduled"]
@@ -26,9 +24,6 @@ _ARGUMENT_NAMES: dict[Event, str] = {
     "queue": "batch, env, ctx",
     "scheduled": "controller, env, ctx",
 }
-
-#: Folders of every worker loaded in this process, each with the modules that are not the worker's.
-_worker_folders: dict[Path, frozenset[str]] = {}
 
 #: Calls a handler with (event argument, env, ctx) and returns what it returned.
 Invoker = Callable[[Any, Any, Any], Awaitable[Any]]
@@ -52,6 +47,11 @@ class WorkerModule:
     module: ModuleType
     path: Path
     invokers: dict[Event, Invoker]
+    namespace: WorkerNamespace
+
+    def unload(self) -> None:
+        """Forget the worker's modules (after its runtime has closed)."""
+        self.namespace.forget()
 
     def invoker(self, event: Event) -> Invoker:
         try:
@@ -64,32 +64,20 @@ class WorkerModule:
             ) from None
 
 
-def load_worker(main: Path) -> WorkerModule:
-    """Import ``main`` afresh (its folder importable) and find its handlers."""
+def load_worker(main: Path, name: str | None = None) -> WorkerModule:
+    """Import ``main`` afresh into a namespace of its own (see :mod:`workerlab.namespace`) and find
+    its handlers. ``name`` is the worker's name (default: the module's folder name)."""
     main = main.resolve()
     if not main.is_file():
         raise WorkerLoadError(f"the worker's main module {main} does not exist")
-    install_workers_module()
-    # Another worker loaded earlier in this process (tests load many) may have modules of the same
-    # name: forget them all, and put this worker's folder first on the path.
-    if main.parent not in _worker_folders:
-        # What is already imported from the folder before its first load (tests, conftest.py) is not
-        # the worker's and stays.
-        _worker_folders[main.parent] = frozenset(_modules_under(main.parent))
-    forget_worker_modules()
-    with contextlib.suppress(ValueError):
-        sys.path.remove(str(main.parent))
-    sys.path.insert(0, str(main.parent))
-    name = main.stem
-    spec = importlib.util.spec_from_file_location(name, main)
-    if spec is None or spec.loader is None:
+    if main.suffix != ".py":
         raise WorkerLoadError(f"{main} cannot be imported as a Python module (expected a .py file)")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
+    install_workers_module()
+    namespace = WorkerNamespace(name or main.parent.name, main.parent)
     try:
-        spec.loader.exec_module(module)
+        module = namespace.import_main(main)
     except BaseException as error:
-        sys.modules.pop(name, None)
+        namespace.forget()
         if isinstance(error, KeyboardInterrupt):
             raise
         if isinstance(error, SystemExit):
@@ -101,40 +89,7 @@ def load_worker(main: Path) -> WorkerModule:
         raise WorkerLoadError(
             f"importing {main} failed:\n{format_user_traceback(error)}", code="import"
         ) from None
-    return WorkerModule(module=module, path=main, invokers=find_invokers(module))
-
-
-def forget_worker_modules() -> None:
-    """Drop the workers' modules from sys.modules so that the next import reads the files again.
-
-    A module belongs to the deepest worker folder that holds its file, and stays if it was already
-    imported before that folder's first load (a test module, a conftest.py).
-    """
-    for name, file in _user_module_files():
-        owner = None
-        for folder in _worker_folders:
-            if file.startswith(f"{folder}{os.sep}") and (
-                owner is None or len(folder.parts) > len(owner.parts)
-            ):
-                owner = folder
-        if owner is not None and name not in _worker_folders[owner]:
-            del sys.modules[name]
-
-
-def _modules_under(folder: Path) -> list[str]:
-    prefix = f"{folder}{os.sep}"
-    return [name for name, file in _user_module_files() if file.startswith(prefix)]
-
-
-def _user_module_files() -> list[tuple[str, str]]:
-    """(name, file) of every imported module that is not installed (a venv may sit in the project)."""
-    installed = tuple({sys.prefix, sys.base_prefix, sys.exec_prefix, _WORKERLAB_DIR})
-    found = []
-    for name, module in list(sys.modules.items()):
-        file = getattr(module, "__file__", None)
-        if file and not file.startswith(installed) and "site-packages" not in file:
-            found.append((name, file))
-    return found
+    return WorkerModule(module=module, path=main, invokers=find_invokers(module), namespace=namespace)
 
 
 def find_invokers(module: ModuleType) -> dict[Event, Invoker]:
@@ -219,6 +174,3 @@ def _method_invoker(entrypoint: type, event: Event) -> Invoker:
         return await _in_thread(method, (entrypoint(ctx, env), *(argument, env, ctx)[:arity]), ctx)
 
     return invoke_sync
-
-
-_WORKERLAB_DIR = str(Path(__file__).resolve().parent)

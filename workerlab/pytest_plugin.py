@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from .testing import Worker
 
 #: The arguments ``@pytest.mark.workerlab(...)`` takes.
-MARKER_ARGUMENTS = ("config", "env", "vars", "now")
+MARKER_ARGUMENTS = ("config", "env", "vars", "now", "workers", "bindings")
 _FINDER = pytest.StashKey["_WorkersFinder"]()
 
 
@@ -32,13 +32,21 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "rootdir (default: the one found in the rootdir)",
         default=None,
     )
+    parser.addini(
+        "workerlab_workers",
+        "More workers the `worker` fixture loads beside the main one: their wrangler.toml / "
+        "wrangler.json(c) paths, one per line, relative to the rootdir",
+        type="linelist",
+        default=[],
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
-        "workerlab(config=None, env=None, vars=None, now=None): how the `worker` fixture loads the worker "
-        "(config relative to the rootdir; vars override [vars] and .dev.vars; now: datetime or epoch s)",
+        "workerlab(config=None, env=None, vars=None, now=None, workers=None, bindings=None): how the "
+        "`worker` fixture loads the worker (config and workers relative to the rootdir; vars override "
+        "[vars] and .dev.vars; now: datetime or epoch s; bindings: name -> fake, replacing env values)",
     )
     finder = config.stash[_FINDER] = _WorkersFinder()
     sys.meta_path.append(finder)
@@ -103,10 +111,20 @@ def worker_options(request: pytest.FixtureRequest) -> dict[str, Any]:
             f"got {type(now).__name__} {now!r}"
         )
     rootdir = Path(str(request.config.rootpath))
+    workers = options.get("workers")
+    if workers is None:
+        workers = request.config.getini("workerlab_workers")
+    if isinstance(workers, str | Path) or not all(isinstance(w, str | Path) for w in workers):
+        _fail(f"@pytest.mark.workerlab(workers=...) takes a list of config paths, got {workers!r}")
+    options["workers"] = [_under(rootdir, worker) for worker in workers]
+    bindings = options.get("bindings") or {}
+    if not isinstance(bindings, Mapping):
+        kind = type(bindings).__name__
+        _fail(f"@pytest.mark.workerlab(bindings=...) takes a dict of name -> value, got {kind}")
+    options["bindings"] = bindings
     config = options.get("config") or request.config.getini("workerlab_config")
     if config:
-        path = Path(config)
-        options["config"] = path if path.is_absolute() else rootdir / path
+        options["config"] = _under(rootdir, config)
         return options
     from .config import discover_config
     from .errors import ConfigError
@@ -119,6 +137,11 @@ def worker_options(request: pytest.FixtureRequest) -> dict[str, Any]:
             "or @pytest.mark.workerlab(config=...)"
         )
     return options
+
+
+def _under(rootdir: Path, path: str | Path) -> Path:
+    path = Path(path)
+    return path if path.is_absolute() else rootdir / path
 
 
 def _fail(message: str) -> None:
@@ -137,7 +160,12 @@ async def _worker(request: pytest.FixtureRequest) -> AsyncIterator[Worker]:
     problem = None
     try:
         worker = await Worker.start(
-            options["config"], env=options.get("env"), vars=options["vars"], now=options.get("now")
+            options["config"],
+            env=options.get("env"),
+            vars=options["vars"],
+            now=options.get("now"),
+            workers=options["workers"],
+            bindings=options["bindings"],
         )
     except UserError as error:
         problem = error.message

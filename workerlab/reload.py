@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
 from .config import WorkerConfig
@@ -39,12 +39,13 @@ def is_relevant(path: Path, config: WorkerConfig) -> bool:
     return path.suffix == ".py" and config.main.parent.resolve() in path.parents
 
 
-async def watch_changes(config: WorkerConfig) -> AsyncIterator[set[str]]:
-    """Yield the names of the changed files each time relevant files change."""
+async def watch_changes(configs: Sequence[WorkerConfig]) -> AsyncIterator[set[str]]:
+    """Yield the names of the changed files each time relevant files of any of ``configs`` change."""
     import watchfiles
 
     def keep(_change: watchfiles.Change, raw: str) -> bool:
-        return is_relevant(Path(raw), config)
+        return any(is_relevant(Path(raw), config) for config in configs)
 
-    async for changes in watchfiles.awatch(*watched_paths(config), watch_filter=keep, debounce=100, step=20):
+    paths = list(dict.fromkeys(path for config in configs for path in watched_paths(config)))
+    async for changes in watchfiles.awatch(*paths, watch_filter=keep, debounce=100, step=20):
         yield {Path(raw).name for _change, raw in changes}

@@ -61,21 +61,22 @@ def carried(error: BaseException) -> Exception:
     Built-in exception types (ValueError, KeyError, TypeError, ...) arrive as themselves; any
     other arrives as a :class:`RemoteError` subclass of the same name. The message is kept.
     """
-    kind = type(error)
     message = str(error.args[0]) if len(error.args) == 1 else str(error)
-    if (
-        kind.__module__ == "builtins"
-        and issubclass(kind, Exception)
-        and getattr(builtins, kind.__name__, None)
-    ):
+    return rebuilt(type(error).__name__, message)
+
+
+def rebuilt(type_name: str, message: str) -> Exception:
+    """An exception of the built-in type ``type_name``, else a :class:`RemoteError` of that name."""
+    kind = getattr(builtins, type_name, None)
+    if isinstance(kind, type) and issubclass(kind, Exception):
         try:
             return kind(message)
-        except Exception:  # an exception class with a constructor of its own; fall through
+        except Exception:  # a constructor of its own (UnicodeDecodeError, ...): fall through
             pass
-    remote = _remote_classes.get(kind.__name__)
+    remote = _remote_classes.get(type_name)
     if remote is None:
-        remote = type(kind.__name__, (RemoteError,), {"remote_type": kind.__name__, "__module__": "workers"})
-        _remote_classes[kind.__name__] = remote
+        remote = type(type_name, (RemoteError,), {"remote_type": type_name, "__module__": "workers"})
+        _remote_classes[type_name] = remote
     return remote(message)
 
 

@@ -1,25 +1,25 @@
-"""A loaded worker: its env and bindings, and the dispatch of fetch, queue and scheduled events."""
+"""One loaded worker of a session: its env, and the dispatch of its fetch, queue, scheduled and RPC events."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Iterator, Mapping
-from pathlib import Path
+from contextlib import AsyncExitStack
 from typing import TYPE_CHECKING, Any, Literal
 
-from .clock import Clock, SystemClock
-from .config import WorkerConfig
-from .context import BackgroundWork, ExecutionContext, Outcome, current_context
-from .envvars import merged_vars
-from .loader import WorkerModule, load_worker
+from .config import Var, WorkerConfig
+from .context import ExecutionContext, Outcome, current_context, current_env
+from .envvars import load_dev_vars
+from .events import CronRun
+from .loader import WorkerModule
 from .tracebacks import format_user_traceback
 
 if TYPE_CHECKING:
-    from .cron import CronScheduler, ScheduledResult
-    from .queues.broker import Broker
+    from .bindings.registry import BindingKind, BindingSite
+    from .cron import ScheduledResult
     from .queues.message import MessageBatch
+    from .session import Session
 
 logger = logging.getLogger("workerlab")
 
@@ -66,159 +66,51 @@ class Env:
 
 
 class Runtime:
-    """One loaded worker with its env, bindings, queue broker and cron scheduler."""
+    """A worker of a session: ``env`` (filled when the session opens its bindings) and its events."""
 
-    def __init__(
-        self,
-        config: WorkerConfig,
-        worker: WorkerModule,
-        *,
-        clock: Clock,
-        persist_dir: Path | None,
-        durable: bool,
-        extra_vars: Mapping[str, str] | None,
-        record_history: bool = False,
-    ) -> None:
+    def __init__(self, config: WorkerConfig, worker: WorkerModule, session: Session) -> None:
         self.config = config
         self.worker = worker
-        self.clock = clock
-        self.persist_dir = persist_dir
-        self.work = BackgroundWork()
-        self._closers: list[Any] = []
-        self._loops: list[asyncio.Task[None]] = []
+        self.session = session
+        self.name = config.name
+        self.clock = session.clock
+        self.work = session.work
+        self.env = Env({})
+        #: (spec, kind, site) of every binding, for the start-up table.
+        self.bindings: list[tuple[Any, BindingKind, BindingSite]] = []
         if not worker.invokers:
             logger.warning(
                 "%s defines no handler: expected a class Default(WorkerEntrypoint) with fetch, queue or "
                 "scheduled methods, or module-level fetch / queue / scheduled functions",
                 worker.path,
             )
-        values: dict[str, Any] = merged_vars(config, extra_vars)
-        self.broker: Broker | None = None
-        if config.producers or config.consumers:
-            self.broker = self._open_broker(durable, record_history)
-            for producer in config.producers:
-                values[producer.binding] = self.broker.producer(
-                    producer.queue, delivery_delay_s=producer.delivery_delay_s
-                )
-        values.update(self._open_storage(durable))
-        self.scheduler: CronScheduler | None = None
-        if config.crons:
-            from .cron import CronScheduler
 
-            self.scheduler = CronScheduler(config.crons, clock, self.scheduled)
-        self.env = Env(values)
+    async def open_bindings(self, stack: AsyncExitStack) -> None:
+        """Fill ``env``: ``[vars]``, then ``.dev.vars`` and the session's extra vars, then each binding
+        (a binding the session overrides is replaced by the override)."""
+        from .bindings.registry import BindingSite, kind_of
 
-    @classmethod
-    def load(
-        cls,
-        config: WorkerConfig,
-        *,
-        clock: Clock | None = None,
-        persist_dir: Path | None = None,
-        durable: bool = False,
-        extra_vars: Mapping[str, str] | None = None,
-        record_history: bool = False,
-    ) -> Runtime:
-        """Import the worker named by ``config`` and open its bindings (``persist_dir`` None: in memory)."""
-        worker = load_worker(config.main)
-        return cls(
-            config,
-            worker,
-            clock=clock or SystemClock(),
-            persist_dir=persist_dir,
-            durable=durable,
-            extra_vars=extra_vars,
-            record_history=record_history,
-        )
-
-    def _open_broker(self, durable: bool, record_history: bool) -> Broker:
-        from .queues.broker import Broker
-        from .queues.store import STORE_FILE_NAME, QueueStore
-
-        path = None if self.persist_dir is None else self.persist_dir / STORE_FILE_NAME
-        store = QueueStore.open(path, durable=durable)
-        consumers = {consumer.queue: consumer for consumer in self.config.consumers}
-        if consumers and "queue" not in self.worker.invokers:
-            # Delivering would only fail every message into its dead-letter queue (or drop it):
-            # keep the messages stored until the worker can handle them.
-            logger.warning(
-                "%s has no queue handler, so the consumers of %s are not started; their messages are "
-                "kept until it has one (a Default class with async def queue(self, batch), or a "
-                "function queue(batch, env, ctx))",
-                self.worker.path,
-                ", ".join(f'"{name}"' for name in consumers),
-            )
-            consumers = {}
-        broker = Broker(store, self.clock, consumers, self.run_queue_batch, record_history=record_history)
-        self._closers.append(store)
-        return broker
-
-    def _open_storage(self, durable: bool) -> dict[str, Any]:
-        bindings: dict[str, Any] = {}
-        if self.config.kv_namespaces:
-            from .bindings.kv import open_kv
-
-            for ns in self.config.kv_namespaces:
-                bindings[ns.binding] = open_kv(ns, self.persist_dir, self.clock, durable=durable)
-        if self.config.d1_databases:
-            from .bindings.d1 import open_d1
-
-            for db in self.config.d1_databases:
-                bindings[db.binding] = open_d1(db, self.persist_dir, self.clock, durable=durable)
-        if self.config.r2_buckets:
-            from .bindings.r2 import open_r2
-
-            for bucket in self.config.r2_buckets:
-                bindings[bucket.binding] = open_r2(bucket, self.persist_dir, self.clock, durable=durable)
-        self._closers.extend(bindings.values())
-        return bindings
-
-    def apply_d1_migrations(self) -> dict[str, list[str]]:
-        """Apply each D1 binding's pending migrations (if its migrations folder exists); return what ran.
-
-        ``workerlab dev`` does this at start so that a worker's local database is ready to use, and
-        the test harness does it for every test's fresh in-memory database.
-        """
-        applied: dict[str, list[str]] = {}
-        if not self.config.d1_databases:
-            return applied
-        from .bindings.d1_commands import apply_pending, migration_files, migrations_dir
-
-        for db in self.config.d1_databases:
-            if migrations_dir(self.config, db).is_dir():
-                files = migration_files(self.config, db)
-                applied[db.binding] = apply_pending(self.env[db.binding].database, files, self.clock)
-        return applied
-
-    # --- lifecycle -----------------------------------------------------------------------
-
-    async def start(self) -> None:
-        """Start the queue and cron loops (``workerlab dev``); tests drive them step by step instead."""
-        if self.broker is not None:
-            self._loops.append(asyncio.create_task(self.broker.run(), name="workerlab-queues"))
-        if self.scheduler is not None:
-            self._loops.append(asyncio.create_task(self.scheduler.run(), name="workerlab-crons"))
-
-    async def stop_loops(self) -> None:
-        """Stop firing crons and delivering batches; wait for the batches in flight."""
-        if self.scheduler is not None:
-            await self.scheduler.close()
-        if self.broker is not None:
-            await self.broker.close()
-        for task in self._loops:
-            task.cancel()
-        await asyncio.gather(*self._loops, return_exceptions=True)
-        self._loops.clear()
-
-    async def close(self, *, grace_s: float | None = None) -> None:
-        """Stop the loops, wait (up to ``grace_s``) for waitUntil work, and close every store."""
-        await self.stop_loops()
-        if self.work.pending:
-            logger.info("Waiting for %d pending waitUntil task(s)...", self.work.pending)
-        await self.work.settle(timeout_s=grace_s)
-        for closer in reversed(self._closers):
-            closer.close()
-        self._closers.clear()
+        site = BindingSite(self.name, self.config, self.session, stack, self.work, self.worker.module)
+        options = self.session.options
+        values: dict[str, Any] = {}
+        specs = self.config.bindings
+        for spec in specs:
+            if isinstance(spec, Var):
+                values[spec.binding] = spec.value
+        values.update(load_dev_vars(self.config))
+        values.update(options.extra_vars)
+        for spec in specs:
+            kind = kind_of(spec)
+            self.bindings.append((spec, kind, site))
+            if isinstance(spec, Var):
+                continue
+            if spec.binding in options.overrides:
+                values[spec.binding] = options.overrides[spec.binding]
+            else:
+                values[spec.binding] = await kind.open(spec, site)
+        for name, value in options.overrides.items():
+            values.setdefault(name, value)
+        self.env.__dict__.update(values)
 
     # --- events --------------------------------------------------------------------------
 
@@ -226,9 +118,11 @@ class Runtime:
         """Run the fetch handler; its exception propagates. waitUntil work goes on in the background."""
         ctx = ExecutionContext(self.work, waits_for_work=False)
         token = current_context.set(ctx)
+        env_token = current_env.set(self.env)
         try:
             return await self.worker.invoker("fetch")(request, self.env, ctx)
         finally:
+            current_env.reset(env_token)
             current_context.reset(token)
 
     async def run_queue_batch(self, batch: MessageBatch) -> tuple[Outcome, BaseException | None]:
@@ -236,21 +130,84 @@ class Runtime:
         return await self._run_waited("queue", batch, f"queue handler for {batch.queue!r}")
 
     async def scheduled(self, cron: str, scheduled_time_ms: int) -> ScheduledResult:
-        """Run the scheduled handler once and log ``SCHEDULED "<cron>" <outcome> (<ms>ms)``."""
+        """Run the scheduled handler once (a :class:`~workerlab.events.CronRun` event tells how it went)."""
         from .cron import ScheduledController, ScheduledResult
 
         controller = ScheduledController(cron, scheduled_time_ms)
         started = time.perf_counter()
         outcome, error = await self._run_waited("scheduled", controller, f"scheduled handler ({cron!r})")
         elapsed_ms = (time.perf_counter() - started) * 1000
-        logger.info('SCHEDULED "%s" %s (%dms)', cron, outcome, round(elapsed_ms))
+        self.session.bus.emit(CronRun(self.name, cron, scheduled_time_ms, outcome, error, elapsed_ms))
         return ScheduledResult(outcome=outcome, no_retry=controller.retry_disabled, error=error)
+
+    async def call_entrypoint(
+        self, entrypoint: str | None, method: str, args: tuple[Any, ...], kwargs: Mapping[str, Any]
+    ) -> Any:
+        """An RPC call (or a service binding's fetch, ``method == "fetch"``) on the worker's ``Default``
+        class or its named ``WorkerEntrypoint`` subclass; the target's exception propagates."""
+        from .rpc import call_method, clone
+
+        cls = self.entrypoint_class(entrypoint)
+        ctx = ExecutionContext(self.work, waits_for_work=False)
+        token = current_context.set(ctx)
+        env_token = current_env.set(self.env)
+        try:
+            if method == "fetch" and entrypoint is None:
+                return await self.fetch_response(args[0])
+            label = f"{self.name}" if entrypoint is None else f"{self.name}#{entrypoint}"
+            if cls is None:
+                raise TypeError(
+                    f"The RPC receiver {label} has no Default class: {self.worker.path} must define "
+                    f"class Default(WorkerEntrypoint) with the method {method}() to be called over RPC"
+                )
+            instance = cls(ctx, self.env)
+            if method == "fetch":
+                return clone(await instance.fetch(args[0]), "the result of fetch()")
+            return await call_method(instance, method, args, kwargs, label)
+        finally:
+            current_env.reset(env_token)
+            current_context.reset(token)
+
+    async def fetch_response(self, request: Any) -> Any:
+        """The fetch handler's result as a workers ``Response`` (a Starlette response is converted)."""
+        from .compat.response import Response
+        from .starlette_results import to_workers_response
+
+        result = await self.fetch(request)
+        if isinstance(result, Response):
+            return result
+        converted = await to_workers_response(result)
+        if converted is None:
+            raise TypeError(
+                f"The fetch handler of {self.worker.path} returned {type(result).__name__}; "
+                "expected a workers.Response (or a Starlette Response)"
+            )
+        return converted
+
+    def entrypoint_class(self, entrypoint: str | None) -> type | None:
+        """``Default`` (None when the module has none), or the named ``WorkerEntrypoint`` subclass."""
+        module = self.worker.module
+        if entrypoint is None:
+            cls = getattr(module, "Default", None)
+            return cls if isinstance(cls, type) else None
+        from .compat.entrypoint import WorkerEntrypoint
+        from .errors import ConfigError
+
+        cls = getattr(module, entrypoint, None)
+        if not (isinstance(cls, type) and issubclass(cls, WorkerEntrypoint)):
+            found = "nothing of that name" if cls is None else f"a {type(cls).__name__}"
+            raise ConfigError(
+                f'entrypoint "{entrypoint}" of the service {self.name} must be a WorkerEntrypoint subclass '
+                f"exported by {self.worker.path}, found {found}"
+            )
+        return cls
 
     async def _run_waited(
         self, event: Literal["queue", "scheduled"], argument: Any, what: str
     ) -> tuple[Outcome, BaseException | None]:
         ctx = ExecutionContext(self.work, waits_for_work=True)
         token = current_context.set(ctx)
+        env_token = current_env.set(self.env)
         error: BaseException | None = None
         try:
             await self.worker.invoker(event)(argument, self.env, ctx)
@@ -258,6 +215,7 @@ class Runtime:
             error = raised
             logger.error("%s raised:\n%s", what, format_user_traceback(raised))
         finally:
+            current_env.reset(env_token)
             current_context.reset(token)
         failures = await ctx.wait()
         if error is None and failures:

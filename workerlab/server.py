@@ -1,18 +1,22 @@
-"""The dev server's ASGI app: the worker's fetch handler plus the reserved scheduled endpoints."""
+"""The ASGI app that serves a worker: its fetch handler, the reserved scheduled endpoints and the
+service-call endpoint other `workerlab dev` processes use. `workerlab dev` serves it over HTTP; the
+harness's ``worker.fetch`` drives the same app in-process."""
 
 from __future__ import annotations
 
+import hmac
 import html
 import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
-from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
+from .bindings.service_remote import RPC_PATH_PREFIX
 from .compat.workers import Request, Response
 from .errors import HandlerNotFoundError
+from .events import RequestServed
 from .tracebacks import format_user_traceback
 
 if TYPE_CHECKING:
@@ -28,32 +32,36 @@ Send = Callable[[Message], Awaitable[None]]
 SCHEDULED_PATHS = ("/cdn-cgi/handler/scheduled", "/cdn-cgi/local/scheduled")
 TEST_SCHEDULED_PATH = "/__scheduled"
 _RESERVED_PREFIXES = ("/cdn-cgi/handler/", "/cdn-cgi/local/")
-#: "200 OK" and the like, for the per-request log line.
-_STATUS_LINES = {status.value: f"{status.value} {status.phrase}" for status in HTTPStatus}
 
 
 class RuntimeSlot:
     """The runtime currently serving, or the error that keeps one from loading (after a broken edit)."""
 
-    def __init__(self) -> None:
-        self.runtime: Runtime | None = None
+    def __init__(self, runtime: Runtime | None = None) -> None:
+        self.runtime: Runtime | None = runtime
         self.load_error: str | None = None
 
 
 class WorkerApp:
-    """ASGI app serving one worker. Thin on purpose: every request goes through it."""
+    """ASGI app serving one worker. Thin on purpose: every request goes through it.
+
+    ``raise_errors`` (the harness) lets an exception of the fetch handler propagate instead of
+    answering a 500 page, the way Starlette's TestClient does. ``rpc_token`` is the secret other
+    processes must send to call this process's workers (None: no service calls accepted).
+    """
 
     def __init__(
         self,
         slot: RuntimeSlot,
         *,
         test_scheduled: bool = False,
-        request_log: Callable[[str], None] | None = None,
+        raise_errors: bool = False,
+        rpc_token: str | None = None,
     ) -> None:
         self.slot = slot
         self.test_scheduled = test_scheduled
-        # The dev server passes a writer that skips building a LogRecord per request.
-        self._request_log = request_log or logger.info
+        self.raise_errors = raise_errors
+        self.rpc_token = rpc_token
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -79,6 +87,8 @@ class WorkerApp:
             try:
                 result = await runtime.fetch(request)
             except Exception as error:
+                if self.raise_errors:
+                    raise
                 status = await _fetch_failed(error, scope, send)
             else:
                 if isinstance(result, Response):
@@ -86,13 +96,14 @@ class WorkerApp:
                     await send({"type": "http.response.start", "status": status, "headers": headers})
                     await send({"type": "http.response.body", "body": payload})
                 else:
-                    status = await _send_other_result(runtime, result, scope, receive, send)
-        if logger.isEnabledFor(logging.INFO):
-            elapsed_ms = (time.perf_counter() - started) * 1000
-            query = scope.get("query_string")
-            target = f"{path}?{query.decode('latin-1')}" if query else path
-            status_line = _STATUS_LINES.get(status) or str(status)
-            self._request_log(f"{scope['method']} {target} {status_line} ({round(elapsed_ms)}ms)")
+                    status = await self._send_other_result(runtime, result, scope, receive, send)
+        if runtime is not None:
+            bus = runtime.session.bus
+            if bus.wants(RequestServed):
+                query = scope.get("query_string")
+                target = f"{path}?{query.decode('latin-1')}" if query else path
+                elapsed_ms = (time.perf_counter() - started) * 1000
+                bus.emit(RequestServed(runtime.name, scope["method"], target, status, elapsed_ms))
 
     async def _special(
         self, runtime: Runtime | None, path: str, scope: Scope, receive: Receive, send: Send
@@ -103,6 +114,8 @@ class WorkerApp:
             return await _send_error(scope, send, 500, "The worker failed to load", message)
         if path in SCHEDULED_PATHS:
             return await self._scheduled(runtime, scope, send, dunder=False)
+        if path.startswith(RPC_PATH_PREFIX) and scope["method"] == "POST":
+            return await self._service_call(runtime, path, scope, receive, send)
         if path.startswith(_RESERVED_PREFIXES):
             valid = " and ".join(SCHEDULED_PATHS)
             body = f"Unknown handler path {path}: the valid handler paths are {valid}\n"
@@ -116,10 +129,42 @@ class WorkerApp:
         try:
             result = await runtime.fetch(request)
         except Exception as error:
+            if self.raise_errors:
+                raise
             return await _fetch_failed(error, scope, send)
         if isinstance(result, Response):
             return await _send_workers_response(result, send)
-        return await _send_other_result(runtime, result, scope, receive, send)
+        return await self._send_other_result(runtime, result, scope, receive, send)
+
+    async def _send_other_result(
+        self, runtime: Runtime, result: object, scope: Scope, receive: Receive, send: Send
+    ) -> int:
+        if _is_starlette_response(result):
+            return await _send_starlette(result, scope, receive, send)
+        message = (
+            f"The fetch handler of {runtime.worker.path} returned {type(result).__name__}; "
+            "expected a workers.Response (or a Starlette Response)"
+        )
+        if self.raise_errors:
+            raise TypeError(message)
+        logger.error("%s", message)
+        return await _send_error(scope, send, 500, "Invalid response from the worker", message)
+
+    async def _service_call(
+        self, runtime: Runtime, path: str, scope: Scope, receive: Receive, send: Send
+    ) -> int:
+        """A service binding call from another `workerlab dev` process sharing the persist directory."""
+        from .bindings.service_remote import TOKEN_HEADER, serve_call
+
+        token = dict(scope["headers"]).get(TOKEN_HEADER.encode())
+        if self.rpc_token is None or token is None or not hmac.compare_digest(token, self.rpc_token.encode()):
+            return await _send_text(send, 403, "Service calls need this process's token from the registry\n")
+        name = path[len(RPC_PATH_PREFIX) :]
+        target = runtime.session.loaded_worker(name)
+        if target is None:
+            return await _send_text(send, 404, f"No worker named {name!r} runs in this process\n")
+        answer = await serve_call(target, await _read_body(receive))
+        return await _send_bytes(send, 200, answer, b"application/octet-stream")
 
     async def _scheduled(self, runtime: Runtime, scope: Scope, send: Send, *, dunder: bool) -> int:
         """Run the scheduled handler for /cdn-cgi/handler/scheduled, or /__scheduled when ``dunder``."""
@@ -189,19 +234,6 @@ async def _fetch_failed(error: Exception, scope: Scope, send: Send) -> int:
     if isinstance(error, HandlerNotFoundError):
         return await _send_error(scope, send, 500, "The worker has no fetch handler", error.message)
     return await _send_error(scope, send, 500, "Uncaught exception in the worker's fetch handler", detail)
-
-
-async def _send_other_result(
-    runtime: Runtime, result: object, scope: Scope, receive: Receive, send: Send
-) -> int:
-    if _is_starlette_response(result):
-        return await _send_starlette(result, scope, receive, send)
-    message = (
-        f"The fetch handler of {runtime.worker.path} returned {type(result).__name__}; "
-        "expected a workers.Response (or a Starlette Response)"
-    )
-    logger.error("%s", message)
-    return await _send_error(scope, send, 500, "Invalid response from the worker", message)
 
 
 def _query(scope: Scope) -> dict[str, str]:

@@ -15,18 +15,21 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
+from .bindings.queue import queue_names
 from .clock import FAKE_CLOCK_START_S, FakeClock, SystemClock, to_epoch_ms, to_epoch_s
 from .context import BackgroundWork, ExecutionContext
 from .cron import CronScheduler, ScheduledController, ScheduledResult
+from .harness_http import drive_app
 from .limits import WAIT_UNTIL_GRACE_S
+from .queues.history import QueueHistory, QueueView
 from .queues.message import MessageBatch, QueueResult, RetryBatch, RetryMessage
 from .runtime import Runtime
 from .tracebacks import user_traceback
 
 if TYPE_CHECKING:
     from .compat.headers import HeadersInit
-    from .compat.workers import Response
-    from .queues.broker import QueueView
+    from .compat.workers import Request, Response
+    from .session import Session
 
 __all__ = [
     "QueueResult",
@@ -53,14 +56,20 @@ class Worker:
     """A worker loaded in-process with in-memory state and a fake clock (the ``worker`` fixture).
 
     ``env`` is the env its handlers see, ``clock`` the :class:`FakeClock` everything reads,
-    ``runtime`` the :class:`~workerlab.runtime.Runtime` that ``workerlab dev`` would run.
+    ``runtime`` the :class:`~workerlab.runtime.Runtime` that ``workerlab dev`` would run and
+    ``session`` the :class:`~workerlab.session.Session` of every worker loaded with it
+    (``worker.workers[name]``): they share the clock, the queues and the timers.
     """
 
-    def __init__(self, runtime: Runtime, clock: FakeClock) -> None:
+    def __init__(self, session: Session, runtime: Runtime, history: QueueHistory) -> None:
+        from .server import RuntimeSlot, WorkerApp
+
+        self.session = session
         self.runtime = runtime
-        self.clock = clock
+        self.clock: FakeClock = session.clock  # type: ignore[assignment]
         self.env = runtime.env
-        self._scheduler: CronScheduler | None = runtime.scheduler
+        self._history = history
+        self._app = WorkerApp(RuntimeSlot(runtime), raise_errors=True)
 
     @classmethod
     async def start(
@@ -70,79 +79,93 @@ class Worker:
         env: str | None = None,
         vars: Mapping[str, Any] | None = None,
         now: datetime | float | None = None,
+        workers: Iterable[str | Path] = (),
+        bindings: Mapping[str, Any] | None = None,
     ) -> Worker:
         """Load the worker of ``config_path`` as ``workerlab dev`` does, but in memory with a fake clock.
 
         The clock starts at 2026-01-01T00:00:00Z, or at ``now`` (a datetime, naive meaning UTC,
-        or epoch seconds). ``vars`` override ``[vars]`` and ``.dev.vars``. Each D1 database
-        starts with its ``migrations_dir``'s migrations applied.
+        or epoch seconds). ``vars`` override ``[vars]`` and ``.dev.vars``. ``workers`` are more
+        configs loaded beside it (reached through service bindings, sharing queues and clock);
+        ``bindings`` replace env values by name (fakes for services with no local equivalent).
+        Each D1 database starts with its ``migrations_dir``'s migrations applied.
         """
         from .config import load_config
+        from .session import Session, SessionOptions
 
-        config = load_config(Path(config_path), env=env)
-        clock = FakeClock(_start_s(now))
-        runtime = Runtime.load(config, clock=clock, persist_dir=None, extra_vars=vars, record_history=True)
-        try:
-            runtime.apply_d1_migrations()
-        except BaseException:
-            await runtime.close(grace_s=0)
-            raise
-        return cls(runtime, clock)
+        configs = [load_config(Path(path), env=env) for path in (config_path, *workers)]
+        options = SessionOptions(
+            clock=FakeClock(_start_s(now)), extra_vars=dict(vars or {}), overrides=dict(bindings or {})
+        )
+        session = await Session.open(configs, options)
+        return cls(session, session.primary, QueueHistory(session.bus))
 
     async def close(self) -> list[BaseException]:
-        """Wait for pending waitUntil work, close the stores; return the failures not yet reported.
+        """Wait for pending waitUntil work, close the session; return the failures not yet reported.
 
         Work still running after ``WAIT_UNTIL_GRACE_S`` is reported as a failure too.
         """
-        failures = await self.runtime.work.settle(timeout_s=WAIT_UNTIL_GRACE_S)
-        if self.runtime.work.pending:
+        work = self.session.work
+        failures = await work.settle(timeout_s=WAIT_UNTIL_GRACE_S)
+        if work.pending:
             failures.append(
                 TimeoutError(
-                    f"{self.runtime.work.pending} waitUntil task(s) still running {WAIT_UNTIL_GRACE_S:g} s "
-                    "after the test ended"
+                    f"{work.pending} waitUntil task(s) still running {WAIT_UNTIL_GRACE_S:g} s after the test ended"
                 )
             )
-        await self.runtime.close(grace_s=0)
+        self._history.close()
+        await self.session.close(grace_s=0)
         from .compat.fetch import aclose_fetch_client
 
         await aclose_fetch_client()
         return failures
 
+    @property
+    def workers(self) -> Mapping[str, Worker]:
+        """Every worker loaded with this one, by name (this one included), each the same kind of object."""
+        return {
+            name: self if runtime is self.runtime else Worker(self.session, runtime, self._history)
+            for name, runtime in self.session.workers.items()
+        }
+
     # --- events -----------------------------------------------------------------------------
 
     async def fetch(
         self,
-        url_or_path: str,
+        url_or_path: str | Request,
         *,
         method: str = "GET",
         headers: HeadersInit = None,
         body: str | bytes | None = None,
         json: Any = None,
     ) -> Response:
-        """Call the fetch handler and return its ``Response``; waitUntil work may still be running.
+        """Send a request through the worker's HTTP app (as `workerlab dev` serves it) and return the
+        ``Response``; waitUntil work may still be running.
 
-        A path is resolved against ``http://localhost``. ``json`` is sent as a JSON body with
-        ``content-type: application/json``. An exception in the handler is raised here, with
-        the handler's own traceback.
+        A path is resolved against ``http://localhost``; a ``Request`` is sent as it is. ``json`` is
+        sent as a JSON body with ``content-type: application/json``. An exception in the handler is
+        raised here, with the handler's own traceback.
         """
         __tracebackhide__ = True
         from .compat.workers import Headers, Request
 
-        url = url_or_path if "://" in url_or_path else DEFAULT_ORIGIN + "/" + url_or_path.lstrip("/")
-        if json is not None:
-            if body is not None:
-                raise TypeError("worker.fetch() takes body= or json=, not both")
-            body = jsonlib.dumps(json)
-            headers = Headers(headers)
-            if not headers.has("content-type"):
-                headers.append("content-type", "application/json")
-        request = Request(url, method=method, headers=headers, body=body)
+        if isinstance(url_or_path, Request):
+            request = url_or_path
+        else:
+            url = url_or_path if "://" in url_or_path else DEFAULT_ORIGIN + "/" + url_or_path.lstrip("/")
+            if json is not None:
+                if body is not None:
+                    raise TypeError("worker.fetch() takes body= or json=, not both")
+                body = jsonlib.dumps(json)
+                headers = Headers(headers)
+                if not headers.has("content-type"):
+                    headers.append("content-type", "application/json")
+            request = Request(url, method=method, headers=headers, body=body)
         try:
-            result = await self.runtime.fetch(request)
+            return await drive_app(self._app, request)
         except Exception as error:
             error.with_traceback(user_traceback(error.__traceback__))
             raise
-        return await self._response(result)
 
     async def queue(self, queue_name: str, messages: Iterable[Any]) -> QueueResult:
         """Hand one batch straight to the queue handler, wait for its waitUntil work, and return
@@ -187,7 +210,7 @@ class Worker:
 
     async def settle(self) -> None:
         """Wait for every pending waitUntil task; raise the first failure (the others are logged)."""
-        failures = await self.runtime.work.settle()
+        failures = await self.session.work.settle()
         if failures:
             raise failures[0]
 
@@ -196,35 +219,36 @@ class Worker:
         batching, ack and retry rules, jumping the clock to each next due batch.
 
         Pending waitUntil work of fetch handlers finishes first (its failures are kept for
-        :meth:`settle` and teardown). Crons do not fire; handler exceptions are outcomes.
+        :meth:`settle` and teardown). Crons and alarms do not fire; handler exceptions are outcomes.
         """
-        broker = self.runtime.broker
+        timers, queues = self.session.timers, frozenset({"queues"})
         while True:
             await self._finish_background_work()
-            if broker is not None:
-                await broker.drain()
-            if not self.runtime.work.pending:
-                return
+            await timers.run_due(queues)
+            due_s = timers.next_due_s(queues)
+            if due_s is None:
+                if not self.session.work.pending:
+                    return
+                continue
+            if due_s > self.clock.now_s():
+                self.clock.set(due_s)
 
     async def advance(self, seconds: float) -> None:
         """Move the clock forward by ``seconds``: every cron due in (now, now + seconds] fires once
-        per due time and every batch due by then is delivered, in time order (at one instant,
-        crons first). Returns when all of that, and its waitUntil work, has finished.
+        per due time, and every batch, alarm and workflow step due by then runs, in time order (at
+        one instant, crons first). Returns when all of that, and its waitUntil work, has finished.
         """
         if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0:
             raise ValueError(f"worker.advance() takes a number of seconds >= 0, got {seconds!r}")
         await self._finish_background_work()
-        scheduler = self._current_scheduler()
-        broker = self.runtime.broker
+        timers = self.session.timers
+        for source in timers.of_kind("crons"):
+            if isinstance(source, CronScheduler):
+                source.skip_missed()  # the clock was moved past them without advance(): missed
         target_s = self.clock.now_s() + seconds
         rounds, last_s = 0, self.clock.now_s()
-        while True:
-            cron_due_s = scheduler.next_due_s() if scheduler is not None else None
-            queue_due_s = broker.next_due_s() if broker is not None else None
-            due = [t for t in (cron_due_s, queue_due_s) if t is not None and t <= target_s]
-            if not due:
-                break
-            when_s = max(min(due), self.clock.now_s())
+        while (due_s := timers.next_due_s()) is not None and due_s <= target_s:
+            when_s = max(due_s, self.clock.now_s())
             rounds = rounds + 1 if when_s == last_s else 0
             if rounds > MAX_ROUNDS_AT_ONE_INSTANT:
                 raise RuntimeError(
@@ -233,10 +257,7 @@ class Worker:
                 )
             last_s = when_s
             self.clock.set(when_s)
-            if scheduler is not None and cron_due_s is not None and cron_due_s <= when_s:
-                await scheduler.run_due()
-            if broker is not None and queue_due_s is not None and queue_due_s <= when_s:
-                await broker.run_due()
+            await timers.run_due()
             await self._finish_background_work()
         self.clock.set(target_s)
 
@@ -249,59 +270,34 @@ class Worker:
     def queues(self) -> Mapping[str, QueueView]:
         """Per queue of the config: ``pending``, ``acked``, ``dead_lettered``, ``dropped`` and
         ``deliveries``, lists of records with ``id``, ``body``, ``attempts`` and ``timestamp``."""
-        return _QueueViews(self.runtime)
+        return _QueueViews(self)
 
     # --- helpers -----------------------------------------------------------------------------
 
     async def _finish_background_work(self) -> None:
         """Wait for pending waitUntil work, keeping its failures for :meth:`settle` and teardown."""
-        work = self.runtime.work
+        work = self.session.work
         if work.pending:
             for failure in await work.settle():
                 work.report(failure)
 
-    def _current_scheduler(self) -> CronScheduler | None:
-        """The scheduler, past any cron time the clock was moved over without :meth:`advance`
-        (by :meth:`drain`, or by the test itself): those runs were missed, not late."""
-        scheduler = self._scheduler
-        if (
-            scheduler is not None
-            and (due_s := scheduler.next_due_s()) is not None
-            and due_s <= self.clock.now_s()
-        ):
-            scheduler = self._scheduler = CronScheduler(scheduler.crons, self.clock, self.runtime.scheduled)
-        return scheduler
-
-    async def _response(self, result: Any) -> Response:
-        from .compat.workers import Response
-
-        if isinstance(result, Response):
-            return result
-        from starlette.responses import Response as StarletteResponse
-
-        if isinstance(result, StarletteResponse):
-            return await _from_starlette(result)
-        raise TypeError(
-            f"The fetch handler of {self.runtime.worker.path} returned {type(result).__name__}; "
-            "expected a workers.Response (or a Starlette Response)"
-        )
-
 
 class _QueueViews(Mapping[str, "QueueView"]):
-    """``worker.queues``: every queue the config names, looked up on the broker when read."""
+    """``worker.queues``: every queue the config names, read from the broker and the history."""
 
-    def __init__(self, runtime: Runtime) -> None:
-        self._runtime = runtime
+    def __init__(self, worker: Worker) -> None:
+        self._worker = worker
 
     def _names(self) -> list[str]:
-        return self._runtime.config.queue_names
+        return queue_names(self._worker.runtime.config)
 
     def __getitem__(self, name: str) -> QueueView:
-        broker = self._runtime.broker
+        broker = self._worker.session.broker
         if broker is None or name not in self._names():
             known = ", ".join(self._names()) or "none"
-            raise KeyError(f"no queue named {name!r} in {self._runtime.config.path} (its queues: {known})")
-        return broker.inspect(name)
+            path = self._worker.runtime.config.path
+            raise KeyError(f"no queue named {name!r} in {path} (its queues: {known})")
+        return self._worker._history.view(name, broker.pending(name), broker.dropped(name))
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._names())
@@ -316,28 +312,6 @@ def _start_s(now: datetime | float | None) -> float:
     if isinstance(now, bool) or not isinstance(now, datetime | int | float):
         raise TypeError(f"now must be a datetime or epoch seconds, got {type(now).__name__} {now!r}")
     return to_epoch_s(now)
-
-
-async def _from_starlette(response: Any) -> Response:
-    """A Starlette response (streaming ones too) as a workers ``Response``."""
-    from .compat.workers import Response
-
-    start: dict[str, Any] = {}
-    chunks: list[bytes] = []
-
-    async def receive() -> dict[str, Any]:
-        return {"type": "http.disconnect"}
-
-    async def send(message: Mapping[str, Any]) -> None:
-        if message["type"] == "http.response.start":
-            start.update(message)
-        elif message["type"] == "http.response.body":
-            chunks.append(bytes(message.get("body", b"")))
-
-    scope = {"type": "http", "method": "GET", "path": "/", "headers": [], "query_string": b""}
-    await response(scope, receive, send)
-    headers = [(bytes(name).lower(), bytes(value)) for name, value in start.get("headers", [])]
-    return Response._from_fetch(start.get("status", 200), "", headers, b"".join(chunks), "", False)
 
 
 # --- cloudflare:test counterparts ---------------------------------------------------------------

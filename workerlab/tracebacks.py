@@ -10,6 +10,8 @@ from types import TracebackType
 
 import workerlab
 
+from .namespace import PACKAGE_PATTERN
+
 #: Folders whose frames are dispatch plumbing, never the user's code.
 _PLUMBING_DIRS = tuple(
     os.path.dirname(module_file) + os.sep
@@ -46,7 +48,8 @@ def format_user_traceback(error: BaseException) -> str:
         if kind.__module__.startswith("workerlab."):
             text = text.replace(f"{kind.__module__}.{kind.__qualname__}:", f"{kind.__qualname__}:")
         seen = seen.__cause__ or seen.__context__
-    return text
+    # A worker's own exception classes read as `worker.QuotaError`, without its namespace package.
+    return PACKAGE_PATTERN.sub("", text)
 
 
 def _trim(summary: traceback.TracebackException) -> None:

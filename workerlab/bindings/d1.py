@@ -2,18 +2,36 @@
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..clock import Clock
-from ..config import D1Database
+from ..config.source import ConfigSource, keys
 from ..errors import StorageError
 from .results import JsObject, merge_options
 from .sqlite import Database, safe_file_name, split_sql
+
+if TYPE_CHECKING:
+    from .registry import BindingSite, Mode
+
+#: Default D1 migrations folder, relative to the config file's folder (wrangler's default).
+DEFAULT_MIGRATIONS_DIR = "migrations"
+
+
+@dataclass(frozen=True)
+class D1Database:
+    """A ``[[d1_databases]]`` entry; ``migrations_dir`` is absolute once loaded."""
+
+    binding: str
+    database_name: str
+    database_id: str | None = None
+    migrations_dir: Path = Path(DEFAULT_MIGRATIONS_DIR)  # absolute once loaded
+
 
 #: SQLite's INTEGER range: a Python int outside it cannot be bound.
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
@@ -32,6 +50,9 @@ _REFUSED = {
     _SQLITE_ATTACH: "ATTACH",
     _SQLITE_DETACH: "DETACH",
 }
+
+logger = logging.getLogger("workerlab")
+_REQUIRED: Any = ConfigSource.REQUIRED
 
 BindValue = None | int | float | str | bytes
 
@@ -303,3 +324,42 @@ class D1DatabaseSession:
         with self._db._runner.db.lock:
             version = self._db._runner.db.conn.execute("PRAGMA data_version").fetchone()[0]
         return f"{version:016x}"
+
+
+class _D1Kind:
+    section = "d1_databases"
+    label = "D1 Database"
+    spec = D1Database
+    _keys = keys(
+        """binding database_name database_id preview_database_id migrations_table migrations_dir
+        database_internal_env remote experimental_remote"""
+    )
+
+    def parse(self, src: ConfigSource, value: Any, key: str) -> list[tuple[D1Database, str]]:
+        databases = []
+        for item, at in src.entries(value, key, self._keys):
+            database_id = src.string(item, "database_id", at, default=None)
+            # wrangler accepts either name or id; without a name, the id names the local database.
+            name = src.string(item, "database_name", at, default=database_id or _REQUIRED)
+            folder = src.string(item, "migrations_dir", at, default=DEFAULT_MIGRATIONS_DIR)
+            binding = src.string(item, "binding", at)
+            databases.append((D1Database(binding, name, database_id, (src.root / folder).resolve()), at))
+        return databases
+
+    async def open(self, spec: D1Database, site: BindingSite) -> D1DatabaseBinding:
+        """The database, with its pending migrations applied (as `workerlab dev` and the harness want)."""
+        from .d1_commands import apply_pending, migration_files
+
+        session = site.session
+        binding = open_d1(spec, session.persist_dir, session.clock, durable=session.durable)
+        site.stack.callback(binding.close)
+        if spec.migrations_dir.is_dir():
+            for name in apply_pending(binding.database, migration_files(site.config, spec), session.clock):
+                logger.info("Applied D1 migration %s to %s (local)", name, spec.binding)
+        return binding
+
+    def describe(self, spec: D1Database, site: BindingSite) -> tuple[str, Mode]:
+        return spec.database_name, "local"
+
+
+KIND = _D1Kind()

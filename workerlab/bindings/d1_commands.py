@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from ..clock import Clock, SystemClock
-from ..config import D1Database, WorkerConfig
+from ..config import WorkerConfig
 from ..errors import ConfigError
-from .d1 import D1Error, SQLRunner, d1_path
+from .d1 import D1Database, D1Error, SQLRunner, d1_path
 from .sqlite import Database, split_sql
 
 #: The table that records applied migrations (wrangler's name and columns).
@@ -26,11 +26,12 @@ CREATE TABLE IF NOT EXISTS {MIGRATIONS_TABLE} (
 
 def find_d1(config: WorkerConfig, binding: str) -> D1Database:
     """The D1 database bound as ``binding`` (its ``database_name`` works too, as in wrangler)."""
-    for db in config.d1_databases:
+    databases = config.bindings_of(D1Database)
+    for db in databases:
         if binding in (db.binding, db.database_name):
             return db
-    if config.d1_databases:
-        known = ", ".join(f"{db.binding} (database_name {db.database_name!r})" for db in config.d1_databases)
+    if databases:
+        known = ", ".join(f"{db.binding} (database_name {db.database_name!r})" for db in databases)
         found = f"the D1 bindings are: {known}"
     else:
         found = "it declares no [[d1_databases]]"

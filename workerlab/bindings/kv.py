@@ -5,15 +5,28 @@ from __future__ import annotations
 import builtins
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import limits
 from ..clock import Clock
-from ..config import KVNamespace
+from ..config.source import ConfigSource, keys
 from ..errors import StorageError
 from .results import JsObject, decode_cursor, encode_cursor, merge_options, parse_json, require_int, to_bytes
 from .sqlite import Database, prefix_end, safe_file_name
+
+if TYPE_CHECKING:
+    from .registry import BindingSite, Mode
+
+
+@dataclass(frozen=True)
+class KVNamespace:
+    """A ``[[kv_namespaces]]`` entry."""
+
+    binding: str
+    id: str | None = None
+
 
 _VALUE_TYPES: tuple[str, ...] = ("text", "json", "arrayBuffer", "bytes")
 _BULK_VALUE_TYPES = ("text", "json")
@@ -322,3 +335,28 @@ class KVNamespaceBinding:
         return StorageError(
             f"KV {op} failed: {status} {detail} (key {_short(key)}, namespace {self.binding})"
         )
+
+
+class _KVKind:
+    section = "kv_namespaces"
+    label = "KV Namespace"
+    spec = KVNamespace
+    _keys = keys("binding id preview_id remote experimental_remote")
+
+    def parse(self, src: ConfigSource, value: Any, key: str) -> list[tuple[KVNamespace, str]]:
+        return [
+            (KVNamespace(src.string(item, "binding", at), src.string(item, "id", at, None)), at)
+            for item, at in src.entries(value, key, self._keys)
+        ]
+
+    async def open(self, spec: KVNamespace, site: BindingSite) -> KVNamespaceBinding:
+        session = site.session
+        binding = open_kv(spec, session.persist_dir, session.clock, durable=session.durable)
+        site.stack.callback(binding.close)
+        return binding
+
+    def describe(self, spec: KVNamespace, site: BindingSite) -> tuple[str, Mode]:
+        return spec.id or spec.binding, "local"
+
+
+KIND = _KVKind()

@@ -14,12 +14,13 @@ import json
 import os
 import uuid
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .. import limits
 from ..clock import Clock
-from ..config import R2Bucket
+from ..config.source import ConfigSource, keys
 from ..errors import StorageError
 from .r2_objects import (
     CHECKSUM_ALGORITHMS,
@@ -54,6 +55,18 @@ CREATE TABLE IF NOT EXISTS objects (
     storage_class TEXT NOT NULL
 ) WITHOUT ROWID;
 """
+
+
+if TYPE_CHECKING:
+    from .registry import BindingSite, Mode
+
+
+@dataclass(frozen=True)
+class R2Bucket:
+    """A ``[[r2_buckets]]`` entry."""
+
+    binding: str
+    bucket_name: str
 
 
 def r2_dir(persist_dir: Path, bucket: R2Bucket) -> Path:
@@ -414,3 +427,28 @@ class R2BucketBinding:
         if not isinstance(value, str):
             raise TypeError(f"R2 list(): {name} must be a str, found {type(value).__name__}")
         return value
+
+
+class _R2Kind:
+    section = "r2_buckets"
+    label = "R2 Bucket"
+    spec = R2Bucket
+    _keys = keys("binding bucket_name preview_bucket_name jurisdiction remote experimental_remote")
+
+    def parse(self, src: ConfigSource, value: Any, key: str) -> list[tuple[R2Bucket, str]]:
+        return [
+            (R2Bucket(src.string(item, "binding", at), src.string(item, "bucket_name", at)), at)
+            for item, at in src.entries(value, key, self._keys)
+        ]
+
+    async def open(self, spec: R2Bucket, site: BindingSite) -> R2BucketBinding:
+        session = site.session
+        binding = open_r2(spec, session.persist_dir, session.clock, durable=session.durable)
+        site.stack.callback(binding.close)
+        return binding
+
+    def describe(self, spec: R2Bucket, site: BindingSite) -> tuple[str, Mode]:
+        return spec.bucket_name, "local"
+
+
+KIND = _R2Kind()

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from .broker import Broker, MessageRecord, QueueView
+from .broker import Broker, MessageRecord
 from .codec import CONTENT_TYPES, decode_body, encode_body
+from .history import QueueHistory, QueueView
 from .message import Message, MessageBatch, QueueResult, RetryBatch, RetryMessage, new_message_id
 from .producer import QueueProducerBinding
 from .store import QueueStore
@@ -14,6 +15,7 @@ __all__ = [
     "Message",
     "MessageBatch",
     "MessageRecord",
+    "QueueHistory",
     "QueueProducerBinding",
     "QueueResult",
     "QueueStore",

@@ -19,9 +19,11 @@ from datetime import datetime
 from typing import Any
 
 from .. import limits
-from ..clock import Clock, FakeClock, utc_from_ms
+from ..clock import Clock, utc_from_ms
 from ..config import QueueConsumer
 from ..errors import ConfigError
+from ..events import BatchDelivered, EventBus, MessageDeadLettered, MessageDropped, MessageRetried
+from ..loglines import logging_bus
 from .codec import decode_body
 from .leases import LeaseKeeper
 from .message import Message, MessageBatch, Outcome, Resolution, resolve
@@ -38,7 +40,7 @@ POLL_INTERVAL_S = 0.05
 
 @dataclass(frozen=True)
 class MessageRecord:
-    """A message as the inspector shows it; ``attempts`` counts its deliveries so far."""
+    """A message as the harness and the inspector show it; ``attempts`` counts its deliveries so far."""
 
     id: str
     body: Any
@@ -46,34 +48,16 @@ class MessageRecord:
     timestamp: datetime
 
 
-@dataclass(frozen=True)
-class QueueView:
-    """What a queue holds and has done: ``acked``, ``dead_lettered`` and ``deliveries`` only with
-    ``record_history`` (the test harness); the store keeps ``pending`` and ``dropped`` anyway."""
-
-    queue: str
-    pending: list[MessageRecord]
-    acked: list[MessageRecord]
-    dead_lettered: list[MessageRecord]
-    dropped: list[MessageRecord]
-    deliveries: list[MessageRecord]
-
-
-class _History:
-    """What the queues did, kept for the test harness (``record_history``)."""
-
-    def __init__(self) -> None:
-        self.acked: list[MessageRecord] = []
-        self.deliveries: list[MessageRecord] = []
-        self.dead_lettered: list[MessageRecord] = []
-
-
 class Broker:
     """Delivers the messages of every queue that has a consumer to ``dispatch``, by Cloudflare's rules.
 
     ``dispatch`` runs the user's handler on a batch and returns ``("ok", None)`` or
-    ``("exception", error)`` once the event's waitUntil work is done.
+    ``("exception", error)`` once the event's waitUntil work is done. What happens to each
+    batch and message is told as events on ``bus`` (``workers`` names each queue's consumer).
+    The broker is the session's time source of kind ``"queues"``.
     """
+
+    kind = "queues"
 
     def __init__(
         self,
@@ -82,7 +66,8 @@ class Broker:
         consumers: Mapping[str, QueueConsumer],
         dispatch: Dispatch,
         *,
-        record_history: bool = False,
+        bus: EventBus | None = None,
+        workers: Mapping[str, str] | None = None,
     ) -> None:
         for queue, consumer in consumers.items():
             if consumer.dead_letter_queue == queue:
@@ -93,11 +78,11 @@ class Broker:
         self._clock = clock
         self._consumers = dict(consumers)
         self._dispatch = dispatch
-        self._record_history = record_history
+        self._bus = bus or logging_bus()
+        self._workers = dict(workers or {})
         self._keeper = LeaseKeeper(store)
         self._in_flight = dict.fromkeys(self._consumers, 0)
         self._tasks: set[asyncio.Task[None]] = set()
-        self._history: dict[str, _History] = {}
         self._wake: asyncio.Event | None = None
         self._closing = False
         self._loop_task: asyncio.Task[None] | None = None
@@ -192,24 +177,26 @@ class Broker:
 
     async def _deliver(self, queue: str, consumer: QueueConsumer, rows: list[StoredMessage]) -> None:
         started = time.perf_counter()
+        outcome: Outcome = "exception"
+        error: BaseException | None = None
         try:
             batch = self._batch(queue, rows)
             if batch is None:
                 resolution = Resolution([], [(index, None) for index in range(len(rows))])
             else:
                 try:
-                    resolution = await self._run_batch(batch)
+                    resolution, outcome, error = await self._run_batch(batch)
                 except asyncio.CancelledError:
                     # Shutting down mid-batch: hand the rows back now rather than waiting for lease recovery.
                     self._store.release(self._keeper.owner, [r.seq for r in rows])
                     raise
             try:
                 self._settle(queue, consumer, rows, batch, resolution)
-            except sqlite3.Error as error:
+            except sqlite3.Error as failure:
                 logger.error(
                     "Queue %r: could not record a batch's outcome (%s); its messages will be delivered again",
                     queue,
-                    error,
+                    failure,
                 )
                 with contextlib.suppress(sqlite3.Error):
                     self._store.release(self._keeper.owner, [r.seq for r in rows])
@@ -217,7 +204,12 @@ class Broker:
         finally:
             self._in_flight[queue] -= 1
         elapsed_ms = (time.perf_counter() - started) * 1000
-        logger.info("QUEUE %s %d/%d (%dms)", queue, len(resolution.acked), len(rows), round(elapsed_ms))
+        messages = batch.messages if batch is not None else [stored_record(row) for row in rows]
+        self._bus.emit(
+            BatchDelivered(
+                self._workers.get(queue, ""), queue, messages, resolution.acked, outcome, error, elapsed_ms
+            )
+        )
 
     def _batch(self, queue: str, rows: list[StoredMessage]) -> MessageBatch | None:
         batch = MessageBatch(queue)
@@ -230,19 +222,17 @@ class Broker:
             # Only a store written by something else can get here; the rows fail like a raising handler.
             logger.error("Queue %r holds a message that cannot be decoded: %s", queue, error)
             return None
-        if self._record_history:
-            self._history_of(queue).deliveries.extend(_records(batch.messages))
         return batch
 
-    async def _run_batch(self, batch: MessageBatch) -> Resolution:
+    async def _run_batch(self, batch: MessageBatch) -> tuple[Resolution, Outcome, BaseException | None]:
         try:
             outcome, error = await self._dispatch(batch)
         except Exception as raised:
             logger.error("Queue %r: dispatching a batch failed", batch.queue, exc_info=raised)
             outcome, error = "exception", raised
         if outcome == "ok" and batch._untouched():
-            return Resolution(list(range(len(batch.messages))), [])
-        return resolve(batch._result(outcome, error), [m.id for m in batch.messages])
+            return Resolution(list(range(len(batch.messages))), []), outcome, error
+        return resolve(batch._result(outcome, error), [m.id for m in batch.messages]), outcome, error
 
     def _settle(
         self,
@@ -254,6 +244,7 @@ class Broker:
     ) -> None:
         now_ms = self._clock.now_ms()
         retried: list[tuple[int, int]] = []
+        retried_rows: list[tuple[StoredMessage, int]] = []
         failed: list[int] = []
         for index, delay_s in resolution.retried:
             row = rows[index]
@@ -262,6 +253,7 @@ class Broker:
             else:
                 delay_s = consumer.retry_delay_s if delay_s is None else delay_s
                 retried.append((now_ms + 1000 * delay_s, row.seq))
+                retried_rows.append((row, delay_s))
         dlq = consumer.dead_letter_queue
         self._store.settle(
             self._keeper.owner,
@@ -270,33 +262,19 @@ class Broker:
             dead_lettered=[(dlq, now_ms, rows[i].seq) for i in failed] if dlq else (),
             dropped=[] if dlq else [(queue, rows[i].seq) for i in failed],
         )
+        bus = self._bus
         for index in failed:
             row = rows[index]
+            record = batch.messages[index] if batch is not None else stored_record(row)
             if dlq:
-                logger.warning(
-                    'Moving message "%s" on queue "%s" to dead letter queue "%s" after %d failed attempts',
-                    row.id,
-                    queue,
-                    dlq,
-                    row.attempts,
-                )
+                bus.emit(MessageDeadLettered(queue, dlq, record, row.attempts))
             else:
-                logger.warning(
-                    'Dropped message "%s" on queue "%s" after %d failed attempts', row.id, queue, row.attempts
-                )
-        if failed and dlq:
-            if self._record_history:
-                self._history_of(queue).dead_lettered.extend(stored_record(rows[i]) for i in failed)
-            if self._wake is not None and dlq in self._consumers:
-                self._wake.set()
-        if self._record_history and batch is not None and resolution.acked:
-            self._history_of(queue).acked.extend(_records([batch.messages[i] for i in resolution.acked]))
-
-    def _history_of(self, queue: str) -> _History:
-        history = self._history.get(queue)
-        if history is None:
-            history = self._history[queue] = _History()
-        return history
+                bus.emit(MessageDropped(queue, record, row.attempts))
+        if failed and dlq and self._wake is not None and dlq in self._consumers:
+            self._wake.set()
+        if retried_rows and bus.wants(MessageRetried):
+            for row, delay_s in retried_rows:
+                bus.emit(MessageRetried(queue, row.id, row.attempts, delay_s))
 
     # --- driving ---------------------------------------------------------------------------
 
@@ -352,21 +330,6 @@ class Broker:
                 if not task.cancelled() and task.exception() is not None:
                     raise task.exception()  # type: ignore[misc]
 
-    async def drain(self) -> None:
-        """Deliver until no message waits in a queue that has a consumer, moving a fake clock
-        forward to each next due time (sleeping on a real one)."""
-        while True:
-            await self.run_due()
-            due_ms = self._next_due_ms()
-            if due_ms is None:
-                return
-            now_ms = self._clock.now_ms()
-            if due_ms > now_ms:
-                if isinstance(self._clock, FakeClock):
-                    self._clock.set(due_ms / 1000)
-                else:
-                    await asyncio.sleep((due_ms - now_ms) / 1000)
-
     async def close(self, *, grace_s: float | None = limits.WAIT_UNTIL_GRACE_S) -> None:
         """Stop the loop, wait (up to ``grace_s``) for the batches in flight, and give back this
         process's leases; a batch still running after the grace is cancelled and delivered again later."""
@@ -391,21 +354,13 @@ class Broker:
 
     # --- inspecting ------------------------------------------------------------------------
 
-    def inspect(self, queue: str) -> QueueView:
-        """What ``queue`` holds (pending, dropped) and, with ``record_history``, has done."""
-        history = self._history_of(queue)
-        return QueueView(
-            queue=queue,
-            pending=[stored_record(row) for row in self._store.pending(queue)],
-            acked=list(history.acked),
-            dead_lettered=list(history.dead_lettered),
-            dropped=[stored_record(row) for row in self._store.dropped(queue)],
-            deliveries=list(history.deliveries),
-        )
+    def pending(self, queue: str) -> list[MessageRecord]:
+        """The messages of ``queue`` not yet acked (ready, delayed or in flight), in delivery order."""
+        return [stored_record(row) for row in self._store.pending(queue)]
 
-
-def _records(messages: list[Message]) -> list[MessageRecord]:
-    return [MessageRecord(m.id, m.body, m.attempts, m.timestamp) for m in messages]
+    def dropped(self, queue: str) -> list[MessageRecord]:
+        """The last messages dropped from ``queue`` (failed, with no dead-letter queue)."""
+        return [stored_record(row) for row in self._store.dropped(queue)]
 
 
 def stored_record(row: StoredMessage) -> MessageRecord:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..clock import Clock
+from ..bindings import queue as queue_bindings
 from ..config import WorkerConfig
 from .broker import MessageRecord, stored_record
 from .store import QueueStore
@@ -22,7 +23,7 @@ class QueueSummary:
 
 def queue_names(config: WorkerConfig, store: QueueStore) -> list[str]:
     """The config's queues (producers, consumers, dead-letter queues), then any other the store holds."""
-    return list(dict.fromkeys([*config.queue_names, *store.queues()]))
+    return list(dict.fromkeys([*queue_bindings.queue_names(config), *store.queues()]))
 
 
 def summarize(store: QueueStore, queue: str, clock: Clock) -> QueueSummary:

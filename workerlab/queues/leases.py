@@ -15,9 +15,9 @@ import socket
 import sqlite3
 import threading
 from collections.abc import Sequence
-from pathlib import Path
 
 from ..clock import SystemClock
+from ..process import process_alive
 from .store import Owner, QueueStore
 
 logger = logging.getLogger("workerlab")
@@ -29,22 +29,6 @@ OWNER_STALE_S = 1.5
 
 #: Owner ids in use by this process (several brokers may share a store in one process).
 _live_here: set[str] = set()
-
-
-def process_alive(pid: int) -> bool:
-    """Whether ``pid`` names a running (not zombie) process on this host."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True  # exists, owned by someone else
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return True
-    state = stat.rpartition(")")[2].split()[:1]
-    return state not in (["Z"], ["X"])
 
 
 def dead_owners(owners: Sequence[Owner], me: Owner, now_ms: int) -> list[str]:

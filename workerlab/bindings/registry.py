@@ -1,0 +1,109 @@
+"""Every binding kind in one list: how each is read from the config, opened, put on ``env`` and closed.
+
+A binding kind is one module of :mod:`workerlab.bindings` holding a spec (a frozen dataclass with
+a ``binding`` name) and a :class:`BindingKind` object. Adding a kind means writing that module
+and adding its kind to :data:`KINDS`; nothing else in workerlab lists the kinds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+if TYPE_CHECKING:
+    from ..clock import Clock
+    from ..config.schema import BindingSpec, WorkerConfig
+    from ..config.source import ConfigSource
+    from ..context import BackgroundWork
+    from ..dev_registry import RunningWorker
+    from ..events import EventBus
+    from ..queues.broker import Broker
+    from ..timers import Timers
+
+#: Where a binding's resource lives, as the start-up bindings table says.
+Mode = Literal["local", "other process", "not emulated"]
+
+
+class SessionServices(Protocol):
+    """What the session offers the bindings it opens."""
+
+    persist_dir: Path | None
+    durable: bool
+    clock: Clock
+    bus: EventBus
+    timers: Timers
+
+    def queue_broker(self) -> Broker:
+        """The one queue broker of the session (opened on first use)."""
+        ...
+
+    def worker_env(self, name: str) -> Any:
+        """The env of the loaded worker ``name`` (a KeyError when none is loaded)."""
+        ...
+
+    def loaded_worker(self, name: str) -> Any:
+        """The runtime of the loaded worker ``name``, or None when this process has not loaded it."""
+        ...
+
+    def running_elsewhere(self, name: str) -> RunningWorker | None:
+        """The `workerlab dev` process sharing the persist directory that serves ``name``, if any."""
+        ...
+
+
+@dataclass
+class BindingSite:
+    """Where a binding is opened: for which worker, in which session, with whose exit stack."""
+
+    worker: str
+    config: WorkerConfig
+    session: SessionServices
+    stack: AsyncExitStack
+    work: BackgroundWork
+    #: The worker's loaded module (bindings that name classes look them up in it).
+    module: Any
+
+
+class BindingKind(Protocol):
+    """One kind of binding (KV namespace, queue producer, service, ...)."""
+
+    #: The config key that holds its entries: a top-level key or a dotted path (``queues.producers``).
+    section: str
+    #: Its name in the start-up bindings table ("KV Namespace").
+    label: str
+    @property
+    def spec(self) -> type:
+        """The spec class its entries parse to."""
+        ...
+
+    def parse(self, src: ConfigSource, value: Any, key: str) -> Sequence[tuple[BindingSpec, str]]:
+        """The specs in the section's ``value`` (read at ``key``), each with the key path it came from."""
+        ...
+
+    async def open(self, spec: Any, site: BindingSite) -> Any:
+        """The ``env`` value for ``spec``; whatever must be closed goes on ``site.stack``."""
+        ...
+
+    def describe(self, spec: Any, site: BindingSite) -> tuple[str, Mode]:
+        """What the start-up table shows: the resource, and where it lives."""
+        ...
+
+
+def kind_of(spec: object) -> BindingKind:
+    """The kind a spec belongs to."""
+    for kind in KINDS:
+        if isinstance(spec, kind.spec):
+            return kind
+    raise LookupError(f"no binding kind for {type(spec).__name__}")
+
+
+def _registered() -> tuple[BindingKind, ...]:
+    from . import d1, kv, queue, r2, service, vars
+
+    return (vars.KIND, queue.KIND, kv.KIND, d1.KIND, r2.KIND, service.KIND)
+
+
+#: Every binding kind, in the order their values are put on ``env``.
+KINDS: tuple[BindingKind, ...] = _registered()
