@@ -11,6 +11,7 @@ Cloudflare's rules; :mod:`.alarm_source` fires them on the workerlab clock.
 from __future__ import annotations
 
 import logging
+import sqlite3
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from ..clock import Clock
 from ..events import AlarmRun, EventBus
 from ..tracebacks import format_user_traceback
 from .limits import ALARM_FIRST_RETRY_DELAY_S, MAX_ALARM_RETRIES
+from .names import CloudflareNames
 from .sqlfile import Hold, SqliteFile
 from .store import DURABLE_OBJECTS_DIR
 
@@ -97,28 +99,19 @@ class _Running:
     changed: bool = False
 
 
-class AlarmInvocationInfo:
-    """What ``alarm(alarm_info)`` receives: ``retryCount`` and ``isRetry`` (also snake_case)."""
+class AlarmInvocationInfo(CloudflareNames):
+    """What ``alarm(alarm_info)`` receives: ``retryCount`` (0 on the first run), ``isRetry``,
+    and ``scheduledTime`` (the alarm's time, epoch ms)."""
 
-    __slots__ = ("retryCount",)
+    __slots__ = ("retryCount", "scheduledTime")
 
-    def __init__(self, retry_count: int) -> None:
+    def __init__(self, retry_count: int, scheduled_ms: int) -> None:
         self.retryCount = retry_count
+        self.scheduledTime = scheduled_ms
 
     @property
     def isRetry(self) -> bool:
         return self.retryCount > 0
-
-    @property
-    def retry_count(self) -> int:
-        return self.retryCount
-
-    is_retry = isRetry
-
-    def __getitem__(self, name: str) -> Any:
-        if name in ("retryCount", "isRetry"):
-            return getattr(self, name)
-        raise KeyError(name)
 
     def __repr__(self) -> str:
         return f"AlarmInvocationInfo(retryCount={self.retryCount}, isRetry={self.isRetry})"
@@ -171,22 +164,27 @@ class AlarmBook:
         rows = self.index.read(_ONE, (*self._key, object_id))
         return rows[0] if rows else None
 
-    async def set(self, object_id: str, object_name: str | None, when_ms: int, hold: Hold | None) -> None:
-        """Set (or replace) the object's alarm; retries start again from zero."""
-        params = (*self._key, object_id, object_name, when_ms)
-        await self.index.file.call(lambda conn: conn.execute(_SET, params), hold)
-        self._changed(object_id)
+    def set(
+        self, object_id: str, object_name: str | None, when_ms: int, hold: Hold | None
+    ) -> Awaitable[None]:
+        """Set (or replace) the object's alarm, now; retries start again from zero."""
+        return self._change(object_id, _SET, (*self._key, object_id, object_name, when_ms), hold)
 
-    async def delete(self, object_id: str, hold: Hold | None) -> None:
-        params = (*self._key, object_id)
-        await self.index.file.call(lambda conn: conn.execute(_DELETE, params), hold)
-        self._changed(object_id)
+    def delete(self, object_id: str, hold: Hold | None) -> Awaitable[None]:
+        """Remove the object's alarm, now."""
+        return self._change(object_id, _DELETE, (*self._key, object_id), hold)
 
-    def _changed(self, object_id: str) -> None:
-        running = self._running.get(object_id)
-        if running is not None:
-            running.changed = True
-        self._on_change()
+    def _change(
+        self, object_id: str, query: str, params: tuple[Any, ...], hold: Hold | None
+    ) -> Awaitable[None]:
+        def write(conn: sqlite3.Connection) -> None:
+            conn.execute(query, params)
+            running = self._running.get(object_id)
+            if running is not None:
+                running.changed = True
+            self._on_change()
+
+        return self.index.file.run(write, hold)
 
     # --- what the alarm source asks ------------------------------------------------------------
 
@@ -224,7 +222,9 @@ class AlarmBook:
         error: BaseException | None = None
         try:
             try:
-                await self._fire(object_id, alarm.object_name, AlarmInvocationInfo(alarm.retry_count))
+                await self._fire(
+                    object_id, alarm.object_name, AlarmInvocationInfo(alarm.retry_count, alarm.scheduled_ms)
+                )
             except Exception as raised:
                 error = raised
                 logger.error(
@@ -254,7 +254,7 @@ class AlarmBook:
     async def _settle(self, alarm: Alarm, error: BaseException | None, retry: bool) -> None:
         key = (*self._key, alarm.object_id)
         if error is None or not retry or alarm.retry_count >= MAX_ALARM_RETRIES:
-            await self.index.file.call(lambda conn: conn.execute(_DELETE, key))
+            await self.index.file.run(lambda conn: conn.execute(_DELETE, key))
             if error is not None and retry:
                 logger.warning(
                     "ALARM %s %s dropped: alarm() failed %d times (its first run and %d retries); "
@@ -270,5 +270,5 @@ class AlarmBook:
         attempt = alarm.retry_count + 1
         when_ms = self._clock.now_ms() + retry_delay_s(attempt) * 1000
         params = (when_ms, attempt, *key)
-        await self.index.file.call(lambda conn: conn.execute(_RETRY, params))
+        await self.index.file.run(lambda conn: conn.execute(_RETRY, params))
         self._on_change()

@@ -14,11 +14,13 @@ import re
 import secrets
 from typing import Any
 
+from .names import CloudflareNames
+
 _BODY_BYTES = 16
 _HEX = re.compile(r"[0-9a-fA-F]{64}")
 
 
-class DurableObjectId:
+class DurableObjectId(CloudflareNames):
     """The id of one Durable Object: ``toString()`` (64 hex digits), ``name`` (None for an id
     made by ``newUniqueId`` or ``idFromString``), ``equals(other)``."""
 
@@ -31,8 +33,6 @@ class DurableObjectId:
     def toString(self) -> str:
         """The id as 64 lowercase hex digits (what ``idFromString`` takes back)."""
         return self._hex
-
-    to_string = toString
 
     def equals(self, other: object) -> bool:
         """Whether ``other`` is an id of the same object."""

@@ -13,6 +13,7 @@ import sqlite3
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from ..bindings.results import JsObject
 from ..bindings.sqlite import prefix_end
 from ..clone import decode_clone, encode_clone
 from ..errors import StorageError
@@ -37,8 +38,8 @@ def check_key(key: Any, where: str) -> str:
         size = len(key.encode("utf-8", "surrogatepass"))
         if size > MAX_KEY_BYTES:
             raise StorageError(
-                f"storage {where}: keys are at most {MAX_KEY_BYTES} bytes (UTF-8); "
-                f"found a key of {size} bytes starting {key[:40]!r}"
+                f"storage {where}: Keys cannot be larger than {MAX_KEY_BYTES} bytes. A key of size "
+                f"{size} was provided (starting {key[:40]!r})."
             )
     return key
 
@@ -46,7 +47,9 @@ def check_key(key: Any, where: str) -> str:
 def check_keys(keys: Sequence[Any], where: str) -> list[str]:
     """``keys`` checked one by one, and at most :data:`MAX_KEYS_PER_CALL` of them."""
     if len(keys) > MAX_KEYS_PER_CALL:
-        raise StorageError(f"storage {where}: at most {MAX_KEYS_PER_CALL} keys per call; found {len(keys)}")
+        raise StorageError(
+            f"storage {where}: Maximum number of keys is {MAX_KEYS_PER_CALL}. {len(keys)} keys were provided."
+        )
     return [check_key(key, where) for key in keys]
 
 
@@ -55,17 +58,27 @@ def encode_value(value: Any, key: str, where: str, max_bytes: int) -> bytes:
     data = encode_clone(value, f"storage {where} of key {key[:60]!r}")
     if len(data) > max_bytes:
         raise StorageError(
-            f"storage {where}: values are at most {max_bytes} bytes as stored for this class; "
-            f"the value of key {key[:60]!r} is {len(data)} bytes"
+            f"storage {where}: Values cannot be larger than {max_bytes} bytes (the limit of this "
+            f"class's storage). A value of size {len(data)} was provided for key {key[:60]!r}."
         )
     return data
 
 
 def read_value(data: bytes, key: str) -> Any:
+    """A stored value as the platform hands it back: dicts allow attribute access."""
     try:
-        return decode_clone(data)
+        value = decode_clone(data)
     except ValueError as error:
         raise StorageError(f"the stored value of key {key[:60]!r} is damaged: {error}") from None
+    return platform_value(value) if isinstance(value, dict | list) else value
+
+
+def platform_value(value: Any) -> Any:
+    if isinstance(value, dict):
+        return JsObject((key, platform_value(item)) for key, item in value.items())
+    if isinstance(value, list):
+        return [platform_value(item) for item in value]
+    return value
 
 
 # --- queries (conn first; each runs in whatever transaction is open) ------------------------

@@ -15,6 +15,7 @@ from ..bindings.results import merge_options
 from ..rpc import RpcStub, call_method, clone
 from .alarms import AlarmInvocationInfo
 from .ids import DurableObjectId, IdMaker
+from .names import CloudflareNames
 from .objects import Objects, arity, carried_from
 from .state import DurableObjectState
 
@@ -27,7 +28,7 @@ _GET_OPTIONS = ("locationHint",)
 _ID_OPTIONS = ("jurisdiction",)
 
 
-class DurableObjectNamespace:
+class DurableObjectNamespace(CloudflareNames):
     """``env.<BINDING>`` of a ``[[durable_objects.bindings]]`` entry."""
 
     def __init__(self, objects: Objects, worker: str) -> None:
@@ -89,11 +90,6 @@ class DurableObjectNamespace:
     def belongs(self, object_id: str) -> bool:
         """Whether ``object_id`` (64 hex digits) is an id of this namespace."""
         return self._ids.belongs(object_id)
-
-    id_from_name = idFromName
-    new_unique_id = newUniqueId
-    id_from_string = idFromString
-    get_by_name = getByName
 
     def _where(self, call: str) -> str:
         return f"DurableObjectNamespace ({self.class_name}) {call}"

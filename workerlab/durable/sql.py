@@ -18,6 +18,7 @@ from ..bindings.sqlite import split_sql
 from ..errors import StorageError
 from .kv import atomic
 from .limits import MAX_SQL_BINDINGS, MAX_SQL_QUERY_BYTES
+from .names import CloudflareNames
 
 #: Pragmas user SQL may run (reading the schema, checking the database, foreign key settings).
 ALLOWED_PRAGMAS = frozenset(
@@ -126,7 +127,7 @@ def _binding(value: Any, index: int) -> Bind:
     )
 
 
-class SqlStorage:
+class SqlStorage(CloudflareNames):
     """``ctx.storage.sql`` of one object."""
 
     def __init__(
@@ -161,12 +162,11 @@ class SqlStorage:
 
         def size(conn: sqlite3.Connection) -> int:
             pages = conn.execute("PRAGMA page_count").fetchone()[0]
+            free = conn.execute("PRAGMA freelist_count").fetchone()[0]
             page_bytes = conn.execute("PRAGMA page_size").fetchone()[0]
-            return int(pages * page_bytes)
+            return int((pages - free) * page_bytes)
 
         return self._run(size)  # type: ignore[no-any-return]
-
-    database_size = databaseSize
 
 
 def _execute(
@@ -228,7 +228,7 @@ def _sql_error(error: Exception, refused: str | None, query: str) -> Exception:
     return StorageError(f"{error}: {code} (in {shown!r})" if code else f"{error} (in {shown!r})")
 
 
-class SqlStorageCursor:
+class SqlStorageCursor(CloudflareNames):
     """The rows of one ``sql.exec()``: iterate them as dicts (with attribute access), or take them
     with ``toArray()``, ``one()`` or ``raw()``; each row is handed out once, as a JS cursor does."""
 
@@ -242,18 +242,6 @@ class SqlStorageCursor:
         self._position = 0
         self.rowsRead = rows_read
         self.rowsWritten = rows_written
-
-    @property
-    def column_names(self) -> list[str]:
-        return self.columnNames
-
-    @property
-    def rows_read(self) -> int:
-        return self.rowsRead
-
-    @property
-    def rows_written(self) -> int:
-        return self.rowsWritten
 
     def _take(self) -> tuple[Any, ...] | None:
         if self._position >= len(self._rows):
@@ -285,13 +273,11 @@ class SqlStorageCursor:
         """The rows not yet taken, as dicts."""
         return list(self)
 
-    to_array = toArray
-
     def one(self) -> JsObject:
         """The only row; an error when there are none or several."""
         left = len(self._rows) - self._position
         if left != 1:
-            found = "no results" if left == 0 else f"{left} results"
+            found = "no results" if left == 0 else f"multiple results ({left})"
             raise StorageError(f"Expected exactly one result from SQL query, but got {found}.")
         return next(self)
 

@@ -1,10 +1,11 @@
 """One SQLite connection driven from the event loop: calls run inline, and only a busy file
 (another process holding its write lock) sends a call to a thread to wait there.
 
-Storage calls of a Durable Object are synchronous on Cloudflare's SQLite backend; running them
-inline keeps them that fast. Waiting on a lock inline would stall every worker of the process,
-so a busy call is retried in a thread with the busy timeout, while :attr:`SqliteFile.gate`
-(the object's input gate) holds other events back as Cloudflare's does during storage I/O.
+Storage calls of a Durable Object are synchronous on Cloudflare's SQLite backend, and take effect
+when called even if never awaited; running them inline does both, and fast. Waiting on a lock
+inline would stall every worker of the process, so a busy call is retried in a thread with the
+busy timeout, while :attr:`SqliteFile.gate` (the object's input gate) holds other events back as
+Cloudflare's does during storage I/O.
 """
 
 from __future__ import annotations
@@ -12,9 +13,9 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Generator
 from pathlib import Path
-from typing import Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from ..errors import StorageError
 from ..sqlite import BUSY_TIMEOUT_MS, connect
@@ -30,6 +31,19 @@ class Hold(Protocol):
     def open(self) -> None: ...
 
 
+class Ready(Generic[T]):
+    """An awaitable whose value is already known (the result of a call that ran inline)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: T) -> None:
+        self.value = value
+
+    def __await__(self) -> Generator[Any, None, T]:
+        return self.value
+        yield  # a generator that never suspends
+
+
 def is_busy(error: sqlite3.OperationalError) -> bool:
     """Whether SQLite refused because another connection holds the lock."""
     return error.sqlite_errorname in ("SQLITE_BUSY", "SQLITE_LOCKED") or "locked" in str(error)
@@ -43,7 +57,7 @@ class SqliteFile:
         self.gate = gate
         try:
             self.conn = connect(path, durable=durable)
-            # Calls fail at once on a lock; call() then waits for it in a thread.
+            # Calls fail at once on a lock; run() then waits for it in a thread.
             self.conn.execute("PRAGMA busy_timeout = 0")
         except (OSError, sqlite3.Error) as error:
             raise StorageError(
@@ -52,27 +66,35 @@ class SqliteFile:
             ) from None
         # Reentrant: a transactionSync() function runs SQL while its own call holds the lock.
         self._lock = threading.RLock()
-        self._waiting: asyncio.Future[object] | None = None
+        self._waiting: asyncio.Future[Any] | None = None
 
-    async def call(self, fn: Callable[[sqlite3.Connection], T], hold: Hold | None = None) -> T:
-        """``fn(conn)``, inline unless the file is busy: then in a thread, with ``hold`` (by default
-        :attr:`gate`) closed meanwhile."""
-        while self._waiting is not None:
-            await asyncio.wait([self._waiting])
-        try:
-            return fn(self.conn)
-        except sqlite3.OperationalError as error:
-            if not is_busy(error):
-                raise
-        future = asyncio.ensure_future(asyncio.to_thread(self._patiently, fn))
-        self._waiting = future  # type: ignore[assignment]
+    def run(self, fn: Callable[[sqlite3.Connection], T], hold: Hold | None = None) -> Awaitable[T]:
+        """Run ``fn(conn)`` now and return its result as an awaitable. When the file is busy (or
+        a call already waits for it), return a task that runs it in a thread once the file is
+        free, with ``hold`` (by default :attr:`gate`) closed from now until then. Errors other
+        than busy are raised here."""
+        if self._waiting is None:
+            try:
+                return Ready(fn(self.conn))
+            except sqlite3.OperationalError as error:
+                if not is_busy(error):
+                    raise
         hold = hold or self.gate
         if hold is not None:
             hold.close()
+        return asyncio.ensure_future(self._later(fn, hold))
+
+    async def _later(self, fn: Callable[[sqlite3.Connection], T], hold: Hold | None) -> T:
         try:
-            return await future
+            while self._waiting is not None:
+                await asyncio.wait([self._waiting])
+            future: asyncio.Future[T] = asyncio.ensure_future(asyncio.to_thread(self._patiently, fn))
+            self._waiting = future
+            try:
+                return await future
+            finally:
+                self._waiting = None
         finally:
-            self._waiting = None
             if hold is not None:
                 hold.open()
 

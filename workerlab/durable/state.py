@@ -10,12 +10,13 @@ from typing import Any
 from ..context import BackgroundWork, ExecutionContext
 from .gate import InputGate
 from .ids import DurableObjectId
+from .names import CloudflareNames
 from .storage import DurableObjectStorage
 
 
-class DurableObjectState:
+class DurableObjectState(CloudflareNames):
     """``ctx`` of a Durable Object (Cloudflare's DurableObjectState): ``id``, ``storage``,
-    ``waitUntil`` and ``blockConcurrencyWhile`` (with their snake_case names)."""
+    ``waitUntil`` and ``blockConcurrencyWhile``."""
 
     __slots__ = ("_background", "_failed", "_gate", "_props", "_work", "id", "storage")
 
@@ -95,9 +96,6 @@ class DurableObjectState:
         # The error reaches the held events; an unawaited task must not also be reported as lost.
         task.add_done_callback(lambda done: done.cancelled() or done.exception())
         return task
-
-    wait_until = waitUntil
-    block_concurrency_while = blockConcurrencyWhile
 
     def __repr__(self) -> str:
         return f"<DurableObjectState {self.id}>"

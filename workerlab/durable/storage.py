@@ -1,19 +1,21 @@
 """``ctx.storage``: an object's key-value pairs, SQL, transactions and alarm.
 
-Its methods are coroutines, awaited as Cloudflare's Python Workers await them; on the SQLite
-backend they complete before they return, and so do they here: each runs synchronously on the
-object's connection (see :mod:`.sqlfile` for the one exception, a file another process holds).
-Options are Cloudflare's (``startAfter``, ``allowConcurrency``...) as keyword arguments or a
-trailing dict; the snake_case spellings Python code uses are accepted too.
+As on Cloudflare's Python Workers, a storage call does its work when it is called and returns
+something to await for the result: ``await ctx.storage.get("k")``, while an un-awaited
+``ctx.storage.put(...)`` still stores. Each runs synchronously on the object's connection (see
+:mod:`.sqlfile` for the one exception, a file another process holds), and so does a call made
+while another event's ``transaction()`` is under way, once it ends. Options are Cloudflare's
+(``startAfter``, ``allowConcurrency``...), as keyword arguments or a trailing dict.
 """
 
 from __future__ import annotations
 
+import asyncio
 import builtins
 import inspect
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from ..bindings.results import merge_options, require_int
 from ..clock import to_epoch_ms
@@ -22,9 +24,13 @@ from . import kv
 from .alarms import AlarmBook
 from .gate import InputGate
 from .limits import MAX_VALUE_BYTES_KV, MAX_VALUE_BYTES_SQLITE
+from .names import CloudflareNames
 from .sql import SqlStorage, drop_user_schema
+from .sqlfile import Ready
 from .store import ObjectStore
 from .transactions import UNCHANGED, Transaction, current_transaction
+
+T = TypeVar("T")
 
 #: How a class stores its data: ``new_sqlite_classes`` or ``new_classes`` in ``[[migrations]]``.
 StorageKind = Literal["sqlite", "kv"]
@@ -32,21 +38,14 @@ StorageKind = Literal["sqlite", "kv"]
 _READ = ("allowConcurrency", "noCache")
 _WRITE = ("allowConcurrency", "allowUnconfirmed", "noCache")
 _LIST = ("start", "startAfter", "end", "prefix", "reverse", "limit", *_READ)
-_SNAKE_CASE = {
-    "start_after": "startAfter",
-    "allow_concurrency": "allowConcurrency",
-    "allow_unconfirmed": "allowUnconfirmed",
-    "no_cache": "noCache",
-}
+_ALARM_READ = ("allowConcurrency",)
+_ALARM_WRITE = ("allowConcurrency", "allowUnconfirmed")
 _MISSING: Any = object()
 
 
 def _options(where: str, options: Any, kwargs: dict[str, Any], allowed: tuple[str, ...]) -> dict[str, Any]:
     if options is None and not kwargs:
         return {}
-    if isinstance(options, Mapping):
-        options = {_SNAKE_CASE.get(name, name): value for name, value in options.items()}
-    kwargs = {_SNAKE_CASE.get(name, name): value for name, value in kwargs.items()}
     return merge_options(f"storage {where}", options, kwargs, allowed)
 
 
@@ -58,7 +57,7 @@ def _list_bounds(where: str, options: Any, kwargs: dict[str, Any]) -> dict[str, 
         if value is not None and not isinstance(value, str):
             raise TypeError(f"storage {where}: {name} must be a str, found {type(value).__name__} {value!r}")
     if "start" in opts and "startAfter" in opts:
-        raise TypeError(f"storage {where}: start and startAfter cannot both be given")
+        raise TypeError(f"storage {where} cannot be called with both start and startAfter values")
     reverse = opts.get("reverse", False)
     if not isinstance(reverse, bool):
         raise TypeError(f"storage {where}: reverse must be a bool, found {type(reverse).__name__}")
@@ -66,7 +65,7 @@ def _list_bounds(where: str, options: Any, kwargs: dict[str, Any]) -> dict[str, 
     if limit is not None:
         limit = require_int(f"storage {where}", "limit", limit)
         if limit < 1:
-            raise StorageError(f"storage {where}: limit must be a positive number; found {limit}")
+            raise TypeError(f"storage {where}: List limit must be positive (found {limit})")
     return {
         "start": opts.get("start"),
         "start_after": opts.get("startAfter"),
@@ -77,7 +76,7 @@ def _list_bounds(where: str, options: Any, kwargs: dict[str, Any]) -> dict[str, 
     }
 
 
-class DurableObjectStorage:
+class DurableObjectStorage(CloudflareNames):
     """The storage of one object (``ctx.storage``)."""
 
     def __init__(
@@ -111,15 +110,19 @@ class DurableObjectStorage:
             store = self._store = self._open_store()
         return store
 
-    async def _ready(self) -> ObjectStore:
-        """The store, once no transaction of another event is under way on it."""
+    def _run(self, fn: Callable[[Any], T]) -> Awaitable[T]:
+        """``fn(conn)`` now, unless another event's transaction is under way: then once it ends."""
         store = self._store or self._opened()
         if store.transaction is not None:
             txn = current_transaction.get()
             if txn is None or txn.root is not store.transaction:
-                while store.transaction is not None:
-                    await store.no_transaction.wait()
-        return store
+                return asyncio.ensure_future(self._after_transaction(store, fn))
+        return store.file.run(fn)
+
+    async def _after_transaction(self, store: ObjectStore, fn: Callable[[Any], T]) -> T:
+        while store.transaction is not None:
+            await store.no_transaction.wait()
+        return await store.file.run(fn)
 
     def _transaction_here(self) -> Transaction | None:
         """The transaction under way in this context on this object, if any."""
@@ -141,19 +144,17 @@ class DurableObjectStorage:
 
     # --- key-value ------------------------------------------------------------------------
 
-    async def get(self, keys: Any, options: Any = None, /, **kwargs: Any) -> Any:
+    def get(self, keys: Any, options: Any = None, /, **kwargs: Any) -> Awaitable[Any]:
         """The value of a key (None when missing); for a list of keys, a dict of those found, in
         key order."""
         _options("get()", options, kwargs, _READ)
         if isinstance(keys, list | tuple):
             names = kv.check_keys(keys, "get()")
-            store = await self._ready()
-            return await store.file.call(lambda conn: kv.get_many(conn, names))
+            return self._run(lambda conn: kv.get_many(conn, names))
         key = kv.check_key(keys, "get()")
-        store = await self._ready()
-        return await store.file.call(lambda conn: kv.get_one(conn, key))
+        return self._run(lambda conn: kv.get_one(conn, key))
 
-    async def put(self, key: Any, value: Any = _MISSING, options: Any = None, /, **kwargs: Any) -> None:
+    def put(self, key: Any, value: Any = _MISSING, options: Any = None, /, **kwargs: Any) -> Awaitable[None]:
         """Store ``value`` under ``key``, or every pair of a dict (``put({key: value, ...})``)."""
         if isinstance(key, Mapping):
             if value is not _MISSING:
@@ -164,34 +165,30 @@ class DurableObjectStorage:
                 (name, kv.encode_value(item, name, "put()", self._max_value_bytes))
                 for name, item in zip(names, key.values(), strict=True)
             ]
-            store = await self._ready()
-            await store.file.call(lambda conn: kv.put_many(conn, entries))
-            return
+            return self._run(lambda conn: kv.put_many(conn, entries))
         if value is _MISSING:
-            raise TypeError("storage put(key, value): the value is missing (or pass a dict of pairs)")
+            raise TypeError("storage put() called with no value (pass put(key, value) or put({key: value}))")
         _options("put()", options, kwargs, _WRITE)
         name = kv.check_key(key, "put()")
         data = kv.encode_value(value, name, "put()", self._max_value_bytes)
-        store = await self._ready()
-        await store.file.call(lambda conn: kv.put_one(conn, name, data))
+        return self._run(lambda conn: kv.put_one(conn, name, data))
 
-    async def delete(self, keys: Any, options: Any = None, /, **kwargs: Any) -> bool | int:
+    def delete(self, keys: Any, options: Any = None, /, **kwargs: Any) -> Awaitable[bool | int]:
         """Delete a key (whether it existed), or a list of keys (how many existed)."""
         _options("delete()", options, kwargs, _WRITE)
         if isinstance(keys, list | tuple):
             names = kv.check_keys(keys, "delete()")
-            store = await self._ready()
-            return await store.file.call(lambda conn: kv.delete_many(conn, names))
+            return self._run(lambda conn: kv.delete_many(conn, names))
         key = kv.check_key(keys, "delete()")
-        store = await self._ready()
-        return await store.file.call(lambda conn: kv.delete_one(conn, key))
+        return self._run(lambda conn: kv.delete_one(conn, key))
 
-    async def deleteAll(self, options: Any = None, /, **kwargs: Any) -> None:
+    def deleteAll(self, options: Any = None, /, **kwargs: Any) -> Awaitable[None]:
         """Delete every key-value pair (and, for a SQLite backed class, every SQL table). The
         alarm stays."""
         _options("deleteAll()", options, kwargs, _WRITE)
-        store = await self._ready()
-        await store.file.call(self._delete_all)
+        if self._transaction_here() is not None:
+            raise StorageError("storage deleteAll() cannot be called within a transaction")
+        return self._run(self._delete_all)
 
     def _delete_all(self, conn: Any) -> None:
         with kv.atomic(conn):
@@ -199,32 +196,32 @@ class DurableObjectStorage:
             if self._kind == "sqlite":
                 drop_user_schema(conn)
 
-    async def list(self, options: Any = None, /, **kwargs: Any) -> dict[str, Any]:
+    def list(self, options: Any = None, /, **kwargs: Any) -> Awaitable[dict[str, Any]]:
         """The pairs in key order (``reverse``: descending), from ``start`` (or after
         ``startAfter``) to before ``end``, with ``prefix``, at most ``limit`` of them."""
         bounds = _list_bounds("list()", options, kwargs)
-        store = await self._ready()
-        return await store.file.call(lambda conn: kv.list_range(conn, **bounds))
+        return self._run(lambda conn: kv.list_range(conn, **bounds))
 
-    async def sync(self) -> None:
-        """Resolve once every write made so far is stored (each already is when its call returns)."""
-        await self._ready()
+    def sync(self) -> Awaitable[None]:
+        """Resolves once every write made so far is stored (each is, when its call returns)."""
+        return self._run(lambda conn: None)
 
     # --- transactions ---------------------------------------------------------------------
 
     async def transaction(self, closure: Callable[[Any], Any], options: Any = None, /, **kwargs: Any) -> Any:
-        """Run ``closure(txn)``: its storage calls commit together when it returns, and none of
-        them does when it raises or calls ``txn.rollback()``. Returns what it returned."""
+        """Run ``closure(txn)``: its storage calls (through ``txn`` or ``ctx.storage``, SQL
+        included) commit together when it returns, and none does when it raises or calls
+        ``txn.rollback()``. Returns what it returned."""
         if not callable(closure):
             raise TypeError(f"storage transaction() expects a function, found {type(closure).__name__}")
         _options("transaction()", options, kwargs, ())
         store = self._opened()
         parent = current_transaction.get()
         if parent is not None and store.transaction is not None and parent.root is store.transaction:
-            parent.check("transaction()")
+            parent.check("transaction")
             nested = Transaction(store, parent)
             nested.begin(store.file.conn)  # a savepoint: the outermost holds the write lock
-            return await self._run(nested, closure)
+            return await self._transact(nested, closure)
         while store.transaction is not None:
             await store.no_transaction.wait()
         txn = Transaction(store, None)
@@ -232,8 +229,8 @@ class DurableObjectStorage:
         store.no_transaction.clear()
         self._gate.close()
         try:
-            await store.file.call(txn.begin)
-            result = await self._run(txn, closure)
+            await store.file.run(txn.begin)
+            result = await self._transact(txn, closure)
         finally:
             store.transaction = None
             store.no_transaction.set()
@@ -242,7 +239,7 @@ class DurableObjectStorage:
             await self._apply_alarm(txn.alarm)
         return result
 
-    async def _run(self, txn: Transaction, closure: Callable[[Any], Any]) -> Any:
+    async def _transact(self, txn: Transaction, closure: Callable[[Any], Any]) -> Any:
         token = current_transaction.set(txn)
         try:
             result = closure(TransactionStorage(self, txn))
@@ -256,13 +253,14 @@ class DurableObjectStorage:
         txn.end(commit=True)
         return result
 
-    def transactionSync(self, fn: Callable[[], Any]) -> Any:
-        """Run the plain function ``fn()`` in a transaction (SQLite backed classes)."""
+    def transactionSync(self, fn: Callable[[], T]) -> T:
+        """Run the plain function ``fn()`` in a transaction (SQLite backed classes); what it
+        raises rolls it back."""
         self._require_sqlite("transactionSync()")
         if not callable(fn):
             raise TypeError(f"storage transactionSync() expects a function, found {type(fn).__name__}")
 
-        def run(conn: Any) -> Any:
+        def run(conn: Any) -> T:
             with kv.atomic(conn):
                 result = fn()
                 if inspect.isawaitable(result):
@@ -277,44 +275,44 @@ class DurableObjectStorage:
 
     # --- alarm ----------------------------------------------------------------------------
 
-    async def getAlarm(self, options: Any = None, /, **kwargs: Any) -> int | None:
-        """The alarm's time in epoch ms, or None when none is set."""
-        _options("getAlarm()", options, kwargs, ("allowConcurrency",))
+    def getAlarm(self, options: Any = None, /, **kwargs: Any) -> Awaitable[int | None]:
+        """The alarm's time in epoch ms, or None when none is set (and while it runs)."""
+        _options("getAlarm()", options, kwargs, _ALARM_READ)
         txn = self._transaction_here()
         pending = UNCHANGED if txn is None else txn.pending_alarm()
-        if pending is not UNCHANGED:
-            return pending  # type: ignore[no-any-return]
-        return self._alarms.get(self._id)
+        return Ready(self._alarms.get(self._id) if pending is UNCHANGED else pending)
 
-    async def setAlarm(
+    def setAlarm(
         self, scheduled_time: int | float | datetime, options: Any = None, /, **kwargs: Any
-    ) -> None:
+    ) -> Awaitable[None]:
         """Set the object's one alarm (replacing any other) to epoch ms or a datetime."""
-        _options("setAlarm()", options, kwargs, ("allowConcurrency", "allowUnconfirmed"))
+        _options("setAlarm()", options, kwargs, _ALARM_WRITE)
         if not self._has_alarm_handler:
             raise TypeError(
                 f"setAlarm(): class {self._alarms.class_name} has no alarm() method; define "
                 "async def alarm(self, alarm_info) for the runtime to call when the alarm is due"
             )
-        await self._change_alarm(to_epoch_ms(scheduled_time, "setAlarm()'s time"))
+        when_ms = to_epoch_ms(scheduled_time, "setAlarm()'s time")
+        if when_ms <= 0:
+            raise TypeError(f"setAlarm() cannot be called with an alarm time <= 0 (found {when_ms})")
+        return self._change_alarm(when_ms)
 
-    async def deleteAlarm(self, options: Any = None, /, **kwargs: Any) -> None:
-        """Remove the object's alarm, if one is set."""
-        _options("deleteAlarm()", options, kwargs, ("allowConcurrency", "allowUnconfirmed"))
-        await self._change_alarm(None)
+    def deleteAlarm(self, options: Any = None, /, **kwargs: Any) -> Awaitable[None]:
+        """Remove the object's alarm, if one is set (a run under way is not stopped)."""
+        _options("deleteAlarm()", options, kwargs, _ALARM_WRITE)
+        return self._change_alarm(None)
 
-    async def _change_alarm(self, when_ms: int | None) -> None:
+    def _change_alarm(self, when_ms: int | None) -> Awaitable[None]:
         txn = self._transaction_here()
         if txn is not None:
             txn.alarm = when_ms  # reaches the index when the outermost transaction commits
-            return
-        await self._apply_alarm(when_ms)
+            return Ready(None)
+        return self._apply_alarm(when_ms)
 
-    async def _apply_alarm(self, when_ms: int | None) -> None:
+    def _apply_alarm(self, when_ms: int | None) -> Awaitable[None]:
         if when_ms is None:
-            await self._alarms.delete(self._id, self._gate)
-        else:
-            await self._alarms.set(self._id, self._name, when_ms, self._gate)
+            return self._alarms.delete(self._id, self._gate)
+        return self._alarms.set(self._id, self._name, when_ms, self._gate)
 
     # --- SQL (SQLite backed classes) ------------------------------------------------------
 
@@ -344,17 +342,11 @@ class DurableObjectStorage:
             self._kv = SyncKvStorage(self)
         return self._kv
 
-    delete_all = deleteAll
-    get_alarm = getAlarm
-    set_alarm = setAlarm
-    delete_alarm = deleteAlarm
-    transaction_sync = transactionSync
-
     def __repr__(self) -> str:
         return f"<DurableObjectStorage of {self._alarms.class_name} {self._id[:8]}>"
 
 
-class TransactionStorage:
+class TransactionStorage(CloudflareNames):
     """The ``txn`` a ``transaction()`` closure receives: storage calls inside the transaction,
     and ``rollback()``."""
 
@@ -368,40 +360,36 @@ class TransactionStorage:
         """Undo every storage call of this transaction; the closure goes on, and returns its value."""
         self._txn.rollback()
 
-    async def get(self, *args: Any, **kwargs: Any) -> Any:
-        self._txn.check("get()")
-        return await self._storage.get(*args, **kwargs)
+    def get(self, *args: Any, **kwargs: Any) -> Awaitable[Any]:
+        self._txn.check("get")
+        return self._storage.get(*args, **kwargs)
 
-    async def put(self, *args: Any, **kwargs: Any) -> None:
-        self._txn.check("put()")
-        await self._storage.put(*args, **kwargs)
+    def put(self, *args: Any, **kwargs: Any) -> Awaitable[None]:
+        self._txn.check("put")
+        return self._storage.put(*args, **kwargs)
 
-    async def delete(self, *args: Any, **kwargs: Any) -> bool | int:
-        self._txn.check("delete()")
-        return await self._storage.delete(*args, **kwargs)
+    def delete(self, *args: Any, **kwargs: Any) -> Awaitable[bool | int]:
+        self._txn.check("delete")
+        return self._storage.delete(*args, **kwargs)
 
-    async def list(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
-        self._txn.check("list()")
-        return await self._storage.list(*args, **kwargs)
+    def list(self, *args: Any, **kwargs: Any) -> Awaitable[dict[str, Any]]:
+        self._txn.check("list")
+        return self._storage.list(*args, **kwargs)
 
-    async def getAlarm(self, *args: Any, **kwargs: Any) -> int | None:
-        self._txn.check("getAlarm()")
-        return await self._storage.getAlarm(*args, **kwargs)
+    def getAlarm(self, *args: Any, **kwargs: Any) -> Awaitable[int | None]:
+        self._txn.check("getAlarm")
+        return self._storage.getAlarm(*args, **kwargs)
 
-    async def setAlarm(self, *args: Any, **kwargs: Any) -> None:
-        self._txn.check("setAlarm()")
-        await self._storage.setAlarm(*args, **kwargs)
+    def setAlarm(self, *args: Any, **kwargs: Any) -> Awaitable[None]:
+        self._txn.check("setAlarm")
+        return self._storage.setAlarm(*args, **kwargs)
 
-    async def deleteAlarm(self, *args: Any, **kwargs: Any) -> None:
-        self._txn.check("deleteAlarm()")
-        await self._storage.deleteAlarm(*args, **kwargs)
-
-    get_alarm = getAlarm
-    set_alarm = setAlarm
-    delete_alarm = deleteAlarm
+    def deleteAlarm(self, *args: Any, **kwargs: Any) -> Awaitable[None]:
+        self._txn.check("deleteAlarm")
+        return self._storage.deleteAlarm(*args, **kwargs)
 
 
-class SyncKvStorage:
+class SyncKvStorage(CloudflareNames):
     """``ctx.storage.kv``: the key-value pairs, synchronously (SQLite backed classes)."""
 
     __slots__ = ("_storage",)
@@ -409,7 +397,7 @@ class SyncKvStorage:
     def __init__(self, storage: DurableObjectStorage) -> None:
         self._storage = storage
 
-    def _call(self, fn: Callable[[Any], Any]) -> Any:
+    def _call(self, fn: Callable[[Any], T]) -> T:
         return self._storage._opened().file.call_blocking(fn)
 
     def get(self, key: Any) -> Any:
@@ -423,7 +411,7 @@ class SyncKvStorage:
 
     def delete(self, key: Any) -> bool:
         name = kv.check_key(key, "kv.delete()")
-        return self._call(lambda conn: kv.delete_one(conn, name))  # type: ignore[no-any-return]
+        return self._call(lambda conn: kv.delete_one(conn, name))
 
     def list(self, options: Any = None, /, **kwargs: Any) -> builtins.list[tuple[str, Any]]:
         """The pairs as (key, value), in key order; the options of ``storage.list()``."""

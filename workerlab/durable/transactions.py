@@ -3,8 +3,9 @@
 The outermost transaction of an object takes the write lock (``BEGIN IMMEDIATE``); one inside
 it is a savepoint. While an async transaction is under way the object's input gate is closed,
 and storage calls made from outside it (another event already running) wait for it to end, so
-nothing slips into it that its rollback would take away. Alarm changes made inside reach the
-alarm index when the outermost transaction commits.
+nothing slips into it that its rollback would take away (the synchronous ``sql.exec`` and
+``storage.kv`` cannot wait: made from outside, they join it). Alarm changes made inside reach
+the alarm index when the outermost transaction commits.
 """
 
 from __future__ import annotations
@@ -88,12 +89,12 @@ class Transaction:
             conn.execute(f"ROLLBACK TO _cf_txn{self.level}")
             conn.execute(f"RELEASE _cf_txn{self.level}")
 
-    def check(self, where: str) -> None:
-        """Raise unless storage calls may still go through this transaction."""
+    def check(self, operation: str) -> None:
+        """Raise unless ``operation`` may still go through this transaction."""
         if self.rolled_back:
-            raise StorageError(f"txn.{where}: this transaction was rolled back; start a new one")
+            raise StorageError(f"Cannot {operation} on rolled back transaction (txn.rollback() was called)")
         if not self.under_way:
-            raise StorageError(f"txn.{where}: this transaction has already ended")
+            raise StorageError(f"Cannot {operation} on a transaction that has ended (its closure returned)")
 
     def pending_alarm(self) -> Any:
         """The alarm change made by this level or one above it (UNCHANGED when none)."""
