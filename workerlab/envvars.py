@@ -1,13 +1,19 @@
 """Where the var part of ``env`` comes from besides ``[vars]``: ``.dev.vars`` / ``.env`` files
-(read with the dotenv rules wrangler uses) and ``--var KEY:VALUE`` flags, and how they combine."""
+(chosen as wrangler chooses them, read with python-dotenv) and ``--var KEY:VALUE`` flags, and how
+they combine."""
 
 from __future__ import annotations
 
+import io
 import json
+import logging
 import re
 from collections.abc import Mapping, Sequence
+from contextvars import ContextVar
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from dotenv import dotenv_values
 
 from .config.files import display_path
 from .errors import ConfigError
@@ -52,62 +58,90 @@ def parse_var_flags(values: Sequence[str]) -> dict[str, str]:
     return result
 
 
-_DOTENV_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]*")
+# python-dotenv reports each statement it cannot parse as a WARNING record on this logger, with the
+# statement's first line number as the record's one argument, and then skips the statement.
+_DOTENV_LOGGER = "dotenv.main"
+_unparsed: ContextVar[list[logging.LogRecord] | None] = ContextVar("workerlab_dotenv_unparsed", default=None)
+# Line breaks as python-dotenv counts them.
+_LINE_BREAK = re.compile(r"\r\n|\n|\r")
+_QUOTED_VALUE = re.compile(r"""\s*(?:export\s+)?(?:'[^']+'|[^=#\s]+)\s*=\s*(["'])""")
+
+
+class _TakeUnparsed(logging.Filter):
+    """Takes python-dotenv's records while read_dotenv() collects them (in its own thread or task);
+    any other use of python-dotenv logs as usual."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        collected = _unparsed.get()
+        if collected is None:
+            return True
+        collected.append(record)
+        return False
+
+
+_TAKE_UNPARSED = _TakeUnparsed()
 
 
 def read_dotenv(path: Path) -> dict[str, str]:
+    """The variables of a ``.dev.vars`` / ``.env`` file, parsed by python-dotenv (no ``${VAR}``
+    expansion). A statement it cannot parse, or a name without ``=``, is a ConfigError."""
     display = display_path(path)
     try:
-        lines = path.read_text(encoding="utf-8-sig").splitlines()
+        text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{display}: cannot read the file: {exc}") from None
-
-    def malformed(number: int, text: str, expected: str = "KEY=VALUE") -> ConfigError:
-        return ConfigError(f"{display}: line {number} must be {expected}, found {json.dumps(text)}")
-
+    logging.getLogger(_DOTENV_LOGGER).addFilter(_TAKE_UNPARSED)  # once: addFilter skips a known one
+    unparsed: list[logging.LogRecord] = []
+    token = _unparsed.set(unparsed)
+    try:
+        parsed = dotenv_values(stream=io.StringIO(text), interpolate=False)
+    finally:
+        _unparsed.reset(token)
+    lines = _LINE_BREAK.split(text)
+    problems = [_unparsed_line(display, lines, record) for record in unparsed]
     values: dict[str, str] = {}
-    index = 0
-    while index < len(lines):
-        number, line = index + 1, lines[index]
-        index += 1
-        text = line.strip()
-        if not text or text.startswith("#"):
-            continue
-        if text.startswith("export "):
-            text = text[len("export ") :].lstrip()
-        key, sep, rest = text.partition("=")
-        key = key.strip()
-        if not sep or not _DOTENV_KEY.fullmatch(key):
-            raise malformed(number, line)
-        rest = rest.strip()
-        if rest[:1] in ("'", '"', "`"):
-            quote, body = rest[0], rest[1:]
-            end = _closing_quote(body, quote)
-            while end < 0:  # a quoted value may span lines
-                if index >= len(lines):
-                    raise malformed(number, line, f"KEY=VALUE with the {quote} quote closed")
-                body += "\n" + lines[index]
-                index += 1
-                end = _closing_quote(body, quote)
-            tail = body[end + 1 :].strip()
-            if tail and not tail.startswith("#"):
-                raise malformed(number, line, "KEY=VALUE with nothing but a # comment after the quote")
-            value = body[:end]
-            if quote == '"':  # as the dotenv package does: only \n and \r are escapes
-                value = value.replace("\\n", "\n").replace("\\r", "\r")
+    for key, value in parsed.items():
+        if value is None:
+            problems.append(_bare_name_line(display, lines, key))
         else:
-            value = rest.split("#", 1)[0].strip()
-        values[key] = value
+            values[key] = value
+    if problems:
+        number = min(problems)
+        line = lines[number - 1]
+        raise ConfigError(
+            f"{display}: line {number} must be {_expected(lines, number)}, found {json.dumps(line)}"
+        )
     return values
 
 
-def _closing_quote(body: str, quote: str) -> int:
-    index = 0
-    while index < len(body):
-        if body[index] == "\\":
-            index += 2
-            continue
-        if body[index] == quote:
-            return index
-        index += 1
-    return -1
+def _unparsed_line(display: str, lines: list[str], record: logging.LogRecord) -> int:
+    args = record.args
+    if not (isinstance(args, tuple) and len(args) == 1 and isinstance(args[0], int)):
+        raise ConfigError(f"{display}: {record.getMessage()}")
+    number = args[0]
+    # python-dotenv counts the blank lines before a statement as its start: skip them.
+    while number < len(lines) and not lines[number - 1].strip():
+        number += 1
+    return number
+
+
+def _bare_name_line(display: str, lines: list[str], name: str) -> int:
+    """The line of ``name`` written alone (python-dotenv reads it as a name without a value)."""
+    escaped = re.escape(name)
+    alone = re.compile(rf"\s*(?:export\s+)?(?:{escaped}|'{escaped}')\s*(?:#.*)?")
+    for number, line in enumerate(lines, start=1):
+        if alone.fullmatch(line):
+            return number
+    raise ConfigError(f"{display}: {name} has no value: expected {name}=VALUE")
+
+
+def _expected(lines: list[str], number: int) -> str:
+    """What the statement starting at line ``number`` should have looked like."""
+    quoted = _QUOTED_VALUE.match(lines[number - 1])
+    if quoted is None:
+        return "KEY=VALUE"
+    quote = quoted.group(1)
+    closing = re.compile(rf"(?:\\.|[^\\{quote}])*{quote}", re.DOTALL)
+    if closing.match("\n".join(lines[number - 1 :]), quoted.end()) is None:
+        return f"KEY=VALUE with the {quote} quote closed"
+    return "KEY=VALUE with nothing but a # comment after the quote"
