@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+from collections.abc import MutableMapping
+
 import pytest
 
-from workerlab.compat.headers import Headers
+from workerlab.compat.headers import Headers, RequestHeaders
 
 
 def test_names_are_case_insensitive_and_lower_cased() -> None:
@@ -112,3 +114,40 @@ def test_raw_headers_decode_lazily_and_round_trip() -> None:
     assert headers["Host"] == "example.com"
     headers.append("x-b", "2")
     assert headers._raw_pairs() == [*raw, (b"x-b", b"2")]
+
+
+@pytest.mark.parametrize("cls", [Headers, RequestHeaders])
+def test_both_classes_are_mutable_mappings(cls: type[Headers]) -> None:
+    headers = cls({"X-A": "1"})
+    assert isinstance(headers, MutableMapping)
+    headers.update({"X-B": "2"})
+    assert headers.pop("X-A") == "1"
+    assert headers.pop("x-a", "gone") == "gone"
+    with pytest.raises(KeyError, match="x-a"):
+        headers.pop("x-a")
+    assert headers.setdefault("x-b", "other") == "2"
+    assert headers.setdefault("X-C", " 3 ") == "3"
+    assert headers == {"x-b": "2", "x-c": "3"}
+    assert headers.popitem() == ("x-b", "2")
+    headers.clear()
+    assert len(headers) == 0 and headers == {}
+
+
+def test_request_headers_change_only_what_an_absent_name_reads_as() -> None:
+    assert RequestHeaders.__getitem__ is Headers.__getitem__
+    headers = RequestHeaders({"a": "1"})
+    assert headers["A"] == "1"
+    assert headers["b"] is None
+    assert "b" not in headers
+    assert headers.get("b", "default") == "default"
+    assert headers.get_all("b") is None
+    with pytest.raises(KeyError):
+        del headers["b"]
+
+
+def test_equality_compares_every_value() -> None:
+    cookies = Headers([("set-cookie", "a=1"), ("set-cookie", "b=2")])
+    assert cookies == Headers(cookies) == RequestHeaders(cookies)
+    assert cookies != Headers([("set-cookie", "x=1"), ("set-cookie", "b=2")])
+    assert Headers({"A": "1"}) == {"a": "1"}
+    assert Headers({"a": "1"}) != ["a"]

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Mapping
-from typing import Any, TypeAlias
+from collections.abc import Iterable, Iterator, Mapping, MutableMapping
+from typing import Any, Self, TypeAlias, TypeVar, final, overload
 
 HeadersInit: TypeAlias = "Headers | Mapping[str, Any] | Iterable[tuple[str | bytes, str | bytes]] | None"
 
@@ -12,6 +12,9 @@ _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 # Leading and trailing HTTP whitespace is stripped from values, as the Fetch standard does.
 _HTTP_WHITESPACE = " \t\r\n"
 _SET_COOKIE = "set-cookie"
+# pop() without a default: None cannot mark that, it may be the default given.
+_ABSENT: Any = object()
+_T = TypeVar("_T")
 
 
 def _header_name(name: object) -> str:
@@ -51,7 +54,24 @@ def _header_value(name: str, value: object) -> str:
     return value
 
 
-class Headers:
+class _Pairs:
+    """Where headers keep their pairs: a plain class, so that ``isinstance`` against it stays
+    cheap on the request path (against the ABC-derived :class:`Headers` it is a Python call)."""
+
+    __slots__ = ("_items", "_raw")
+
+    _items: list[tuple[str, str]]
+    _raw: list[tuple[bytes, bytes]] | None
+
+    def _decoded(self) -> list[tuple[str, str]]:
+        raw = self._raw
+        if raw is not None:
+            self._items = [(k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in raw]
+            self._raw = None
+        return self._items
+
+
+class Headers(_Pairs, MutableMapping[str, str]):
     """HTTP headers with case-insensitive names, like the JS ``Headers`` Cloudflare exposes.
 
     Names are lower-cased. ``get(name)`` and ``headers[name]`` give every value of a name
@@ -63,17 +83,21 @@ class Headers:
     iterating a Cloudflare request's headers yields names (a mapping of name to value) and as
     JS ``Headers`` sorts them. ``items()`` and ``values()`` pair each name with its combined
     value, except ``set-cookie``, whose values are never combined and come one pair each.
-    ``dict(headers)`` therefore works.
+    ``dict(headers)`` therefore works. ``keys()``, ``items()`` and ``values()`` return lists.
+
+    A ``MutableMapping`` of name to combined value: ``update``, ``pop``, ``setdefault`` and
+    ``==`` work as on a dict. What ``[]`` means is fixed here; a subclass may only say what an
+    absent name reads as (:meth:`__missing__`).
     """
 
-    __slots__ = ("_items", "_raw")
+    __slots__ = ()
 
     def __init__(self, init: HeadersInit = None) -> None:
-        self._raw: list[tuple[bytes, bytes]] | None = None
-        self._items: list[tuple[str, str]] = []
+        self._raw = None
+        self._items = []
         if init is None:
             return
-        if isinstance(init, Headers):
+        if isinstance(init, _Pairs):
             self._items = list(init._decoded())
             return
         pairs: Iterable[Any] = init.items() if isinstance(init, Mapping) else init
@@ -88,19 +112,12 @@ class Headers:
             self.append(pair[0], pair[1])
 
     @classmethod
-    def _from_raw(cls, raw: list[tuple[bytes, bytes]]) -> Headers:
+    def _from_raw(cls, raw: list[tuple[bytes, bytes]]) -> Self:
         """Headers over raw ASGI pairs (lower-case names), decoded only when first read."""
         self = cls.__new__(cls)
         self._raw = raw
         self._items = []
         return self
-
-    def _decoded(self) -> list[tuple[str, str]]:
-        raw = self._raw
-        if raw is not None:
-            self._items = [(k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in raw]
-            self._raw = None
-        return self._items
 
     def _raw_pairs(self) -> list[tuple[bytes, bytes]]:
         """The headers as ASGI pairs (lower-case names), in the order they were added."""
@@ -108,7 +125,13 @@ class Headers:
             return list(self._raw)
         return [(k.encode("latin-1"), v.encode("latin-1")) for k, v in self._items]
 
-    def get(self, name: str, default: str | None = None) -> str | None:
+    @overload
+    def get(self, name: str) -> str | None: ...
+    @overload
+    def get(self, name: str, default: str) -> str: ...
+    @overload
+    def get(self, name: str, default: _T) -> str | _T: ...
+    def get(self, name: str, default: object = None) -> object:
         """Every value of ``name`` joined with ``", "``, or ``default`` when absent."""
         key = name.lower()
         values = [v for k, v in self._decoded() if k == key]
@@ -141,10 +164,11 @@ class Headers:
         key = name.lower()
         self._items = [(k, v) for k, v in self._decoded() if k != key]
 
-    def keys(self) -> list[str]:
+    # Lists rather than the views Mapping would give: repeated set-cookie pairs are not a set.
+    def keys(self) -> list[str]:  # type: ignore[override]
         return sorted({k for k, _ in self._decoded()})
 
-    def items(self) -> list[tuple[str, str]]:
+    def items(self) -> list[tuple[str, str]]:  # type: ignore[override]
         result: list[tuple[str, str]] = []
         for name in self.keys():
             values = [v for k, v in self._items if k == name]
@@ -154,17 +178,23 @@ class Headers:
                 result.append((name, ", ".join(values)))
         return result
 
-    def values(self) -> list[str]:
+    def values(self) -> list[str]:  # type: ignore[override]
         return [v for _, v in self.items()]
 
     def copy(self) -> Headers:
         return Headers(self)
 
+    @final
     def __getitem__(self, name: str) -> str:
         value = self.get(name)
         if value is None:
-            raise KeyError(name)
+            return self.__missing__(name)
         return value
+
+    def __missing__(self, name: str) -> str:
+        """What ``[]`` gives for an absent name: here a KeyError. As with ``dict`` and
+        ``collections.UserDict``, this is the one thing a subclass may change about ``[]``."""
+        raise KeyError(name)
 
     def __setitem__(self, name: str, value: str | bytes) -> None:
         self.set(name, value)
@@ -173,6 +203,36 @@ class Headers:
         if not self.has(name):
             raise KeyError(name)
         self.delete(name)
+
+    # The MutableMapping versions of these find an absent name through a KeyError from [],
+    # which a subclass's __missing__ may not raise.
+    @overload
+    def pop(self, name: str) -> str: ...
+    @overload
+    def pop(self, name: str, default: str) -> str: ...
+    @overload
+    def pop(self, name: str, default: _T) -> str | _T: ...
+    def pop(self, name: str, default: object = _ABSENT) -> object:
+        """Remove ``name`` and return its combined value (``default`` or KeyError when absent)."""
+        value = self.get(name)
+        if value is None:
+            if default is _ABSENT:
+                raise KeyError(name)
+            return default
+        self.delete(name)
+        return value
+
+    def setdefault(self, name: str, default: str | bytes) -> str:
+        """The combined value of ``name``, after setting it to ``default`` when absent."""
+        value = self.get(name)
+        if value is None:
+            self.set(name, default)
+            value = self._items[-1][1]  # set() puts the new value last
+        return value
+
+    def clear(self) -> None:
+        self._raw = None
+        self._items = []
 
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and self.has(name)
@@ -183,6 +243,11 @@ class Headers:
     def __len__(self) -> int:
         return len({k for k, _ in self._decoded()})
 
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Headers):
+            return self.items() == other.items()
+        return super().__eq__(other)
+
     def __repr__(self) -> str:
         return f"Headers({self.items()!r})"
 
@@ -191,5 +256,7 @@ class RequestHeaders(Headers):
     """A request's headers. As on Cloudflare, where ``request.headers`` is an
     ``http.client.HTTPMessage``, a missing name reads as None rather than raising KeyError."""
 
-    def __getitem__(self, name: str) -> str | None:  # type: ignore[override]
-        return self.get(name)
+    __slots__ = ()
+
+    def __missing__(self, name: str) -> None:  # type: ignore[override]
+        return None
