@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import sys
 from pathlib import Path
 
 import httpx
+import pytest
+import uvicorn
 from devprocess import DevProcess
 from test_dev_server import write_worker
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from workerlab import protocol
 from workerlab.protocol import CoalescingTransport
 
 
@@ -90,3 +95,28 @@ def test_streamed_and_pipelined_responses_arrive_whole(tmp_path: Path) -> None:
         assert [received.index(f"pong {n}".encode()) for n in range(3)] == sorted(
             received.index(f"pong {n}".encode()) for n in range(3)
         )
+
+
+def test_the_dev_server_protocol_is_uvicorns_httptools_one() -> None:
+    built = protocol.coalescing_protocol()
+    assert built is not None and issubclass(built, HttpToolsProtocol)
+    assert isinstance(protocol.HttpProtocol, type) and issubclass(protocol.HttpProtocol, HttpToolsProtocol)
+
+
+def test_without_httptools_uvicorn_picks_its_own_protocol(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("httptools", "uvicorn.protocols.http.httptools_impl"):
+        monkeypatch.setitem(sys.modules, name, None)  # importing it fails
+    monkeypatch.delitem(sys.modules, "uvicorn.protocols.http.auto", raising=False)
+    assert protocol.coalescing_protocol() is None
+    assert protocol.http_protocol() == protocol.UVICORN_DEFAULT_PROTOCOL
+    config = uvicorn.Config(lambda *_: None, http=protocol.http_protocol(), ws="none", log_config=None)
+    config.load()
+    assert config.http_protocol_class.__name__ == "H11Protocol"
+
+
+def test_a_changed_connection_made_falls_back_to_uvicorns_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    def connection_made(self: HttpToolsProtocol, transport: asyncio.Transport, extra: object) -> None:
+        raise AssertionError("never called")
+
+    monkeypatch.setattr(HttpToolsProtocol, "connection_made", connection_made)
+    assert protocol.http_protocol() == protocol.UVICORN_DEFAULT_PROTOCOL

@@ -10,7 +10,9 @@ from __future__ import annotations
 import json
 import json.encoder
 import json.scanner
-from typing import Any, Literal
+import math
+from collections.abc import Callable, Iterable
+from typing import Any, Literal, TypeAlias
 
 from ..clone import MAX_CLONE_DEPTH, decode_clone, encode_clone
 
@@ -24,8 +26,9 @@ DEFAULT_CONTENT_TYPE: ContentType = "json"
 
 def check_content_type(value: object) -> ContentType:
     """``value`` if it names a content type, else a TypeError listing the valid ones."""
-    if value in CONTENT_TYPES:
-        return value  # type: ignore[return-value]
+    for name in CONTENT_TYPES:
+        if value == name:
+            return name
     expected = ", ".join(f'"{name}"' for name in CONTENT_TYPES)
     raise TypeError(f"Unknown queue message content type {value!r}: expected one of {expected}")
 
@@ -85,17 +88,54 @@ _json_decoder = json.JSONDecoder()
 _json_encoder = json.JSONEncoder(
     separators=(",", ":"), ensure_ascii=False, allow_nan=False, default=_not_json
 )
-# The C encoder and scanner json uses inside, built once: a queue encodes and decodes a body per
-# message, and json.dumps / json.loads rebuild them on every call.
-_c_make_encoder = getattr(json.encoder, "c_make_encoder", None)
-_c_encode_basestring = getattr(json.encoder, "c_encode_basestring", None)
-_c_make_scanner = getattr(json.scanner, "c_make_scanner", None)
-_c_encode = (
-    _c_make_encoder(None, _not_json, _c_encode_basestring, None, ":", ",", False, False, False)
-    if _c_make_encoder is not None and _c_encode_basestring is not None
-    else None
-)
-_c_scan = _c_make_scanner(_json_decoder) if _c_make_scanner is not None else None
+# What the C encoder and scanner must give for this value to be used in place of the public API.
+_PROBE_VALUE = {"a": [1, 2.5, "é\n", None, True, {}]}
+_PROBE_TEXT = '{"a":[1,2.5,"é\\n",null,true,{}]}'
+
+Encode: TypeAlias = Callable[[Any, int], Iterable[str]]
+Scan: TypeAlias = Callable[[str, int], tuple[Any, int]]
+
+
+def c_encoder() -> Encode | None:
+    """json's C encoder, built once with ``_json_encoder``'s settings: json.dumps builds a new
+    one on every call, and a queue encodes a body per message. None when this Python's json has
+    no C encoder, or its arguments are no longer the ones passed here (it is not public API)."""
+    make = getattr(json.encoder, "c_make_encoder", None)
+    encode_str = getattr(json.encoder, "c_encode_basestring", None)
+    if make is None or encode_str is None:
+        return None
+    try:
+        encode: Encode = make(None, _not_json, encode_str, None, ":", ",", False, False, False)
+        works = "".join(encode(_PROBE_VALUE, 0)) == _PROBE_TEXT and _refuses_nan(encode)
+    except Exception:  # any failure means its arguments changed
+        return None
+    return encode if works else None
+
+
+def _refuses_nan(encode: Encode) -> bool:
+    try:
+        "".join(encode(math.nan, 0))
+    except ValueError:
+        return True
+    return False
+
+
+def c_scanner() -> Scan | None:
+    """json's C scanner over ``_json_decoder`` (json.loads rebuilds its own on every call), or
+    None when it is missing or does not scan as expected (it is not public API)."""
+    make = getattr(json.scanner, "c_make_scanner", None)
+    if make is None:
+        return None
+    try:
+        scan: Scan = make(_json_decoder)
+        works = scan(_PROBE_TEXT, 0) == (_PROBE_VALUE, len(_PROBE_TEXT))
+    except Exception:  # any failure means its arguments changed
+        return None
+    return scan if works else None
+
+
+_c_encode = c_encoder()
+_c_scan = c_scanner()
 
 
 def _encode_json(body: Any) -> bytes:
