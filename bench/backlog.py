@@ -1,6 +1,6 @@
 """Draining a backlog of 1,000,000 queued messages: peak memory and throughput over time.
 
-The producer (``env.JOBS.sendBatch`` through the Runtime, persisted WAL store) queues the
+The producer (``env.JOBS.sendBatch`` through a session, persisted WAL store) queues the
 whole backlog first; then the consumer loop of ``workerlab dev`` drains it in batches of
 100 to a trivial handler. The rate is reported per tenth of the backlog to show it stays
 steady, and peak RSS shows that memory does not grow with the backlog. Prints
@@ -19,9 +19,8 @@ import time
 from pathlib import Path
 
 from workerlab.bindings.queue import QueueProducer
-from workerlab.clock import SystemClock
 from workerlab.config import QueueConsumer, WorkerConfig
-from workerlab.runtime import Runtime
+from workerlab.session import Session, SessionOptions
 
 #: Messages in the backlog.
 BACKLOG = 1_000_000
@@ -63,10 +62,11 @@ async def run(folder: Path) -> None:
         path=folder / "wrangler.toml",
         name="backlog-bench",
         main=main,
-        producers=(QueueProducer(binding="JOBS", queue="jobs"),),
+        bindings=(QueueProducer(binding="JOBS", queue="jobs"),),
         consumers=(QueueConsumer("jobs", max_batch_size=100, max_batch_timeout_s=1),),
     )
-    runtime = Runtime.load(config, clock=SystemClock(), persist_dir=folder / "state")
+    session = await Session.open([config], SessionOptions(persist_dir=folder / "state"))
+    runtime = session.primary
     module = runtime.worker.module
     module.slice_size = BACKLOG // SLICES
     jobs = runtime.env.JOBS
@@ -80,11 +80,11 @@ async def run(folder: Path) -> None:
         rss_after_fill_mb = peak_rss_mb()
 
         drain_started = time.perf_counter()
-        await runtime.start()
+        session.start()
         await asyncio.wait_for(module.finished.wait(), timeout=120)
         drain_s = time.perf_counter() - drain_started
     finally:
-        await runtime.close()
+        await session.close()
 
     edges = [drain_started, *module.marks]
     rates = [module.slice_size / (end - begin) for begin, end in itertools.pairwise(edges)]

@@ -2,7 +2,7 @@
 
 Producer code calls ``env.JOBS.sendBatch`` (100 messages a call) while the consumer loop of
 ``workerlab dev`` delivers batches of up to 100 to a trivial handler, all through the
-Runtime on a persisted WAL store (synchronous=NORMAL). Prints ``name: value unit`` lines.
+session on a persisted WAL store (synchronous=NORMAL). Prints ``name: value unit`` lines.
 """
 
 from __future__ import annotations
@@ -16,9 +16,8 @@ import time
 from pathlib import Path
 
 from workerlab.bindings.queue import QueueProducer
-from workerlab.clock import SystemClock
 from workerlab.config import QueueConsumer, WorkerConfig
-from workerlab.runtime import Runtime
+from workerlab.session import Session, SessionOptions
 
 #: Messages sent in the throughput run.
 MESSAGES = 200_000
@@ -56,13 +55,14 @@ async def run(folder: Path) -> None:
         path=folder / "wrangler.toml",
         name="queue-bench",
         main=main,
-        producers=(QueueProducer(binding="JOBS", queue="jobs"),),
+        bindings=(QueueProducer(binding="JOBS", queue="jobs"),),
         consumers=(QueueConsumer("jobs", max_batch_size=100, max_batch_timeout_s=1),),
     )
-    runtime = Runtime.load(config, clock=SystemClock(), persist_dir=folder / "state")
+    session = await Session.open([config], SessionOptions(persist_dir=folder / "state"))
+    runtime = session.primary
     module = runtime.worker.module
     jobs = runtime.env.JOBS
-    await runtime.start()
+    session.start()
     try:
         module.expected = MESSAGES
         body = {"job": "resize", "image": "photo.jpg", "width": 640}
@@ -86,7 +86,7 @@ async def run(folder: Path) -> None:
             await asyncio.sleep(0)
         await asyncio.wait_for(module.finished.wait(), timeout=20)
     finally:
-        await runtime.close()
+        await session.close()
 
     print(f"queue_throughput: {MESSAGES / elapsed_s:.0f} messages/s")
     print(f"queue_messages: {MESSAGES} messages")

@@ -97,7 +97,7 @@ class WorkerApp:
                     await send({"type": "http.response.body", "body": payload})
                 else:
                     status = await self._send_other_result(runtime, result, scope, receive, send)
-        if runtime is not None:
+        if runtime is not None and not path.startswith(RPC_PATH_PREFIX):  # the caller logs an RPC line
             bus = runtime.session.bus
             if bus.wants(RequestServed):
                 query = scope.get("query_string")
