@@ -173,23 +173,31 @@ def _execute(
     conn: sqlite3.Connection, guard: SqlGuard, statements: Sequence[str], params: list[Bind], query: str
 ) -> SqlStorageCursor:
     written_before = conn.total_changes
-    guard.active, guard.refused = True, None
+    guard.refused = None
     try:
         with atomic(conn) if len(statements) > 1 else _no_transaction:
             for statement in statements[:-1]:
-                # A trailing space: user SQL never has the text of a runtime statement, so it
-                # never reuses one prepared (and authorized) for the runtime.
-                conn.execute(statement + " ")
-            cursor = conn.execute(statements[-1] + " ", params)
-            rows = cursor.fetchall()
+                _run_user_statement(conn, guard, statement, [])
+            columns, rows = _run_user_statement(conn, guard, statements[-1], params)
     except (sqlite3.Error, OverflowError) as error:
         raise _sql_error(error, guard.refused, query) from None
-    finally:
-        guard.active = False
-    columns = [column[0] for column in cursor.description] if cursor.description else []
     written = conn.total_changes - written_before
     # SQLite does not tell how many rows a statement scanned: count what it returned or changed.
     return SqlStorageCursor(columns, rows, rows_read=max(len(rows), written), rows_written=written)
+
+
+def _run_user_statement(
+    conn: sqlite3.Connection, guard: SqlGuard, statement: str, params: list[Bind]
+) -> tuple[list[str], list[tuple[Any, ...]]]:
+    guard.active = True
+    try:
+        # A trailing space: user SQL never has the text of a runtime statement, so it never
+        # reuses one prepared (and authorized) for the runtime from the statement cache.
+        cursor = conn.execute(statement + " ", params)
+        rows = cursor.fetchall()
+    finally:
+        guard.active = False
+    return [column[0] for column in cursor.description or ()], rows
 
 
 def drop_user_schema(conn: sqlite3.Connection) -> None:
