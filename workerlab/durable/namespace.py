@@ -139,7 +139,7 @@ class DurableObjectStub(RpcStub):
         try:
             return await self._objects.run(self.id, work)
         except Exception as error:
-            raise carried_from(error) from None
+            raise carried_from(error)  # noqa: B904 - its cause is set: the target's own frames
 
     def __repr__(self) -> str:
         return f"<DurableObjectStub {self._label}>"

@@ -26,7 +26,7 @@ from .ids import DurableObjectId
 from .limits import IDLE_EVICTION_S, MAX_LIVE_OBJECTS
 from .state import DurableObjectState
 from .storage import DurableObjectStorage, StorageKind
-from .store import ObjectStore, class_dir, object_file_name
+from .store import ObjectStore, class_dir, object_file_name, object_id_of
 
 T = TypeVar("T")
 #: One event's work on an object: called with the instance and its ctx.
@@ -116,6 +116,7 @@ class Objects:
             object_id=hex_id,
             object_name=object_id.name,
             open_store=lambda: self._open_store(hex_id, gate),
+            store_exists=lambda: self._store_exists(hex_id),
             alarms=self.book,
             gate=gate,
             has_alarm_handler=self._has_alarm,
@@ -136,6 +137,10 @@ class Objects:
             raise
         return live
 
+    def _path(self, hex_id: str) -> Path:
+        assert self.persist_dir is not None
+        return class_dir(self.persist_dir, self.class_name) / object_file_name(hex_id)
+
     def _open_store(self, hex_id: str, gate: InputGate) -> ObjectStore:
         if self.persist_dir is None:
             store = self._memory.get(hex_id)
@@ -143,8 +148,12 @@ class Objects:
                 store = self._memory[hex_id] = ObjectStore(None, durable=False, gate=gate)
             store.file.gate = gate  # the gate of the instance now using it
             return store
-        path = class_dir(self.persist_dir, self.class_name) / object_file_name(hex_id)
-        return ObjectStore(path, durable=self._durable, gate=gate)
+        return ObjectStore(self._path(hex_id), durable=self._durable, gate=gate)
+
+    def _store_exists(self, hex_id: str) -> bool:
+        if self.persist_dir is None:
+            return hex_id in self._memory
+        return self._path(hex_id).exists()
 
     # --- eviction -------------------------------------------------------------------------
 
@@ -190,7 +199,7 @@ class Objects:
         folder = class_dir(self.persist_dir, self.class_name)
         if not folder.is_dir():
             return []
-        return [path.name.removesuffix(".sqlite3") for path in folder.glob("*.sqlite3")]
+        return [object_id for path in folder.glob("*.sqlite3") if (object_id := object_id_of(path.name))]
 
     def close(self) -> None:
         """Drop every instance and close every database."""

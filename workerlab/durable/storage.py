@@ -86,6 +86,7 @@ class DurableObjectStorage(CloudflareNames):
         object_id: str,
         object_name: str | None,
         open_store: Callable[[], ObjectStore],
+        store_exists: Callable[[], bool],
         alarms: AlarmBook,
         gate: InputGate,
         has_alarm_handler: bool,
@@ -95,6 +96,7 @@ class DurableObjectStorage(CloudflareNames):
         self._id = object_id
         self._name = object_name
         self._open_store = open_store
+        self._store_exists = store_exists
         self._store: ObjectStore | None = None
         self._alarms = alarms
         self._gate = gate
@@ -118,6 +120,13 @@ class DurableObjectStorage(CloudflareNames):
             if txn is None or txn.root is not store.transaction:
                 return asyncio.ensure_future(self._after_transaction(store, fn))
         return store.file.run(fn)
+
+    def _read(self, fn: Callable[[Any], T], empty: T) -> Awaitable[T]:
+        """Like :meth:`_run` for a read, which finds nothing in a database never written (and so
+        does not create one: an object that only reads leaves no file behind)."""
+        if self._store is None and not self._store_exists():
+            return Ready(empty)
+        return self._run(fn)
 
     async def _after_transaction(self, store: ObjectStore, fn: Callable[[Any], T]) -> T:
         while store.transaction is not None:
@@ -150,9 +159,9 @@ class DurableObjectStorage(CloudflareNames):
         _options("get()", options, kwargs, _READ)
         if isinstance(keys, list | tuple):
             names = kv.check_keys(keys, "get()")
-            return self._run(lambda conn: kv.get_many(conn, names))
+            return self._read(lambda conn: kv.get_many(conn, names), {})
         key = kv.check_key(keys, "get()")
-        return self._run(lambda conn: kv.get_one(conn, key))
+        return self._read(lambda conn: kv.get_one(conn, key), None)
 
     def put(self, key: Any, value: Any = _MISSING, options: Any = None, /, **kwargs: Any) -> Awaitable[None]:
         """Store ``value`` under ``key``, or every pair of a dict (``put({key: value, ...})``)."""
@@ -200,11 +209,11 @@ class DurableObjectStorage(CloudflareNames):
         """The pairs in key order (``reverse``: descending), from ``start`` (or after
         ``startAfter``) to before ``end``, with ``prefix``, at most ``limit`` of them."""
         bounds = _list_bounds("list()", options, kwargs)
-        return self._run(lambda conn: kv.list_range(conn, **bounds))
+        return self._read(lambda conn: kv.list_range(conn, **bounds), {})
 
     def sync(self) -> Awaitable[None]:
         """Resolves once every write made so far is stored (each is, when its call returns)."""
-        return self._run(lambda conn: None)
+        return self._read(lambda conn: None, None)
 
     # --- transactions ---------------------------------------------------------------------
 
