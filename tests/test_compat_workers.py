@@ -10,20 +10,35 @@ import pytest
 import workerlab.compat.workers as workers
 from workerlab.context import ExecutionContext, current_context
 
+#: Cloudflare's ``workers.__all__`` (workers-py runtime SDK).
 EXPORTED = [
-    "WorkerEntrypoint",
-    "Response",
-    "Request",
-    "Headers",
-    "fetch",
-    "FormData",
     "Blob",
-    "File",
-    "wait_until",
-    "waitUntil",
-    "handler",
+    "BlobEnding",
+    "BlobValue",
+    "Body",
+    "Context",
     "DurableObject",
+    "FetchKwargs",
+    "FetchResponse",
+    "File",
+    "FormData",
+    "FormDataValue",
+    "Headers",
+    "JSBody",
+    "Request",
+    "RequestInitCfProperties",
+    "Response",
+    "WorkerEntrypoint",
     "WorkflowEntrypoint",
+    "env",
+    "fetch",
+    "handler",
+    "import_from_javascript",
+    "patch_env",
+    "python_from_rpc",
+    "python_to_rpc",
+    "waitUntil",
+    "wait_until",
 ]
 
 

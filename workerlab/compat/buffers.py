@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import builtins
 
-from workerlab.bindings.results import JsProxy
+from workerlab.compat.jsvalues import JsProxy
 
 
 def _js_range(length: int, begin: int, end: int | None) -> tuple[int, int]:

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from functools import cache
 from typing import Any
 
-from workerlab.bindings.results import JsObject
+from workerlab.compat.jsvalues import JsObject
 
 #: Where a local request seems to come from and arrive: the location and network fields of
 #: Cloudflare's ``IncomingRequestCfProperties`` (developers.cloudflare.com/workers/runtime-apis/

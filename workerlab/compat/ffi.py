@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from workerlab.bindings.results import JsArray, JsObject, JsProxy
 from workerlab.compat.buffers import JsArrayBuffer, JsUint8Array, _JsBuffer
+from workerlab.compat.jsvalues import JsArray, JsObject, JsProxy
 from workerlab.compat.sync import can_run_sync, run_sync
 
 JsBuffer = _JsBuffer

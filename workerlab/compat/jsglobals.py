@@ -16,9 +16,9 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from workerlab.bindings.results import JsArray, JsObject, JsObjectProxy, JsProxy, js_value
 from workerlab.compat.buffers import JsArrayBuffer, JsUint8Array
 from workerlab.compat.ffi import JsException, JsMap, JsNull, JsSet
+from workerlab.compat.jsvalues import JsArray, JsObject, JsObjectProxy, JsProxy, js_value
 
 logger = logging.getLogger("workerlab")
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from workerlab.bindings.results import JsArray, JsObject, JsProxy
 from workerlab.compat.headers import Headers
+from workerlab.compat.jsvalues import JsArray, JsObject, JsProxy
 
 
 def _header_pairs(init: Any, where: str) -> Any:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import builtins
 from typing import Any
 
-from workerlab.bindings.results import JsObject, JsObjectProxy, js_value
 from workerlab.compat.body import Body
 from workerlab.compat.buffers import JsArrayBuffer, JsUint8Array
 from workerlab.compat.formdata import FormData
@@ -19,6 +18,7 @@ from workerlab.compat.headers import Headers
 from workerlab.compat.jsheaders import JsHeaders, _header_pairs
 from workerlab.compat.jsnames import PythonOnly, js_errors, refuse_python_bytes
 from workerlab.compat.jsurl import URL, URLSearchParams
+from workerlab.compat.jsvalues import JsObject, JsObjectProxy, js_value
 from workerlab.compat.request import Request
 
 #: Content-Type JS gives a URLSearchParams body (Fetch standard, "extract a body").

@@ -11,13 +11,13 @@ import builtins
 from http import HTTPStatus
 from typing import Any, cast
 
-from workerlab.bindings.results import JsObject, JsObjectProxy, js_value
 from workerlab.compat.buffers import JsArrayBuffer, JsUint8Array
 from workerlab.compat.headers import Headers
 from workerlab.compat.jsglobals import JSON
 from workerlab.compat.jsheaders import JsHeaders, _header_pairs
 from workerlab.compat.jsnames import PythonOnly, PythonOnlySlot, js_errors
 from workerlab.compat.jsrequest import js_body
+from workerlab.compat.jsvalues import JsObject, JsObjectProxy, js_value
 from workerlab.compat.response import APPLICATION_JSON, Response
 
 _INIT_FIELDS = frozenset({"status", "statusText", "headers"})
@@ -120,6 +120,14 @@ class JsResponse(Response):
         """``Response.redirect(url, status)`` (JS static): a bad status is a RangeError."""
         with js_errors():
             return cls._redirect(url, status)
+
+    @classmethod
+    def _from_parts(
+        cls, status: int, raw_headers: list[tuple[bytes, bytes]], body: bytes | None
+    ) -> JsResponse:
+        self = cast(JsResponse, super()._from_parts(status, raw_headers, body))
+        self._source = None
+        return self
 
     @classmethod
     def _view_of(cls, response: Response) -> JsResponse:

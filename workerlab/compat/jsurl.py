@@ -10,8 +10,8 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 from urllib.parse import parse_qsl, quote_plus, urljoin, urlsplit, urlunsplit
 
-from workerlab.bindings.results import JsArray, JsObject, JsProxy
 from workerlab.compat.ffi import JsException
+from workerlab.compat.jsvalues import JsArray, JsObject, JsProxy
 
 #: Ports a URL does not show for its scheme (WHATWG URL "special schemes").
 DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443, "ftp": 21}

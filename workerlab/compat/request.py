@@ -7,10 +7,10 @@ from http import HTTPMethod
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
-from workerlab.bindings.results import JsObject
 from workerlab.compat.body import Body, BodyMixin, encode_body
 from workerlab.compat.buffers import JsArrayBuffer
 from workerlab.compat.headers import Headers, HeadersInit, RequestHeaders, _header_name
+from workerlab.compat.jsvalues import JsObject
 
 if TYPE_CHECKING:
     from workerlab.compat.jsrequest import JsRequest

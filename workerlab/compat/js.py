@@ -1,0 +1,111 @@
+"""The ``js`` module (``from js import Response, Headers, fetch, console``): JavaScript's globals
+as Python Workers code uses them through Pyodide, played locally by Python classes.
+
+Classes are made with ``.new(...)``; keyword arguments stand for the JS options object, as
+Pyodide passes them. A global with no local equivalent (``HTMLRewriter``, ``caches``,
+``WebSocketPair``...) is an ``AttributeError`` / ``ImportError`` naming it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from workerlab.compat.buffers import JsArrayBuffer, JsUint8Array
+from workerlab.compat.ffi import JsException
+from workerlab.compat.jsglobals import JSON, Date, Object, TextDecoder, TextEncoder, console, crypto
+from workerlab.compat.jsheaders import JsHeaders, _header_pairs
+from workerlab.compat.jsrequest import JsRequest, js_body
+from workerlab.compat.jsresponse import JsResponse
+from workerlab.compat.jsurl import URL, URLSearchParams
+from workerlab.compat.jsvalues import JsObject
+from workerlab.compat.request import Request as _SdkRequest
+
+Response = JsResponse
+Request = JsRequest
+Headers = JsHeaders
+Error = JsException
+
+_FETCH_OPTIONS = frozenset({"method", "headers", "body", "redirect", "cf"})
+
+
+async def fetch(resource: str | URL | _SdkRequest, init: Any = None, /, **options: Any) -> JsResponse:
+    """JavaScript's ``fetch(resource, init)``: a real outbound request; the JS-style response.
+
+    Options (keywords, or a JS object as ``init``): ``method``, ``headers``, ``body``,
+    ``redirect``, ``cf``.
+    """
+    from workerlab.compat.fetch import fetch as sdk_fetch
+
+    fields: dict[str, Any] = {}
+    if isinstance(init, JsObject):
+        fields.update(dict.items(init))
+    elif init is not None:
+        raise TypeError(
+            f"fetch() got a Python {type(init).__name__} as its init: on Cloudflare it reaches JavaScript "
+            "as an opaque proxy and is ignored; pass the options as keyword arguments"
+        )
+    fields.update(options)
+    unknown = set(fields) - _FETCH_OPTIONS
+    if unknown:
+        raise TypeError(f"fetch(): unsupported option(s) {', '.join(sorted(unknown))}")
+    body, content_type = js_body(fields.get("body"), "fetch()")
+    headers = _header_pairs(fields.get("headers"), "fetch()")
+    if content_type is not None:
+        headers = [*(headers or ()), ("content-type", content_type)]
+    target = resource if isinstance(resource, _SdkRequest) else str(resource)
+    response = await sdk_fetch(
+        target,
+        method=fields.get("method"),
+        headers=headers,
+        body=body,
+        redirect=fields.get("redirect"),
+        cf=fields.get("cf"),
+    )
+    view = JsResponse._view_of(response)
+    view._source = None  # nothing else holds the fetched response
+    return view
+
+
+class Uint8Array:
+    """JavaScript's ``Uint8Array``: ``Uint8Array.new(bytes_or_length_or_list)``."""
+
+    @staticmethod
+    def new(source: Any = 0) -> JsUint8Array:
+        if isinstance(source, int):
+            return JsUint8Array(bytes(source))
+        return JsUint8Array(bytes(source))
+
+
+class ArrayBuffer:
+    """JavaScript's ``ArrayBuffer``: ``ArrayBuffer.new(length)``."""
+
+    @staticmethod
+    def new(length: int = 0) -> JsArrayBuffer:
+        return JsArrayBuffer(bytes(length))
+
+
+__all__ = [
+    "JSON",
+    "URL",
+    "ArrayBuffer",
+    "Date",
+    "Error",
+    "Headers",
+    "Object",
+    "Request",
+    "Response",
+    "TextDecoder",
+    "TextEncoder",
+    "URLSearchParams",
+    "Uint8Array",
+    "console",
+    "crypto",
+    "fetch",
+]
+
+
+def __getattr__(name: str) -> Any:
+    raise AttributeError(
+        f"module 'js' has no attribute {name!r}: workerlab has no local equivalent of the JavaScript "
+        f"global {name} (its js module offers {', '.join(__all__)})"
+    )

@@ -1,0 +1,36 @@
+"""``pyodide.http``: ``await pyfetch(url, **options)`` and its response and errors.
+
+``pyfetch`` makes the same outbound request as ``workers.fetch`` and returns the same kind of
+response (Cloudflare's ``Response`` subclasses Pyodide's ``FetchResponse``). httpx is imported
+on the first call only.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from workerlab.compat.jsvalues import JsObject
+from workerlab.compat.response import HttpStatusError, Response
+
+FetchResponse = Response
+
+
+class AbortError(OSError):
+    """The request was aborted (Pyodide raises it for a failed fetch)."""
+
+
+class BodyUsedError(OSError):
+    """The body was already read."""
+
+
+async def pyfetch(url: str, **options: Any) -> Response:
+    """Fetch ``url``; options ``method``, ``headers`` (a dict is fine here), ``body``, ``redirect``."""
+    from workerlab.compat.fetch import fetch
+
+    headers = options.pop("headers", None)
+    if isinstance(headers, JsObject):
+        headers = dict(dict.items(headers))
+    return await fetch(url, headers=headers, **options)
+
+
+__all__ = ["AbortError", "BodyUsedError", "FetchResponse", "HttpStatusError", "pyfetch"]
