@@ -77,7 +77,7 @@ async def test_one_transaction_per_send_batch_claim_and_settle(brokers):
     await broker.producer("jobs").sendBatch([{"body": i} for i in range(100)])
     assert transactions() == 1
     scripted.behaviour = lambda batch, ctx: [m.retry() for m in batch.messages[:3]]
-    broker._keeper.start()
+    await broker._keeper.start()
     statements.clear()
     await broker.run_due()
     # 10 batches of 10: one claim and one settle each, and the 3 retried of each come back in later batches.
@@ -243,7 +243,7 @@ async def test_an_owner_on_another_host_is_dead_only_once_its_heartbeat_is_stale
 async def test_close_gives_back_leases_and_unregisters(tmp_path, brokers):
     broker, _, clock = brokers(JOBS, clock=now_clock(), path=tmp_path)
     await broker.producer("jobs").send("x")
-    broker._keeper.start()
+    await broker._keeper.start()
     broker.store.claim("jobs", broker.owner, clock.now_ms(), 10)
     await broker.close()
     assert broker.store.owners() == []

@@ -123,10 +123,10 @@ class Session:
             consumers = runtime.config.consumers
             for consumer in consumers:
                 if consumer.queue in owners:
+                    other = owners[consumer.queue]
                     raise ConfigError(
-                        f'{runtime.config.path}: queues.consumers: the queue "{consumer.queue}" must have one '
-                        f"consumer across the loaded workers, found a second one ({owners[consumer.queue]} "
-                        "consumes it too)"
+                        f'{runtime.config.path}: queues.consumers: the queue "{consumer.queue}" must have '
+                        f"one consumer across the loaded workers, found a second ({other} consumes it too)"
                     )
                 owners[consumer.queue] = str(runtime.config.path)
             if consumers and "queue" not in runtime.worker.invokers:
@@ -151,7 +151,7 @@ class Session:
             from .queues.store import STORE_FILE_NAME, QueueStore
 
             path = None if self.persist_dir is None else self.persist_dir / STORE_FILE_NAME
-            store = QueueStore.open(path, durable=self.durable)
+            store = QueueStore.open(path, durable=self.durable, on_loop=True)
             self._stack.callback(store.close)
             consumers = {queue: consumer for queue, (consumer, _) in self._consumers.items()}
             workers = {queue: runtime.name for queue, (_, runtime) in self._consumers.items()}

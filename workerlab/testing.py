@@ -110,7 +110,8 @@ class Worker:
         if work.pending:
             failures.append(
                 TimeoutError(
-                    f"{work.pending} waitUntil task(s) still running {WAIT_UNTIL_GRACE_S:g} s after the test ended"
+                    f"{work.pending} waitUntil task(s) still running {WAIT_UNTIL_GRACE_S:g} s "
+                    "after the test ended"
                 )
             )
         self._history.close()

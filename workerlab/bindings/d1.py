@@ -7,14 +7,16 @@ import sqlite3
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..clock import Clock
 from ..config.source import ConfigSource, keys
 from ..errors import StorageError
+from ..sqlite import is_locked
 from .results import JsObject, merge_options
-from .sqlite import Database, safe_file_name, split_sql
+from .sqlite import Database, Statement, safe_file_name, split_sql
 
 if TYPE_CHECKING:
     from .registry import BindingSite, Mode
@@ -75,7 +77,7 @@ def open_d1(
 ) -> D1DatabaseBinding:
     """The ``env`` object of a ``[[d1_databases]]`` binding; ``persist_dir`` None keeps it in memory."""
     path = None if persist_dir is None else d1_path(persist_dir, db)
-    return D1DatabaseBinding(db.binding, Database(path, durable=durable))
+    return D1DatabaseBinding(db.binding, Database(path, durable=durable, on_loop=True))
 
 
 @dataclass(frozen=True)
@@ -122,6 +124,8 @@ class SQLRunner:
             cursor = conn.execute(sql, params)
             rows = cursor.fetchall()
         except (sqlite3.Error, OverflowError) as e:
+            if is_locked(e):
+                raise  # another process holds the database: the caller waits for it off the loop
             raise self.error(e) from None
         finally:
             self._user_sql = False
@@ -161,17 +165,20 @@ class SQLRunner:
 
     def execute_script(self, sql: str) -> list[StatementResult]:
         """Every statement of a script, each on its own (``exec``); D1_EXEC_ERROR names the line."""
-        results: list[StatementResult] = []
         with self.db.lock:
-            for statement in split_sql(sql):
-                try:
-                    results.append(self.run(statement.sql))
-                except D1Error as e:
-                    detail = str(e).removeprefix("D1_ERROR: ")
-                    raise D1Error(
-                        f"D1_EXEC_ERROR: Error in line {statement.line}: {statement.sql}: {detail}"
-                    ) from None
-        return results
+            return [self.run_script_statement(statement) for statement in split_sql(sql)]
+
+    def run_script_statement(
+        self, statement: Statement, _conn: sqlite3.Connection | None = None
+    ) -> StatementResult:
+        """One statement of a script; its error is D1_EXEC_ERROR naming the line."""
+        try:
+            return self.run(statement.sql)
+        except D1Error as e:
+            detail = str(e).removeprefix("D1_ERROR: ")
+            raise D1Error(
+                f"D1_EXEC_ERROR: Error in line {statement.line}: {statement.sql}: {detail}"
+            ) from None
 
 
 def _bind_value(value: Any, index: int) -> BindValue:
@@ -210,25 +217,24 @@ class D1PreparedStatement:
             self._binding, self.sql, tuple(_bind_value(v, i) for i, v in enumerate(values, start=1))
         )
 
-    def _run(self) -> StatementResult:
+    async def _run(self) -> StatementResult:
         runner = self._binding._runner
-        with runner.db.lock:
-            return runner.run(self.sql, self._params)
+        return await runner.db.run(lambda _conn: runner.run(self.sql, self._params))
 
     async def all(self) -> JsObject:
         """``{success, meta, results}`` with every row as a dict."""
-        return self._run().d1_result()
+        return (await self._run()).d1_result()
 
     async def run(self) -> JsObject:
         """The same result as :meth:`all` (D1 returns rows from ``run()`` too)."""
-        return self._run().d1_result()
+        return (await self._run()).d1_result()
 
     async def first(self, column: str | None = None) -> Any:
         """The first row (None without rows), or that row's ``column``.
 
         A ``column`` the row lacks is ``D1_COLUMN_NOTFOUND``, as on D1.
         """
-        result = self._run()
+        result = await self._run()
         if not result.rows:
             return None
         row = result.objects()[0]
@@ -244,7 +250,7 @@ class D1PreparedStatement:
     async def raw(self, options: Mapping[str, Any] | None = None, /, **kwargs: Any) -> list[list[Any]]:
         """Rows as lists; with ``columnNames=True`` the first list holds the column names."""
         opts = merge_options("D1 raw()", options, kwargs, ("columnNames",))
-        result = self._run()
+        result = await self._run()
         rows = [list(row) for row in result.rows]
         if opts.get("columnNames"):
             rows.insert(0, list(result.columns))
@@ -287,14 +293,22 @@ class D1DatabaseBinding:
         if not statements:
             return []
         runner = self._runner
-        with runner.db.transaction():
-            return [runner.run(s.sql, s._params).d1_result() for s in statements]
+
+        def run_all(_conn: sqlite3.Connection) -> list[JsObject]:
+            with runner.db.transaction():
+                return [runner.run(s.sql, s._params).d1_result() for s in statements]
+
+        return await runner.db.run(run_all)
 
     async def exec(self, sql: str) -> JsObject:
         """Run a script of statements without parameters: ``{count, duration}``."""
         if not isinstance(sql, str):
             raise TypeError(f"D1 exec(): expected the SQL as a str, found {type(sql).__name__}")
-        results = self._runner.execute_script(sql)
+        runner = self._runner
+        results: list[StatementResult] = []
+        for statement in split_sql(sql):
+            # One at a time: each statement commits on its own, so none runs twice after a wait.
+            results.append(await runner.db.run(partial(runner.run_script_statement, statement)))
         return JsObject(count=len(results), duration=sum(r.meta["duration"] for r in results))
 
     def withSession(self, constraintOrBookmark: str | None = None) -> D1DatabaseSession:
@@ -354,7 +368,9 @@ class _D1Kind:
         binding = open_d1(spec, session.persist_dir, session.clock, durable=session.durable)
         site.stack.callback(binding.close)
         if spec.migrations_dir.is_dir():
-            for name in apply_pending(binding.database, migration_files(site.config, spec), session.clock):
+            files = migration_files(site.config, spec)
+            database = binding.database
+            for name in await database.run(lambda _conn: apply_pending(database, files, session.clock)):
                 logger.info("Applied D1 migration %s to %s (local)", name, spec.binding)
         return binding
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import builtins
 import json
+import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,7 +57,7 @@ def open_kv(
 ) -> KVNamespaceBinding:
     """The ``env`` object of a ``[[kv_namespaces]]`` binding; ``persist_dir`` None keeps it in memory."""
     path = None if persist_dir is None else kv_path(persist_dir, ns)
-    return KVNamespaceBinding(ns.binding, Database(path, durable=durable), clock)
+    return KVNamespaceBinding(ns.binding, Database(path, durable=durable, on_loop=True), clock)
 
 
 def _short(key: str) -> str:
@@ -94,10 +95,10 @@ class KVNamespaceBinding:
         json only), a dict of each key to its value or None.
         """
         if not isinstance(key, list | tuple):
-            return self._read_one(key, options, kwargs)[0]
+            return (await self._read_one(key, options, kwargs))[0]
         return {
             k: None if entry is None else entry[0]
-            for k, entry in self._read_many(key, options, kwargs).items()
+            for k, entry in (await self._read_many(key, options, kwargs)).items()
         }
 
     async def getWithMetadata(
@@ -112,11 +113,11 @@ class KVNamespaceBinding:
         Given a list of keys, a dict of each key to its ``{value, metadata}``, or None when missing.
         """
         if not isinstance(key, list | tuple):
-            value, metadata = self._read_one(key, options, kwargs)
+            value, metadata = await self._read_one(key, options, kwargs)
             return JsObject(value=value, metadata=metadata)
         return {
             k: None if entry is None else JsObject(value=entry[0], metadata=entry[1])
-            for k, entry in self._read_many(key, options, kwargs).items()
+            for k, entry in (await self._read_many(key, options, kwargs)).items()
         }
 
     def _value_type(self, options: str | Mapping[str, Any] | None, kwargs: Mapping[str, Any]) -> str:
@@ -131,14 +132,14 @@ class KVNamespaceBinding:
             )
         return str(value_type)
 
-    def _read_one(
+    async def _read_one(
         self, key: Any, options: str | Mapping[str, Any] | None, kwargs: Mapping[str, Any]
     ) -> tuple[Any, Any]:
         value_type = self._value_type(options, kwargs)
-        entry = self._fetch([key]).get(key)
+        entry = (await self._fetch([key])).get(key)
         return (None, None) if entry is None else self._decode_entry(key, entry, value_type)
 
-    def _read_many(
+    async def _read_many(
         self,
         keys: builtins.list[str] | tuple[str, ...],
         options: str | Mapping[str, Any] | None,
@@ -153,18 +154,16 @@ class KVNamespaceBinding:
                 f"KV GET_BULK failed: 400 expected 1 to {KV_MAX_BULK_GET_KEYS} keys, found {len(keys)} "
                 f"(namespace {self.binding})"
             )
-        found = self._fetch(keys, op="GET_BULK")
+        found = await self._fetch(keys, op="GET_BULK")
         return {k: None if k not in found else self._decode_entry(k, found[k], value_type) for k in keys}
 
-    def _fetch(self, keys: builtins.list[str], op: str = "GET") -> dict[str, tuple[bytes, str | None]]:
+    async def _fetch(self, keys: builtins.list[str], op: str = "GET") -> dict[str, tuple[bytes, str | None]]:
         for key in keys:
             self._check_key(op, key)
         marks = ", ".join("?" * len(keys))
-        with self._db.lock:
-            rows = self._db.conn.execute(
-                f"SELECT key, value, metadata FROM kv WHERE key IN ({marks}) AND {_LIVE}",
-                (*keys, self._clock.now_s()),
-            ).fetchall()
+        sql = f"SELECT key, value, metadata FROM kv WHERE key IN ({marks}) AND {_LIVE}"
+        params = (*keys, self._clock.now_s())
+        rows = await self._db.run(lambda conn: conn.execute(sql, params).fetchall())
         return {key: (bytes(raw), metadata) for key, raw, metadata in rows}
 
     def _decode_entry(self, key: str, entry: tuple[bytes, str | None], value_type: str) -> tuple[Any, Any]:
@@ -205,12 +204,16 @@ class KVNamespaceBinding:
         now_s = self._clock.now_s()
         expiration = self._expiration(key, opts, now_s)
         metadata = self._metadata(key, opts)
-        with self._db.transaction() as conn:
-            conn.execute("DELETE FROM kv WHERE expiration <= ?", (now_s,))
-            conn.execute(
-                "INSERT OR REPLACE INTO kv (key, value, expiration, metadata) VALUES (?, ?, ?, ?)",
-                (key, data, expiration, metadata),
-            )
+
+        def write(_conn: sqlite3.Connection) -> None:
+            with self._db.transaction() as conn:
+                conn.execute("DELETE FROM kv WHERE expiration <= ?", (now_s,))
+                conn.execute(
+                    "INSERT OR REPLACE INTO kv (key, value, expiration, metadata) VALUES (?, ?, ?, ?)",
+                    (key, data, expiration, metadata),
+                )
+
+        await self._db.run(write)
 
     def _expiration(self, key: str, opts: Mapping[str, Any], now_s: float) -> int | None:
         minimum = limits.KV_MIN_EXPIRATION_TTL_S
@@ -254,8 +257,7 @@ class KVNamespaceBinding:
     async def delete(self, key: str) -> None:
         """Remove ``key`` (a missing key is not an error)."""
         self._check_key("DELETE", key)
-        with self._db.transaction() as conn:
-            conn.execute("DELETE FROM kv WHERE key = ?", (key,))
+        await self._db.run(lambda conn: conn.execute("DELETE FROM kv WHERE key = ?", (key,)))
 
     # --- list -----------------------------------------------------------------------
 
@@ -293,8 +295,7 @@ class KVNamespaceBinding:
             params.append(after)
         sql += " ORDER BY key LIMIT ?"
         params.append(limit + 1)
-        with self._db.lock:
-            rows = self._db.conn.execute(sql, params).fetchall()
+        rows = await self._db.run(lambda conn: conn.execute(sql, params).fetchall())
         keys = []
         for name, expiration, metadata in rows[:limit]:
             entry = JsObject(name=name)

@@ -12,6 +12,7 @@ import builtins
 import hashlib
 import json
 import os
+import sqlite3
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -79,9 +80,9 @@ def open_r2(
 ) -> R2BucketBinding:
     """The ``env`` object of a ``[[r2_buckets]]`` binding; ``persist_dir`` None keeps it in memory."""
     if persist_dir is None:
-        return R2BucketBinding(bucket.binding, Database(None), MemoryBlobs(), clock)
+        return R2BucketBinding(bucket.binding, Database(None, on_loop=True), MemoryBlobs(), clock)
     folder = r2_dir(persist_dir, bucket)
-    db = Database(folder / "objects.sqlite3", durable=durable)
+    db = Database(folder / "objects.sqlite3", durable=durable, on_loop=True)
     return R2BucketBinding(bucket.binding, db, FileBlobs(folder / "blobs", durable=durable), clock)
 
 
@@ -222,20 +223,27 @@ class R2BucketBinding:
         )
         # The body is in place before its row commits, so a reader never finds a row without a body.
         self._blobs.write(version, data)
-        try:
+
+        def write(_conn: sqlite3.Connection) -> tuple[bool, StoredObject | None]:
             with self._db.transaction() as conn:
                 previous = self._stored(key)
                 if not condition_holds(condition, previous):
-                    self._blobs.delete(version)
-                    return None
+                    return False, previous
                 conn.execute(
                     "INSERT OR REPLACE INTO objects VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (stored.key, stored.version, stored.size, stored.etag, stored.uploaded_ms,
                      stored.http_metadata, stored.custom_metadata, stored.checksums, stored.storage_class),
                 )  # fmt: skip
+                return True, previous
+
+        try:
+            written, previous = await self._db.run(write)
         except BaseException:
             self._blobs.delete(version)
             raise
+        if not written:
+            self._blobs.delete(version)
+            return None
         if previous is not None:
             self._blobs.delete(previous.version)
         return stored.to_object()
@@ -278,8 +286,7 @@ class R2BucketBinding:
         condition = parse_condition(opts["onlyIf"], "R2 get(): onlyIf") if "onlyIf" in opts else {}
         missing: str | None = None
         for _ in range(_READ_ATTEMPTS):
-            with self._db.lock:
-                stored = self._stored(key)
+            stored = await self._db.run(lambda _conn: self._stored(key))
             if stored is None:
                 return None
             if not condition_holds(condition, stored):
@@ -307,8 +314,7 @@ class R2BucketBinding:
     async def head(self, key: str) -> R2Object | None:
         """The object's metadata without its body, None if missing."""
         self._check_key("head", key)
-        with self._db.lock:
-            stored = self._stored(key)
+        stored = await self._db.run(lambda _conn: self._stored(key))
         return None if stored is None else stored.to_object()
 
     # --- delete -----------------------------------------------------------------------
@@ -323,13 +329,19 @@ class R2BucketBinding:
             )
         for key in key_list:
             self._check_key("delete", key)
-        versions: builtins.list[str] = []
-        with self._db.transaction() as conn:
-            for key in key_list:
-                row = conn.execute("DELETE FROM objects WHERE key = ? RETURNING version", (key,)).fetchone()
-                if row is not None:
-                    versions.append(row[0])
-        for version in versions:
+
+        def remove(_conn: sqlite3.Connection) -> builtins.list[str]:
+            versions: builtins.list[str] = []
+            with self._db.transaction() as conn:
+                for key in key_list:
+                    row = conn.execute(
+                        "DELETE FROM objects WHERE key = ? RETURNING version", (key,)
+                    ).fetchone()
+                    if row is not None:
+                        versions.append(row[0])
+            return versions
+
+        for version in await self._db.run(remove):
             self._blobs.delete(version)
 
     # --- list -------------------------------------------------------------------------
@@ -373,32 +385,34 @@ class R2BucketBinding:
             lower, inclusive = prefix, True
         end = prefix_end(prefix)
 
-        objects: builtins.list[R2Object] = []
-        prefixes: builtins.list[str] = []
-        next_key: str | None = None
-        with self._db.lock:
-            while next_key is None:
-                rows = self._page(lower, inclusive, end, limit + 1)
+        def collect(
+            _conn: sqlite3.Connection,
+        ) -> tuple[builtins.list[R2Object], builtins.list[str], str | None]:
+            lower_key, after = lower, not inclusive
+            objects: builtins.list[R2Object] = []
+            prefixes: builtins.list[str] = []
+            while True:
+                rows = self._page(lower_key, not after, end, limit + 1)
                 restarted = False
                 for row in rows:
                     stored = StoredObject(*row)
                     if len(objects) + len(prefixes) == limit:
-                        next_key = stored.key
-                        break
+                        return objects, prefixes, stored.key
                     group = self._group(stored.key, prefix, delimiter)
                     if group is None:
                         objects.append(stored.to_object(include=include))
-                        lower, inclusive = stored.key, False
+                        lower_key, after = stored.key, True
                         continue
                     prefixes.append(group)
                     group_end = prefix_end(group)
                     if group_end is None:
-                        rows = []
-                        break
-                    lower, inclusive, restarted = group_end, True, True
+                        return objects, prefixes, None
+                    lower_key, after, restarted = group_end, False, True
                     break
                 if not restarted and len(rows) <= limit:
-                    break
+                    return objects, prefixes, None
+
+        objects, prefixes, next_key = await self._db.run(collect)
         cursor = "" if next_key is None else encode_cursor(next_key)
         return JsObject(
             objects=objects, truncated=next_key is not None, cursor=cursor, delimitedPrefixes=prefixes

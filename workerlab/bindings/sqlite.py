@@ -6,13 +6,16 @@ import hashlib
 import re
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from ..errors import StorageError
-from ..sqlite import connect
+from ..sqlite import LockWait, connect
+
+T = TypeVar("T")
 
 _SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 
@@ -31,22 +34,29 @@ def safe_file_name(name: str) -> str:
 class Database:
     """One SQLite connection, usable from any thread, one call at a time.
 
-    ``path`` None is a private in-memory database. On disk the file is in WAL mode with a
-    busy timeout, so several processes can share it; ``durable`` trades speed for
-    surviving power loss (``synchronous=FULL``).
+    ``path`` None is a private in-memory database. On disk the file is in WAL mode, so several
+    processes can share it; ``durable`` trades speed for surviving power loss
+    (``synchronous=FULL``). Bindings (``on_loop``) do their work through :meth:`run`, which never
+    lets another process's lock freeze the event loop; commands use ``conn`` directly and wait.
     """
 
-    def __init__(self, path: Path | None, *, durable: bool = False) -> None:
+    def __init__(self, path: Path | None, *, durable: bool = False, on_loop: bool = False) -> None:
         self.path = path
         self.lock = threading.RLock()
         try:
-            self.conn = connect(path, durable=durable)
+            self.conn = connect(path, durable=durable, wait_for_locks=not on_loop)
             self.conn.execute("PRAGMA foreign_keys=ON")
+            self._gate = LockWait(self.conn, self.lock)
         except (OSError, sqlite3.Error) as e:
             raise StorageError(
                 f"cannot open the local database {path}: {e} (expected a writable SQLite file; "
                 f"check the persist directory)"
             ) from None
+
+    async def run(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """``work(conn)`` from the event loop (see :class:`~workerlab.sqlite.LockWait`)."""
+        conn = self.conn
+        return await self._gate.run(lambda: work(conn))
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:

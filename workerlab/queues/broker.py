@@ -138,18 +138,19 @@ class Broker:
         due_ms = self._next_due_ms()
         return None if due_ms is None else due_ms / 1000
 
-    def _start_due(self, now_ms: int) -> int | None:
+    async def _start_due(self, now_ms: int) -> int | None:
         """Claim and start every batch due at ``now_ms`` that a free concurrency slot allows; return
         when the next batch of a queue with a free slot comes due (None: nothing waits)."""
         if self._closing:
             return None
-        self._keeper.start()
+        await self._keeper.start()
         next_due_ms: int | None = None
         for queue, consumer in self._consumers.items():
             while self._in_flight[queue] < consumer.max_concurrency:
                 due_ms = self._due_ms(queue, consumer, now_ms)
                 if due_ms is not None and due_ms <= now_ms:
-                    rows = self._store.claim(queue, self._keeper.owner, now_ms, consumer.max_batch_size)
+                    owner, size = self._keeper.owner, consumer.max_batch_size
+                    rows = await self._store.run(self._store.claim, queue, owner, now_ms, size)
                     if rows:
                         self._start_batch(queue, consumer, rows)
                         continue
@@ -191,7 +192,7 @@ class Broker:
                     self._store.release(self._keeper.owner, [r.seq for r in rows])
                     raise
             try:
-                self._settle(queue, consumer, rows, batch, resolution)
+                await self._settle(queue, consumer, rows, batch, resolution)
             except sqlite3.Error as failure:
                 logger.error(
                     "Queue %r: could not record a batch's outcome (%s); its messages will be delivered again",
@@ -234,7 +235,7 @@ class Broker:
             return Resolution(list(range(len(batch.messages))), []), outcome, error
         return resolve(batch._result(outcome, error), [m.id for m in batch.messages]), outcome, error
 
-    def _settle(
+    async def _settle(
         self,
         queue: str,
         consumer: QueueConsumer,
@@ -255,7 +256,8 @@ class Broker:
                 retried.append((now_ms + 1000 * delay_s, row.seq))
                 retried_rows.append((row, delay_s))
         dlq = consumer.dead_letter_queue
-        self._store.settle(
+        await self._store.run(
+            self._store.settle,
             self._keeper.owner,
             acked=[rows[i].seq for i in resolution.acked],
             retried=retried,
@@ -288,7 +290,7 @@ class Broker:
             return
         self._loop_task = asyncio.current_task()
         wake = self._wake = asyncio.Event()
-        self._keeper.start()
+        await self._keeper.start()
         loop = asyncio.get_running_loop()
         seen_version: int | None = None
         next_due_ms: int | None = None
@@ -298,7 +300,7 @@ class Broker:
             try:
                 if dirty or (next_due_ms is not None and next_due_ms <= now_ms):
                     wake.clear()
-                    next_due_ms = self._start_due(now_ms)
+                    next_due_ms = await self._start_due(now_ms)
             except sqlite3.Error as error:
                 # Another process may hold the database longer than the busy timeout: try again later.
                 logger.warning("Queue store unavailable (%s); retrying", error)
@@ -322,7 +324,7 @@ class Broker:
         """Deliver every batch due at the clock's now, and wait for them (and for any that come due
         meanwhile at the same now, such as retries with no delay and no batch timeout)."""
         while True:
-            self._start_due(self._clock.now_ms())
+            await self._start_due(self._clock.now_ms())
             if not self._tasks:
                 return
             done, _ = await asyncio.wait(set(self._tasks), return_when=asyncio.FIRST_COMPLETED)

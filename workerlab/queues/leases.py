@@ -59,17 +59,20 @@ class LeaseKeeper:
     def _me(self) -> Owner:
         return Owner(self.owner, self._host, os.getpid(), self._clock.now_ms())
 
-    def start(self) -> None:
+    async def start(self) -> None:
         """Register, take back the leases of dead owners, and (shared store) start the heartbeat."""
         if self._started:
             return
         self._started = True
         _live_here.add(self.owner)
-        self._store.register_owner(self._me())
-        self.recover(self._store)
+        await self._store.run(self._register)
         if self._store.shared:
             self._thread = threading.Thread(target=self._beat, name="workerlab-queue-leases", daemon=True)
             self._thread.start()
+
+    def _register(self) -> None:
+        self._store.register_owner(self._me())
+        self.recover(self._store)
 
     def recover(self, store: QueueStore) -> int:
         """Give the rows leased by dead owners back to their queues; return how many."""

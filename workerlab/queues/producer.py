@@ -65,7 +65,9 @@ class QueueProducerBinding:
             raise _too_big("send()", len(data), kind)
         now_ms = self._clock.now_ms()
         ready_ms = now_ms + 1000 * (self._delivery_delay_s if delay_s is None else delay_s)
-        self._store.insert(self.queue, [(new_message_id(), now_ms, kind, data, ready_ms)])
+        await self._store.run(
+            self._store.insert, self.queue, [(new_message_id(), now_ms, kind, data, ready_ms)]
+        )
         self._on_sent(self.queue)
 
     async def sendBatch(
@@ -115,7 +117,7 @@ class QueueProducerBinding:
                 f"(MAX_SEND_BATCH_BYTES), got {total_bytes} bytes in {len(rows)} messages",
                 code="queue-batch-bytes",
             )
-        self._store.insert(self.queue, rows)
+        await self._store.run(self._store.insert, self.queue, rows)
         self._on_sent(self.queue)
 
     send_batch = sendBatch

@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import functools
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from .. import limits
 from ..errors import StorageError
-from ..sqlite import connect
+from ..sqlite import LockWait, connect
+
+T = TypeVar("T")
 
 #: The database file under a persist directory.
 STORE_FILE_NAME = "queues.sqlite3"
@@ -97,12 +99,14 @@ class QueueStore:
         self._db = connection
         self.path = path
         self.durable = durable
+        self._gate = LockWait(connection)
 
     @classmethod
-    def open(cls, path: Path | None, *, durable: bool = False) -> QueueStore:
+    def open(cls, path: Path | None, *, durable: bool = False, on_loop: bool = False) -> QueueStore:
         """Open (creating if needed) the store at ``path``: the database file, or a persist directory
         holding ``queues.sqlite3``; None keeps it in memory. ``durable`` syncs every commit to disk
-        (synchronous=FULL, survives power loss); the default (NORMAL) survives a process crash."""
+        (synchronous=FULL, survives power loss); the default (NORMAL) survives a process crash.
+        A store the event loop uses (``on_loop``) writes through :meth:`run`."""
         if path is not None:
             path = Path(path)
             if path.is_dir() or not path.suffix:
@@ -131,11 +135,18 @@ class QueueStore:
                 "(delete the file to start with empty queues)",
                 code="queue-store",
             ) from None
+        if on_loop:
+            connection.execute("PRAGMA busy_timeout = 0")
         return cls(connection, path, durable)
 
     def close(self) -> None:
         """Close the database (committed data stays on disk)."""
         self._db.close()
+
+    async def run(self, method: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """``method(*args, **kwargs)`` from the event loop, waiting off the loop if another process
+        holds the database (see :class:`~workerlab.sqlite.LockWait`)."""
+        return await self._gate.run(lambda: method(*args, **kwargs))
 
     @property
     def shared(self) -> bool:
