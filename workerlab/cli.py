@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
 
 import click
 
 from . import __version__
 from .dev import EXIT_USER_ERROR, LOG_LEVELS, DevOptions
+
+if TYPE_CHECKING:
+    from .config import WorkerConfig
+
+T = TypeVar("T")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -208,17 +215,19 @@ def _short(body: object, width: int = 60) -> str:
     return text if len(text) <= width else text[: width - 3] + "..."
 
 
-def _load_for_command(config: Path | None, env: str | None, persist_to: Path | None):  # type: ignore[no-untyped-def]
+def _load_for_command(
+    config: Path | None, env: str | None, persist_to: Path | None
+) -> tuple[WorkerConfig, Path]:
     from .config import default_persist_dir, load_config
 
-    def load():  # type: ignore[no-untyped-def]
+    def load() -> tuple[WorkerConfig, Path]:
         loaded = load_config(config, env=env)
         return loaded, persist_to or default_persist_dir(loaded)
 
     return _user_errors(load)
 
 
-def _user_errors(action):  # type: ignore[no-untyped-def]
+def _user_errors(action: Callable[[], T]) -> T:
     """Run ``action``; a user error prints one clear line and exits non-zero, without a traceback."""
     from .errors import UserError
 

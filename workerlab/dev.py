@@ -340,7 +340,7 @@ def configure_logging(level: str) -> Callable[[str], None] | None:
     logger.handlers.clear()
     logger.propagate = False
     # A dev server's records need no caller, thread or process fields; skipping them halves their cost.
-    logging._srcfile = None  # type: ignore[attr-defined]
+    logging._srcfile = None
     logging.logThreads = False
     logging.logProcesses = False
     logging.logMultiprocessing = False

@@ -166,7 +166,8 @@ def _method_invoker(entrypoint: type, event: Event) -> Invoker:
             return lambda argument, env, ctx: method(entrypoint(ctx, env))
 
         def invoke_async(argument: Any, env: Any, ctx: Any) -> Awaitable[Any]:
-            return method(entrypoint(ctx, env), *(argument, env, ctx)[:arity])
+            result: Awaitable[Any] = method(entrypoint(ctx, env), *(argument, env, ctx)[:arity])
+            return result
 
         return invoke_async
 

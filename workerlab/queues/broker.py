@@ -26,7 +26,8 @@ from ..events import BatchDelivered, EventBus, MessageDeadLettered, MessageDropp
 from ..loglines import logging_bus
 from .codec import decode_body
 from .leases import LeaseKeeper
-from .message import Message, MessageBatch, Outcome, Resolution, resolve
+from ..context import Outcome
+from .message import Message, MessageBatch, Resolution, resolve
 from .producer import QueueProducerBinding
 from .store import QueueStore, StoredMessage
 

@@ -264,7 +264,8 @@ class QueueStore:
 
     def data_version(self) -> int:
         """A number that changes whenever another connection commits (cheap to poll)."""
-        return self._db.execute("PRAGMA data_version").fetchone()[0]
+        version: int = self._db.execute("PRAGMA data_version").fetchone()[0]
+        return version
 
     def pending(self, queue: str, limit: int = -1) -> list[StoredMessage]:
         """The messages of ``queue`` not yet acked (ready, delayed or in flight), in delivery order;
@@ -294,8 +295,11 @@ class QueueStore:
     def count(self, queue: str | None = None) -> int:
         """Messages not yet acked, in ``queue`` or in all queues."""
         if queue is None:
-            return self._db.execute("SELECT count(*) FROM messages").fetchone()[0]
-        return self._db.execute("SELECT count(*) FROM messages WHERE queue = ?", (queue,)).fetchone()[0]
+            row = self._db.execute("SELECT count(*) FROM messages").fetchone()
+        else:
+            row = self._db.execute("SELECT count(*) FROM messages WHERE queue = ?", (queue,)).fetchone()
+        total: int = row[0]
+        return total
 
     def dropped(self, queue: str) -> list[StoredMessage]:
         """The last ``MAX_DROPPED_KEPT`` messages dropped from ``queue`` (failed, no dead-letter queue)."""
