@@ -15,9 +15,7 @@ from workerlab.errors import ConfigError
 
 
 def _config(root: Path, *databases: D1Database) -> WorkerConfig:
-    return WorkerConfig(
-        path=root / "wrangler.toml", name="w", main=root / "worker.py", bindings=databases
-    )
+    return WorkerConfig(path=root / "wrangler.toml", name="w", main=root / "worker.py", bindings=databases)
 
 
 APP = D1Database(binding="DB", database_name="app")

@@ -73,6 +73,7 @@ class BindingKind(Protocol):
     section: str
     #: Its name in the start-up bindings table ("KV Namespace").
     label: str
+
     @property
     def spec(self) -> type:
         """The spec class its entries parse to."""
