@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -23,13 +24,16 @@ def workerlab_command() -> list[str]:
     return [found] if found else [sys.executable, "-m", "workerlab"]
 
 
-def start_dev(config: Path, persist_dir: Path, *extra: str) -> tuple[subprocess.Popen[bytes], str, float]:
-    """Start `workerlab dev` on a free port; return the process, its URL and seconds to Ready."""
+def start_dev(
+    config: Path | Sequence[Path], persist_dir: Path, *extra: str
+) -> tuple[subprocess.Popen[bytes], str, float]:
+    """Start `workerlab dev` (one config, or several) on a free port; return the process, its URL
+    and seconds to Ready."""
+    configs = [config] if isinstance(config, Path) else list(config)
     command = [
         *workerlab_command(),
         "dev",
-        "-c",
-        str(config),
+        *(argument for path in configs for argument in ("-c", str(path))),
         "--port",
         "0",
         "--no-reload",
