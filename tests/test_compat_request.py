@@ -99,6 +99,7 @@ def test_clone_has_independent_headers_and_cf() -> None:
     request = Request("https://x.test/", headers={"a": "1"}, cf={"k": 1})
     twin = request.clone()
     twin.headers.set("a", "2")
+    assert twin.cf is not None
     twin.cf["k"] = 2
     assert request.headers["a"] == "1"
     assert request.cf == {"k": 1}
@@ -269,3 +270,34 @@ def test_a_missing_request_header_reads_as_none_as_on_cloudflare() -> None:
     served = Request._from_asgi("https://example.com/", "GET", [(b"host", b"example.com")], b"")
     assert served.headers["host"] == "example.com"
     assert served.headers["authorization"] is None
+
+
+def test_method_is_an_http_method_as_on_cloudflare() -> None:
+    from http import HTTPMethod
+
+    assert Request("https://x.test/", method="post", body="b").method is HTTPMethod.POST
+    assert Request._from_asgi("http://x.test/", "DELETE", [], b"").method is HTTPMethod.DELETE
+    assert Request("https://x.test/", method="PURGE").method == "PURGE"  # not an HTTPMethod: stays a str
+    assert repr(Request("https://x.test/")) == "Request(method='GET', url='https://x.test/')"
+
+
+async def test_buffer_and_js_names() -> None:
+    request = Request("https://x.test/", method="POST", body=b"\x01\x02")
+    with pytest.raises(AttributeError, match=r"use await request\.buffer\(\) or await request\.bytes\(\)"):
+        request.arrayBuffer  # noqa: B018
+    with pytest.raises(AttributeError, match="no attribute 'nothing'"):
+        request.nothing  # noqa: B018
+    buffer = await request.buffer()
+    assert buffer.to_bytes() == b"\x01\x02" and buffer == b"\x01\x02"
+
+
+async def test_js_object_shares_headers_and_body() -> None:
+    request = Request._from_asgi("http://x.test/p", "POST", [(b"x-a", b"1")], b'{"k": [1]}')
+    view = request.js_object
+    assert view is request.js_object
+    assert (view.url, view.method, view.headers.get("x-a")) == ("http://x.test/p", "POST", "1")
+    data = await view.json()
+    assert data.k == [1]
+    assert request.body_used and view.bodyUsed
+    with pytest.raises(OSError, match="Body already used"):
+        await request.text()

@@ -190,3 +190,39 @@ def test_the_body_decides_content_length() -> None:
         (b"content-length", b"11"),
     ]
     assert (b"content-length", b"0") not in Response(None, status=204)._asgi_parts()[1]
+
+
+async def test_js_object_and_wrapping_a_js_response() -> None:
+    from workerlab.compat.jsresponse import JsResponse
+
+    response = Response("body", status=201, headers={"x-a": "1"})
+    view = response.js_object
+    assert isinstance(view, JsResponse) and view is response.js_object
+    assert (view.status, view.headers.get("x-a"), view.statusText) == (201, "1", "")
+    assert await view.text() == "body" and response.body_used
+
+    js_response = JsResponse.new("wrapped", status=202)
+    wrapped = Response(js_response)
+    assert (wrapped.status, await wrapped.text()) == (202, "wrapped")
+    assert js_response.bodyUsed  # one body for both
+    with pytest.raises(
+        ValueError, match=r"Expected no options when constructing Response from a js\.Response"
+    ):
+        Response(JsResponse.new("x"), status=404)
+
+
+def test_redirect_is_the_js_response_as_on_cloudflare() -> None:
+    from workerlab.compat.jsresponse import JsResponse
+
+    assert isinstance(Response.redirect("https://example.com/"), JsResponse)
+
+
+async def test_fetch_response_helpers() -> None:
+    response = Response("nope", status=404)
+    with pytest.raises(OSError, match="404 Client Error") as caught:
+        response.raise_for_status()
+    assert caught.value.status == 404  # type: ignore[attr-defined]
+    Response("fine").raise_for_status()
+    replaced = response.replace_body("other")
+    assert (replaced.status, await replaced.text()) == (404, "other")
+    assert (await response.buffer()).to_bytes() == b"nope" and response.type == "default"

@@ -16,8 +16,8 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
-from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any, NoReturn
+from collections.abc import Awaitable, MutableMapping
+from typing import Any, NoReturn, Protocol
 from urllib.parse import unquote, urlsplit
 
 from workerlab.compat.jsresponse import JsResponse
@@ -28,9 +28,13 @@ logger = logging.getLogger("workerlab.asgi")
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+class ASGIApp(Protocol):
+    """An ASGI application (FastAPI, Starlette, ...)."""
+
+    def __call__(self, scope: Any, receive: Any, send: Any, /) -> Awaitable[None]: ...
+
 
 #: The ``scope["asgi"]`` Cloudflare's SDK sends.
 ASGI_VERSION = {"spec_version": "2.0", "version": "3.0"}
@@ -275,4 +279,6 @@ def _fastapi_env_dependency() -> Any:
     async def env(request: FastAPIRequest) -> Any:
         return request.scope["env"]
 
+    # This module's annotations are strings FastAPI would resolve in its globals: give it the class.
+    env.__annotations__["request"] = FastAPIRequest
     return Depends(env)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, NoReturn
+from typing import Any
 
 from workerlab.compat.ffi import JsException
 
@@ -24,10 +24,16 @@ class PythonOnly:
     def __set_name__(self, owner: type, name: str) -> None:
         self.name = name
 
-    def __get__(self, instance: object, owner: type | None = None) -> NoReturn:
-        kind = (owner or type(instance)).__name__.removeprefix("Js")
+    def __get__(self, instance: object, owner: type | None = None) -> Any:
+        if instance is None:
+            return self
+        raise self.hidden_error(owner or type(instance))
+
+    def hidden_error(self, owner: type) -> AttributeError:
+        """The error reading the name raises (a class's ``__getattr__`` raises it too)."""
+        kind = owner.__name__.removeprefix("Js")
         hint = f"; JS spells it {self.js_name}" if self.js_name else ""
-        raise AttributeError(f"the JS {kind} object has no attribute {self.name!r}{hint}")
+        return AttributeError(f"the JS {kind} object has no attribute {self.name!r}{hint}")
 
 
 class PythonOnlySlot(PythonOnly):

@@ -195,7 +195,10 @@ class Request(BodyMixin):
         return twin
 
     def __getattr__(self, name: str) -> Any:
-        # Only reached for names the class lacks: say what Cloudflare's Python Request offers.
+        # Only reached for names the class lacks (or hides): say what the request offers instead.
+        hidden_error = getattr(getattr(type(self), name, None), "hidden_error", None)
+        if hidden_error is not None:
+            raise hidden_error(type(self))
         instead = _JS_NAMES.get(name)
         if instead is None:
             raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")

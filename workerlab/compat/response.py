@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 
 from workerlab.compat.body import TEXT_PLAIN, Body, BodyMixin, encode_body
 from workerlab.compat.buffers import JsArrayBuffer
@@ -52,6 +53,10 @@ class _JsonAccessor:
     it is reached through the class or through an instance.
     """
 
+    @overload
+    def __get__(self, instance: None, owner: type[Response]) -> Callable[..., Response]: ...
+    @overload
+    def __get__(self, instance: Response, owner: type[Response]) -> Callable[..., Awaitable[Any]]: ...
     def __get__(self, instance: Response | None, owner: type[Response]) -> Any:
         if instance is None:
             return owner.from_json
@@ -95,7 +100,7 @@ class Response(BodyMixin):
 
     def __init__(
         self,
-        body: Body = None,
+        body: Body | Response = None,
         status: int | HTTPStatus | None = 200,
         status_text: str = "",
         headers: HeadersInit = None,
@@ -154,7 +159,7 @@ class Response(BodyMixin):
         self._setup(json.dumps(data).encode(), APPLICATION_JSON.encode(), status, status_text, headers)
         return self
 
-    json = _JsonAccessor()
+    json = _JsonAccessor()  # type: ignore[assignment]
     _read_json = BodyMixin.json
 
     @staticmethod
