@@ -65,11 +65,26 @@ def test_worker_entrypoint_keeps_ctx_and_env() -> None:
     assert instance.env is env
 
 
-def test_handler_returns_the_function_unchanged() -> None:
-    async def on_fetch(request: workers.Request) -> workers.Response:
-        return workers.Response("x")
+async def test_handler_gives_a_legacy_handler_the_python_request() -> None:
+    from workerlab.compat.jsrequest import js_request
 
-    assert workers.handler(on_fetch) is on_fetch
+    @workers.handler
+    async def on_fetch(request: workers.Request, env: object) -> workers.Response:
+        assert type(request) is workers.Request
+        return workers.Response(str(await request.json()))
+
+    @workers.handler
+    def on_fetch_sync(request: workers.Request) -> str:
+        return type(request).__name__
+
+    incoming = workers.Request._from_asgi("http://x.test/", "POST", [], b'{"a": 1}')
+    assert inspect.iscoroutinefunction(on_fetch) and list(inspect.signature(on_fetch).parameters) == [
+        "request",
+        "env",
+    ]
+    response = await on_fetch(js_request(incoming), {})
+    assert await response.text() == "{'a': 1}" and incoming.body_used
+    assert on_fetch_sync(js_request(workers.Request("https://x.test/"))) == "Request"
 
 
 async def test_wait_until_uses_the_current_context() -> None:

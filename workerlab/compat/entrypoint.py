@@ -1,11 +1,13 @@
-"""WorkerEntrypoint, the ``handler`` marker and module-level ``wait_until``."""
+"""WorkerEntrypoint and the other base classes, the ``handler`` decorator and module-level ``wait_until``."""
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
+from workerlab.compat.jsrequest import sdk_request
 from workerlab.context import current_context
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -41,8 +43,25 @@ class WorkflowEntrypoint:
 
 
 def handler(func: F) -> F:
-    """Mark a handler (Cloudflare's older SDK style); the function is returned unchanged."""
-    return func
+    """Cloudflare's ``@handler`` for legacy ``on_fetch``-style functions: a JS-style request
+    argument reaches ``func`` as the Python ``Request`` (``await request.json()`` gives a dict)."""
+    if inspect.iscoroutinefunction(func):
+
+        @functools.wraps(func)
+        async def call_async(*args: Any, **kwargs: Any) -> Any:
+            return await func(*_python_request_first(args), **kwargs)
+
+        return cast(F, call_async)
+
+    @functools.wraps(func)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        return func(*_python_request_first(args), **kwargs)
+
+    return cast(F, call)
+
+
+def _python_request_first(args: tuple[Any, ...]) -> tuple[Any, ...]:
+    return (sdk_request(args[0]), *args[1:]) if args else args
 
 
 def wait_until(awaitable: Awaitable[Any]) -> None:

@@ -164,6 +164,15 @@ class JsRequest(Request):
     referrer_policy = PythonOnly("referrerPolicy")
 
 
+def sdk_request(request: Any) -> Any:
+    """The Python ``Request`` for a JS-style request (the one it views, if any); anything else as it is."""
+    if not isinstance(request, JsRequest):
+        return request
+    if request._source is not None:
+        return request._source
+    return Request(request)
+
+
 def js_request(request: Request) -> JsRequest:
     """The JS-style request a legacy ``on_fetch`` handler receives for ``request``.
 

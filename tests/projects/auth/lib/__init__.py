@@ -1,0 +1,3 @@
+from .signing import sign
+
+__all__ = ["sign"]

@@ -1,0 +1,5 @@
+from config import NAME
+
+
+def owner() -> str:
+    return f"utils of {NAME}"

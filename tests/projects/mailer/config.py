@@ -1,0 +1,2 @@
+NAME = "mailer"
+SENDER = "shop@example.com"

@@ -1,0 +1,3 @@
+from .pricing import price_label
+
+__all__ = ["price_label"]

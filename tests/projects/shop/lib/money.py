@@ -1,0 +1,5 @@
+from config import CURRENCY
+
+
+def format_cents(cents: int) -> str:
+    return f"{cents // 100}.{cents % 100:02d} {CURRENCY}"
