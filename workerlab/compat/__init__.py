@@ -1,5 +1,8 @@
-"""Cloudflare's Python Workers SDK surface (the ``workers`` module), for plain CPython.
+"""Cloudflare's Python Workers surface for plain CPython: ``workers`` (with ``workers.asgi``,
+``workers.wsgi``, ``workers.workflows``), ``js`` and ``pyodide``.
 
-User code sees :mod:`workerlab.compat.workers` as ``import workers``. Importing it stays
-cheap: httpx is imported only when ``fetch()`` is first called.
+:func:`workerlab.compat.install.install_sdk_modules` makes those names import the modules built
+here (``workers`` from :mod:`workerlab.compat.workers`, ``js`` from :mod:`workerlab.compat.js`,
+``pyodide.ffi`` from :mod:`workerlab.compat.ffi`...). Importing them stays cheap: httpx is
+imported only when ``fetch()`` is first called.
 """
