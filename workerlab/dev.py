@@ -93,7 +93,11 @@ class DevServer:
         self.log = LogLines(request_log)
         self.token = new_token()
         self.slot = RuntimeSlot()
-        self.app = WorkerApp(self.slot, test_scheduled=options.test_scheduled, rpc_token=self.token)
+        from .mounts import dev_mounts
+
+        self.app = WorkerApp(
+            self.slot, test_scheduled=options.test_scheduled, rpc_token=self.token, mounts=dev_mounts()
+        )
         self.configs: list[WorkerConfig] = []
         self.session: Session | None = None
         self.url: str | None = None

@@ -9,7 +9,7 @@ import html
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
@@ -28,6 +28,7 @@ Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
+AsgiApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 SCHEDULED_PATHS = ("/cdn-cgi/handler/scheduled", "/cdn-cgi/local/scheduled")
 TEST_SCHEDULED_PATH = "/__scheduled"
@@ -57,11 +58,15 @@ class WorkerApp:
         test_scheduled: bool = False,
         raise_errors: bool = False,
         rpc_token: str | None = None,
+        mounts: Sequence[tuple[str, AsgiApp]] = (),
     ) -> None:
         self.slot = slot
         self.test_scheduled = test_scheduled
         self.raise_errors = raise_errors
         self.rpc_token = rpc_token
+        #: (path prefix under /cdn-cgi/workerlab/, ASGI app): workerlab's own pages and APIs. Each app
+        #: finds the session in ``scope["workerlab.session"]``.
+        self.mounts = tuple(mounts)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -116,6 +121,11 @@ class WorkerApp:
             return await self._scheduled(runtime, scope, send, dunder=False)
         if path.startswith(RPC_PATH_PREFIX) and scope["method"] == "POST":
             return await self._service_call(runtime, path, scope, receive, send)
+        for prefix, app in self.mounts:
+            if path.startswith(prefix):
+                return await _send_mounted(
+                    app, {**scope, "workerlab.session": runtime.session}, receive, send
+                )
         if path.startswith(_RESERVED_PREFIXES):
             valid = " and ".join(SCHEDULED_PATHS)
             body = f"Unknown handler path {path}: the valid handler paths are {valid}\n"
@@ -292,6 +302,19 @@ async def _send_error(scope: Scope, send: Send, status: int, title: str, detail:
         )
         return await _send_bytes(send, status, page.encode(), b"text/html;charset=UTF-8")
     return await _send_text(send, status, f"{title}\n\n{detail}\n")
+
+
+async def _send_mounted(app: AsgiApp, scope: Scope, receive: Receive, send: Send) -> int:
+    status = 500
+
+    async def capture(message: Message) -> None:
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = message["status"]
+        await send(message)
+
+    await app(scope, receive, capture)
+    return status
 
 
 def _is_starlette_response(result: object) -> bool:

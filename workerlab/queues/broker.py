@@ -21,12 +21,12 @@ from typing import Any
 from .. import limits
 from ..clock import Clock, utc_from_ms
 from ..config import QueueConsumer
+from ..context import Outcome
 from ..errors import ConfigError
 from ..events import BatchDelivered, EventBus, MessageDeadLettered, MessageDropped, MessageRetried
 from ..loglines import logging_bus
 from .codec import decode_body
 from .leases import LeaseKeeper
-from ..context import Outcome
 from .message import Message, MessageBatch, Resolution, resolve
 from .producer import QueueProducerBinding
 from .store import QueueStore, StoredMessage
