@@ -313,6 +313,8 @@ class Response(BodyMixin):
         not use up the body.
         """
         body = self._body or b""
+        if type(body) is not bytes:
+            body = bytes(body)  # a JS buffer (a bytes subclass): the server sends plain bytes
         headers = self._headers
         if headers is None:
             content_type = self._content_type
