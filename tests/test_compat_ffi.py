@@ -93,7 +93,7 @@ def test_js_object_proxy_has_attribute_access_only() -> None:
     assert obj.a.b == 2
     with pytest.raises(TypeError, match=r"use obj\.a, or obj\.to_py\(\)\['a'\]"):
         obj["a"]
-    with pytest.raises(AttributeError, match="JS object has no field 'c'"):
+    with pytest.raises(AttributeError, match="JsObjectProxy has no field 'c'"):
         obj.c  # noqa: B018
     assert dict(obj) == {"a": {"b": 2}} and obj.object_keys() == ["a"]
 

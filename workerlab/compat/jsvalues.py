@@ -22,9 +22,6 @@ class JsProxy:
 
     __slots__ = ()
 
-    #: What JavaScript's ``typeof`` says of the value.
-    typeof = "object"
-
     def to_py(self, *, depth: int = -1, default_converter: Any = None) -> Any:
         return to_py(self, depth=depth)
 
@@ -44,7 +41,7 @@ class JsObject(JsProxy, dict[str, Any]):
         if name.startswith("__"):
             raise AttributeError(name)
         try:
-            return self[name]
+            return dict.__getitem__(self, name)
         except KeyError:
             fields = ", ".join(map(str, self)) or "none"
             raise AttributeError(f"{type(self).__name__} has no field {name!r} (fields: {fields})") from None
@@ -93,15 +90,6 @@ class JsObjectProxy(JsObject):
             f"a JS object is not subscriptable (obj[{name!r}]): on Cloudflare a JS object proxy "
             f"has attribute access only; use obj.{name}, or obj.to_py()[{name!r}]"
         )
-
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("__"):
-            raise AttributeError(name)
-        try:
-            return dict.__getitem__(self, name)
-        except KeyError:
-            fields = ", ".join(map(str, self)) or "none"
-            raise AttributeError(f"JS object has no field {name!r} (fields: {fields})") from None
 
 
 class JsArray(JsProxy, list[Any]):
