@@ -61,9 +61,7 @@ async def fetch(resource: str | URL | _SdkRequest, init: Any = None, /, **option
         redirect=fields.get("redirect"),
         cf=fields.get("cf"),
     )
-    view = JsResponse._view_of(response)
-    view._source = None  # nothing else holds the fetched response
-    return view
+    return JsResponse._view_of(response)
 
 
 class Uint8Array:

@@ -68,7 +68,7 @@ class JsRequest(Request):
 
     __slots__ = ("_source",)
 
-    _source: Request | None
+    _source: Request
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         raise TypeError("the JS Request class cannot be called: use Request.new(url, ...)")
@@ -94,17 +94,14 @@ class JsRequest(Request):
             )
         if content_type is not None and not request._sdk_headers().has("content-type"):
             request._sdk_headers().set("content-type", content_type)
-        view = cls._view_of(request)
-        view._source = None  # nothing else holds the request: the view owns its body
-        return view
+        return cls._view_of(request)
 
     @classmethod
     def _view_of(cls, request: Request) -> JsRequest:
         """A JS-style view of ``request``, sharing its headers and its body (read by either)."""
         self = cls.__new__(cls)
         self.url, self.method, self.redirect = request.url, str(request.method), request.redirect
-        self._headers = request._headers
-        self._raw_headers = request._raw_headers
+        self._headers = self._raw_headers = None  # read through the request's
         self._body, self._body_used = request._body, request._body_used
         self._cf = request._cf
         self._js = self
@@ -112,14 +109,10 @@ class JsRequest(Request):
         return self
 
     def _take_body(self) -> builtins.bytes:
-        if self._source is not None:
-            return self._source._take_body()
-        return super()._take_body()
+        return self._source._take_body()
 
     def _sdk_headers(self) -> Headers:
-        if self._source is not None:
-            return self._source._sdk_headers()
-        return super()._sdk_headers()
+        return self._source._sdk_headers()
 
     @property
     def headers(self) -> JsHeaders:  # type: ignore[override]
@@ -128,7 +121,7 @@ class JsRequest(Request):
 
     @property
     def bodyUsed(self) -> bool:
-        return self._source.body_used if self._source is not None else self._body_used
+        return self._source.body_used
 
     @property
     def body_used(self) -> bool:
@@ -150,9 +143,7 @@ class JsRequest(Request):
 
     def clone(self) -> JsRequest:
         """A copy whose body can be read independently of this one's."""
-        twin = JsRequest._view_of(super().clone())
-        twin._source = None
-        return twin
+        return JsRequest._view_of(super().clone())
 
     def __repr__(self) -> str:
         return f"Request(method={self.method!r}, url={self.url!r}) (JS)"
@@ -165,12 +156,10 @@ class JsRequest(Request):
 
 
 def sdk_request(request: Any) -> Any:
-    """The Python ``Request`` for a JS-style request (the one it views, if any); anything else as it is."""
+    """The Python ``Request`` a JS-style request is a view of; anything else as it is."""
     if not isinstance(request, JsRequest):
         return request
-    if request._source is not None:
-        return request._source
-    return Request(request)
+    return request._source
 
 
 def js_request(request: Request) -> JsRequest:
