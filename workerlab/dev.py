@@ -46,6 +46,8 @@ class DevOptions:
     durable: bool = False
     test_scheduled: bool = False
     vars: tuple[str, ...] = ()
+    #: ``NAME=module:factory``: env.NAME of every worker is what factory() returns.
+    bindings: tuple[str, ...] = ()
     crons: bool = True
     reload: bool = True
     log_level: str = "info"
@@ -120,6 +122,7 @@ class DevServer:
 
     async def load(self) -> Session:
         """Read the configs again and open a session of their workers; a UserError says what is wrong."""
+        from .binding_overrides import load_overrides
         from .envvars import parse_var_flags
         from .session import Session, SessionOptions
 
@@ -131,6 +134,7 @@ class DevServer:
             durable=options.durable,
             extra_vars=extra_vars,
             crons=options.crons,
+            overrides=load_overrides(options.bindings, configs[0].root),
         )
         session = await Session.open(configs, session_options, log=self.log)
         self.session = session

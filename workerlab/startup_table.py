@@ -18,7 +18,7 @@ def bindings_table(session: Session) -> str:
         for spec, kind, site in runtime.bindings:
             resource, mode = kind.describe(spec, site)
             if spec.binding in session.options.overrides:
-                resource, mode = "supplied by --binding / bindings=", "local"
+                resource, mode = "your fake (--binding)", "local"
             rows.append((f"env.{spec.binding}", kind.label, resource, mode))
         if not rows:
             blocks.append(f"{runtime.name} has no bindings.")

@@ -41,6 +41,14 @@ from .common import env_option, persist_option
 @click.option(
     "--var", "vars_", multiple=True, metavar="KEY:VALUE", help="Add or override a var (repeatable)."
 )
+@click.option(
+    "--binding",
+    "bindings",
+    multiple=True,
+    metavar="NAME=module:factory",
+    help="Replace env.NAME with factory() from module (imported from the config's folder): a fake for a "
+    "service with no local equivalent (repeatable).",
+)
 @click.option("--crons/--no-crons", default=True, help="Fire cron triggers on schedule (default: on).")
 @click.option("--reload/--no-reload", default=True, help="Reload when the worker's code or config changes.")
 @click.option("--log-level", type=click.Choice(LOG_LEVELS), default="info", show_default=True)
@@ -53,6 +61,7 @@ def dev(
     durable: bool,
     test_scheduled: bool,
     vars_: tuple[str, ...],
+    bindings: tuple[str, ...],
     crons: bool,
     reload: bool,
     log_level: str,
@@ -69,6 +78,7 @@ def dev(
         durable=durable,
         test_scheduled=test_scheduled,
         vars=vars_,
+        bindings=bindings,
         crons=crons,
         reload=reload,
         log_level=log_level,

@@ -117,7 +117,7 @@ def load_config(path: Path | None = None, *, env: str | None = None, cwd: Path |
     known = _INHERITED_KEYS | _NOT_INHERITED_KEYS | binding_keys | _UNUSED_ENV_KEYS | _TOP_LEVEL_ONLY_KEYS
     src.check_keys(raw, "", known)
     layer = _select_env(src, raw, env or None, _NOT_INHERITED_KEYS | binding_keys, known)
-    return _build(src, layer, env or None)
+    return _build(src, layer, env or None, _UNUSED_ENV_KEYS - binding_keys)
 
 
 def _select_env(
@@ -163,7 +163,7 @@ def _select_env(
     return layer
 
 
-def _build(src: ConfigSource, layer: _Layer, env: str | None) -> WorkerConfig:
+def _build(src: ConfigSource, layer: _Layer, env: str | None, ignored: frozenset[str]) -> WorkerConfig:
     def get(key: str) -> tuple[Any, str]:
         return layer.get(key, (MISSING, key))
 
@@ -188,7 +188,7 @@ def _build(src: ConfigSource, layer: _Layer, env: str | None) -> WorkerConfig:
         crons=_crons(src, triggers.get("crons", MISSING), join(triggers_key, "crons")),
         compatibility_flags=src.strings(*get("compatibility_flags")),
         migrations=_migrations(src, *get("migrations")),
-        ignored_keys=tuple(path for key, (_, path) in layer.items() if key in _UNUSED_ENV_KEYS),
+        ignored_keys=tuple(path for key, (_, path) in layer.items() if key in ignored),
     )
 
 
