@@ -74,6 +74,8 @@ def test_config_overrides_what_it_names() -> None:
     assert config == StepConfig(retry_limit=2, retry_delay_ms=3_000, backoff="linear")
     assert step_config({"timeout": 1500}, "s") == StepConfig(timeout_ms=1500)
     assert step_config({"retries": {"limit": 0, "delay": 0}}, "s").retry_limit == 0
+    assert step_config({"sensitive": "output"}, "s") == DEFAULT_STEP_CONFIG
+    assert step_config({"sensitive": "output"}, "s") == DEFAULT_STEP_CONFIG
 
 
 @pytest.mark.parametrize(
@@ -93,15 +95,18 @@ def test_backoff_delays(backoff: str, delays_ms: list[int]) -> None:
 @pytest.mark.parametrize(
     ("config", "message"),
     [
-        ({"retry": {}}, "unknown key 'retry'; expected one of: retries, timeout"),
+        ({"retry": {}}, "unknown key 'retry'; expected one of: retries, timeout, sensitive"),
         ({"retries": {"limit": 1, "wait": 5}}, "retries: unknown key 'wait'"),
-        ({"retries": {"limit": -1}}, "retries.limit must be a whole number >= 0, found -1"),
-        ({"retries": {"limit": 1.5}}, "retries.limit must be a whole number >= 0"),
         (
-            {"retries": {"backoff": "fibonacci"}},
-            "retries.backoff must be one of constant, linear, exponential",
+            {"retries": {"limit": 1}},
+            "retries needs both limit and delay (backoff is optional); delay is missing",
         ),
-        ({"retries": {"delay": "soon"}}, "retries.delay: cannot read 'soon'"),
+        ({"retries": {"delay": 1}}, "limit is missing"),
+        ({"retries": {"limit": -1, "delay": 1}}, "retries.limit must be a whole number >= 0, found -1"),
+        ({"retries": {"limit": 1.5, "delay": 1}}, "retries.limit must be a whole number >= 0"),
+        ({"retries": {"limit": 1, "delay": 1, "backoff": "fib"}}, "retries.backoff must be one of constant"),
+        ({"retries": {"limit": 1, "delay": "soon"}}, "retries.delay: cannot read 'soon'"),
+        ({"sensitive": "all"}, 'sensitive may only be "output"'),
         ({"timeout": 0}, "timeout must be longer than 0"),
         ("fast", "expected a dict, found str"),
     ],

@@ -4,6 +4,7 @@ pause, resume, terminate, restart — and the records the harness shows."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import re
 from typing import Any
 
@@ -287,3 +288,85 @@ async def test_registration_errors() -> None:
             wf.register(workflow(finished))
         with pytest.raises(WorkflowError, match="has no run"):
             wf.engine.register("other", "worker", object, dict)
+
+
+async def test_restart_from_a_step_keeps_the_steps_before_it() -> None:
+    runs: list[str] = []
+
+    async def run(self: Any, event: Any, step: Any) -> Any:
+        for name in ("a", "b", "c"):
+            await step.do(name)(functools.partial(runs.append, name))()
+        got = await step.wait_for_event("go", "go", timeout="1 minute")
+        return got.payload
+
+    async with lab() as wf:
+        instance = await wf.register(workflow(run)).create()
+        await instance.send_event(type="go", payload=1)
+        await wf.advance()
+        assert (await instance.status()).output == 1
+        await instance.restart({"from": {"name": "b"}})
+        await wf.advance()
+        assert runs == ["a", "b", "c", "b", "c"]
+        assert (await instance.status()).output == 1  # the event it had received is received again
+        await instance.restart({"from": {"name": "go", "type": "waitForEvent"}})
+        await wf.advance(60)
+        assert (await instance.status()).output == 1
+        for bad, message in [
+            ({"name": "zzz"}, 'has no do step "zzz" \\(occurrence 1\\)'),
+            ({"name": "a", "count": 0}, "from.count a whole number >= 1"),
+            ({"name": "a", "type": "run"}, "from.type is one of do, sleep, waitForEvent"),
+            ("a", "expected from as"),
+        ]:
+            with pytest.raises(WorkflowError, match=message):
+                await instance.restart({"from": bad})
+
+
+async def test_delete_forgets_the_instance_and_terminate_takes_rollback() -> None:
+    gate = Gate()
+    async with lab(settle_s=0.01) as wf:
+        binding = wf.register(gate.workflow())
+        running, other = await binding.create(id="r"), await binding.create(id="o")
+        await wf.advance()
+        await running.delete()
+        with pytest.raises(WorkflowError, match=r"instance\.not_found"):
+            await running.status()
+        await other.terminate({"rollback": True})
+        assert [r.id for r in wf.records()] == ["o"] and not wf.engine._active
+        with pytest.raises(TypeError, match="unknown option 'force'"):
+            await other.terminate(force=True)
+
+
+async def test_concurrent_dependencies_one_retrying_one_slow() -> None:
+    ran: list[str] = []
+    slow = asyncio.Event()
+
+    async def run(self: Any, event: Any, step: Any) -> Any:
+        @step.do(config={"retries": {"limit": 1, "delay": "1 minute"}})
+        async def flaky(ctx: Any) -> str:
+            ran.append(f"flaky:{ctx.attempt}")
+            if ctx.attempt == 1:
+                slow.set()
+                raise RuntimeError("later")
+            return "f"
+
+        @step.do()
+        async def patient() -> str:
+            ran.append("patient")
+            await slow.wait()
+            await asyncio.sleep(0)
+            return "p"
+
+        @step.do(concurrent=True)
+        async def both(flaky: str, patient: str) -> str:
+            return flaky + patient
+
+        return await both()
+
+    async with lab() as wf:
+        instance = await wf.register(workflow(run)).create()
+        await wf.advance()
+        # the retry suspends the run, but the slow sibling's success is still recorded
+        assert [(s.name, s.outcome) for s in wf.records()[0].steps] == [("flaky", "retry"), ("patient", "ok")]
+        await wf.advance(60)
+        assert (await instance.status()).output == "fp"
+        assert ran == ["flaky:1", "patient", "flaky:2"]

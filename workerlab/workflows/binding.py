@@ -27,6 +27,7 @@ MAX_BATCH_INSTANCES = 100
 
 _CREATE_OPTIONS = ("id", "params", "retention", "locationHint")
 _EVENT_OPTIONS = ("type", "payload")
+_STEP_KINDS = {"do": "do", "sleep": "sleep", "waitForEvent": "event"}
 
 
 class WorkflowBinding:
@@ -102,16 +103,27 @@ class WorkflowInstance:
     async def resume(self) -> None:
         self._engine.resume(self._row())
 
-    async def terminate(self, options: Any = None) -> None:
+    async def terminate(self, options: Mapping[str, Any] | None = None, /, **kwargs: Any) -> None:
+        """End the instance now; an error when it is over already. (``rollback`` is accepted: a
+        Python workflow has no rollback handlers to run.)"""
+        merge_options(f"{self._label} terminate()", options, kwargs, ("rollback",))
         await self._engine.terminate(self._row())
 
-    async def restart(self, options: Any = None) -> None:
-        await self._engine.restart(self._row())
+    async def restart(self, options: Mapping[str, Any] | None = None, /, **kwargs: Any) -> None:
+        """Run the instance again from the start, or from a step on: ``restart({"from": {"name": ...,
+        "count"?: 1, "type"?: "do" | "sleep" | "waitForEvent"}})``."""
+        where = f"{self._label} restart()"
+        merged = merge_options(where, options, kwargs, ("from",))
+        await self._engine.restart(self._row(), _from_step(merged.get("from"), where))
+
+    async def delete(self) -> None:
+        """Forget the instance, stopping it first if it runs."""
+        await self._engine.delete(self._row())
 
     async def send_event(self, options: Mapping[str, Any] | None = None, /, **kwargs: Any) -> None:
         """Send an event to the instance; a ``step.wait_for_event`` of its ``type`` receives it (now,
         or when it gets there: events sent before are kept)."""
-        where = f'workflow "{self._workflow}" instance "{self.id}" send_event()'
+        where = f"{self._label} send_event()"
         merged = merge_options(where, options, kwargs, _EVENT_OPTIONS)
         event_type = merged.get("type")
         if not isinstance(event_type, str) or not event_type:
@@ -120,6 +132,10 @@ class WorkflowInstance:
         self._engine.send_event(self._row(), event_type, payload)
 
     sendEvent = send_event
+
+    @property
+    def _label(self) -> str:
+        return f'workflow "{self._workflow}" instance "{self.id}"'
 
     def _row(self) -> Any:
         return self._engine.row(self._workflow, self.id)
@@ -135,3 +151,19 @@ def _check_id(id: Any, where: str) -> str:
             "letters, digits, _ and - (not first)"
         )
     return id
+
+
+def _from_step(value: Any, where: str) -> tuple[str, str, int] | None:
+    """``{"name", "count"?, "type"?}`` as (kind, name, occurrence)."""
+    if value is None:
+        return None
+    if not isinstance(value, Mapping) or not isinstance(value.get("name"), str):
+        raise WorkflowError(f'{where}: expected from as {{"name": ..., "count"?, "type"?}}, found {value!r}')
+    kind = _STEP_KINDS.get(value.get("type", "do"))
+    count = value.get("count", 1)
+    if kind is None or isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        raise WorkflowError(
+            f"{where}: from.type is one of {', '.join(_STEP_KINDS)} and from.count a whole number >= 1, "
+            f"found {value!r}"
+        )
+    return kind, value["name"], count

@@ -1,7 +1,8 @@
 """A step's config: its retries (limit, delay, backoff) and the timeout of each attempt.
 
 ``@step.do("name", config={"retries": {"limit": 3, "delay": "5 seconds", "backoff": "linear"},
-"timeout": "2 minutes"})``; whatever is left out takes Cloudflare's default.
+"timeout": "2 minutes"})``; whatever is left out takes Cloudflare's default. As Cloudflare's
+validator does, ``retries`` must give both ``limit`` and ``delay`` when it is given at all.
 """
 
 from __future__ import annotations
@@ -25,7 +26,10 @@ DEFAULT_BACKOFF: Backoff = "exponential"
 #: Longest an attempt may run before it fails (Cloudflare Workflows docs: "10 minutes").
 DEFAULT_STEP_TIMEOUT_MS = 600_000
 
-_CONFIG_KEYS = ("retries", "timeout")
+#: The one value of a step config's ``sensitive`` key (Cloudflare: keep the output out of logs).
+SENSITIVE_OUTPUT = "output"
+
+_CONFIG_KEYS = ("retries", "timeout", "sensitive")
 _RETRY_KEYS = ("limit", "delay", "backoff")
 
 
@@ -61,14 +65,21 @@ def step_config(config: Any, step: str) -> StepConfig:
         return DEFAULT_STEP_CONFIG
     where = f'step "{step}" config'
     _check_keys(config, _CONFIG_KEYS, where)
+    if "sensitive" in config and config["sensitive"] != SENSITIVE_OUTPUT:
+        raise WorkflowError(
+            f'{where}: sensitive may only be "{SENSITIVE_OUTPUT}", found {config["sensitive"]!r}'
+        )
     retries = config.get("retries")
     resolved: dict[str, Any] = {}
     if retries is not None:
         _check_keys(retries, _RETRY_KEYS, f"{where} retries")
-        if retries.get("limit") is not None:
-            resolved["retry_limit"] = _retry_limit(retries["limit"], where)
-        if retries.get("delay") is not None:
-            resolved["retry_delay_ms"] = duration_ms(retries["delay"], f"{where}: retries.delay")
+        missing = [key for key in ("limit", "delay") if retries.get(key) is None]
+        if missing:
+            raise WorkflowError(
+                f"{where}: retries needs both limit and delay (backoff is optional); {missing[0]} is missing"
+            )
+        resolved["retry_limit"] = _retry_limit(retries["limit"], where)
+        resolved["retry_delay_ms"] = duration_ms(retries["delay"], f"{where}: retries.delay")
         if retries.get("backoff") is not None:
             resolved["backoff"] = _backoff(retries["backoff"], where)
     if config.get("timeout") is not None:

@@ -37,8 +37,8 @@ from ..tracebacks import format_user_traceback
 from .binding import WorkflowBinding
 from .errors import WorkflowError
 from .owners import OwnerLock
-from .records import InstanceRecord, instance_records
-from .run import Run, Suspend
+from .records import STEP_TYPES, InstanceRecord, instance_records
+from .run import Run, Suspend, step_key
 from .step import WorkflowStep
 from .store import FINISHED, InstanceRow, WorkflowStore
 from .values import decode_value, encode_value, error_fields
@@ -280,22 +280,11 @@ class WorkflowEngine:
             logger.error("Workflows: a run failed inside workerlab", exc_info=task.exception())
 
     async def _drive(self, workflow: _Workflow, run: Run) -> None:
+        """One run of an instance, and what it leaves in the store: complete, errored, or due again."""
         row = run.instance
-        env = workflow.env_provider()
-        ctx = ExecutionContext(workflow.background_work, waits_for_work=False)
-        current_env.set(env)
-        current_context.set(ctx)
-        event = JsObject(
-            payload=decode_value(row.params),
-            timestamp=utc_from_ms(row.created_ms),
-            instanceId=row.id,
-            workflowName=row.workflow,
-        )
         try:
-            entry = workflow.entrypoint(ctx, env)
-            output = entry.run(event, WorkflowStep(run))
-            if inspect.isawaitable(output):
-                output = await output
+            output = await self._invoke(workflow, run)
+            blob = encode_value(output, f'the value returned by run() of workflow "{row.workflow}"')
         except Suspend:
             await self._settle(run)
             self._store.suspend(row.seq, self._lock.owner, self._clock.now_ms())
@@ -312,12 +301,23 @@ class WorkflowEngine:
             self._fail(row, error)
             return
         await self._settle(run)
-        try:
-            blob = encode_value(output, f'the value returned by run() of workflow "{row.workflow}"')
-        except (TypeError, WorkflowError) as error:
-            self._fail(row, error)
-            return
         self._store.finish(row.seq, self._lock.owner, "complete", output=blob)
+
+    async def _invoke(self, workflow: _Workflow, run: Run) -> Any:
+        """``Cls(ctx, env).run(event, step)`` with the worker's env as the current one."""
+        row = run.instance
+        env = workflow.env_provider()
+        ctx = ExecutionContext(workflow.background_work, waits_for_work=False)
+        current_env.set(env)
+        current_context.set(ctx)
+        event = JsObject(
+            payload=decode_value(row.params),
+            timestamp=utc_from_ms(row.created_ms),
+            instanceId=row.id,
+            workflowName=row.workflow,
+        )
+        output = workflow.entrypoint(ctx, env).run(event, WorkflowStep(run))
+        return await output if inspect.isawaitable(output) else output
 
     async def _settle(self, run: Run) -> None:
         """End the run's step operations and wait for its attempts still in flight to be recorded."""
@@ -370,11 +370,24 @@ class WorkflowEngine:
         self._store.finish(row.seq, None, "terminated")
         await self._stop_run(row.seq)
 
-    async def restart(self, row: InstanceRow) -> None:
-        """Forget every step and run the instance again from the start, with the same params."""
+    async def restart(self, row: InstanceRow, from_step: tuple[str, str, int] | None = None) -> None:
+        """Run the instance again from the start with the same params, its steps forgotten; with
+        ``from_step`` (kind, name, occurrence), from that step on only."""
+        key = None if from_step is None else step_key(*from_step)
+        if key is not None and not any(step.key == key for step in self._store.instance_steps(row.seq)):
+            kind, name, count = from_step or ("", "", 0)
+            raise WorkflowError(
+                f'workflow "{row.workflow}": instance "{row.id}" has no {STEP_TYPES[kind]} step "{name}" '
+                f"(occurrence {count}) to restart from"
+            )
         await self._stop_run(row.seq)
-        self._store.restart(row.seq, self._clock.now_ms())
+        self._store.restart(row.seq, self._clock.now_ms(), key)
         self._wakeup.wake()
+
+    async def delete(self, row: InstanceRow) -> None:
+        """Forget the instance (its run in flight is cancelled)."""
+        await self._stop_run(row.seq)
+        self._store.delete(row.seq)
 
     async def _stop_run(self, seq: int) -> None:
         active = self._active.get(seq)

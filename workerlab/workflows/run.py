@@ -304,7 +304,7 @@ class Run:
             )
         count = self._counts.get((kind, name), 0) + 1
         self._counts[(kind, name)] = count
-        return f"{kind}:{count}:{name}", count
+        return step_key(kind, name, count), count
 
     def _check_open(self) -> None:
         if self.closed:
@@ -318,6 +318,11 @@ class Run:
         status, owner = self._store.holder(self.instance.seq)
         if owner != self._owner or status == "waitingForPause" or status in FINISHED:
             raise Suspend
+
+
+def step_key(kind: str, name: str, count: int) -> str:
+    """Where the ``count``-th call of step ``name`` of ``kind`` (do, sleep, event) is stored."""
+    return f"{kind}:{count}:{name}"
 
 
 def _event_result(event: EventRow) -> bytes:

@@ -378,16 +378,39 @@ class WorkflowStore:
                 (now_ms, seq),
             )
 
-    def restart(self, seq: int, now_ms: int) -> None:
-        """Forget every step and event of the instance and queue it again."""
+    def restart(self, seq: int, now_ms: int, from_key: str | None = None) -> bool:
+        """Queue the instance again with its steps forgotten: all of them, or (``from_key``) that
+        step and every step reached after it, whose events go back to waiting. False when
+        ``from_key`` names no step of the instance."""
         with self._transaction() as db:
-            db.execute("DELETE FROM steps WHERE instance = ?", (seq,))
-            db.execute("DELETE FROM events WHERE instance = ?", (seq,))
+            if from_key is None:
+                db.execute("DELETE FROM steps WHERE instance = ?", (seq,))
+                db.execute("DELETE FROM events WHERE instance = ?", (seq,))
+            else:
+                found = db.execute(
+                    "SELECT ord FROM steps WHERE instance = ? AND key = ?", (seq, from_key)
+                ).fetchone()
+                if found is None:
+                    return False
+                forgotten = db.execute(
+                    "DELETE FROM steps WHERE instance = ? AND ord >= ? RETURNING key", (seq, found[0])
+                ).fetchall()
+                db.executemany(
+                    "UPDATE events SET taken_by = NULL WHERE instance = ? AND taken_by = ?",
+                    [(seq, key) for (key,) in forgotten],
+                )
             db.execute(
                 "UPDATE instances SET status = 'queued', due_ms = ?, owner = NULL, output = NULL,"
                 " error_name = NULL, error_message = NULL, paused_ms = NULL WHERE seq = ?",
                 (now_ms, seq),
             )
+        return True
+
+    def delete(self, seq: int) -> None:
+        """Remove the instance with its steps and events."""
+        with self._transaction() as db:
+            for table, column in (("steps", "instance"), ("events", "instance"), ("instances", "seq")):
+                db.execute(f"DELETE FROM {table} WHERE {column} = ?", (seq,))
 
     def add_event(self, seq: int, event_type: str, payload: bytes, now_ms: int) -> None:
         """Keep an event for the instance until a wait_for_event of its type takes it; an instance
