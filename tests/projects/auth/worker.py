@@ -94,7 +94,7 @@ class Default(WorkerEntrypoint):
 class AdminApi(WorkerEntrypoint):
     async def stats(self):
         CALLS.append("stats")
-        return {"worker": NAME, "calls": len(CALLS), "signature": sign("stats")}
+        return {"worker": NAME, "realm": self.env.REALM, "calls": len(CALLS), "signature": sign("stats")}
 
 
 class Helper:
