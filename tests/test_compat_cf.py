@@ -12,7 +12,8 @@ from workerlab.compat.request import Request
 def test_plain_http_has_no_tls() -> None:
     cf = local_cf("1.1", tls=False)
     assert (cf.httpProtocol, cf.tlsVersion, cf.tlsCipher, cf.requestPriority) == ("HTTP/1.1", "", "", "")
-    assert "tlsClientAuth" not in cf
+    assert cf.tlsClientAuth.certPresented == "0"  # Cloudflare's placeholder, over plain HTTP too
+    assert "clientAcceptEncoding" not in cf
     for field, value in LOCAL_CF_LOCATION.items():
         assert cf[field] == value and getattr(cf, field) == value
     assert isinstance(cf.asn, int) and isinstance(cf.latitude, str) and cf.clientTcpRtt == 0
@@ -27,7 +28,9 @@ def test_https_and_http2() -> None:
     )
     assert cf.tlsClientAuth.certPresented == "0" and cf.clientAcceptEncoding == "gzip, br"
     assert cf.requestPriority != ""
-    assert local_cf("1.0").httpProtocol == "HTTP/1.0" and local_cf("3").httpProtocol == "HTTP/3"
+    assert local_cf("1.0").httpProtocol == "HTTP/1.0"
+    http3 = local_cf("3", tls=True)
+    assert (http3.httpProtocol, http3.clientQuicRtt, "clientTcpRtt" in http3) == ("HTTP/3", 0, False)
     with pytest.raises(ValueError, match="unknown http_version '4'"):
         local_cf("4")
 

@@ -32,8 +32,7 @@ LOCAL_CF_LOCATION: Mapping[str, Any] = {
     "longitude": "-0.12780",
     "asn": 64496,  # an ASN reserved for documentation (RFC 5398)
     "asOrganization": "workerlab local network",
-    "clientTcpRtt": 0,
-    "edgeRequestKeepAliveStatus": 1,
+    "edgeRequestKeepAliveStatus": 0,  # 0: unknown
     "verifiedBotCategory": "",
 }
 
@@ -44,8 +43,9 @@ LOCAL_CF_TLS: Mapping[str, str] = {
     "tlsCipher": "AEAD-AES128-GCM-SHA256",
 }
 
-#: ``cf.tlsClientAuth`` of a client that presented no certificate (Cloudflare's shape).
-NO_CLIENT_CERTIFICATE: Mapping[str, str] = {
+#: ``cf.tlsClientAuth`` of a client that presented no certificate (Cloudflare's placeholder, sent
+#: over plain HTTP too).
+NO_CLIENT_CERTIFICATE: Mapping[str, str | bool] = {
     "certPresented": "0",
     "certVerified": "NONE",
     "certRevoked": "0",
@@ -63,6 +63,8 @@ NO_CLIENT_CERTIFICATE: Mapping[str, str] = {
     "certFingerprintSHA256": "",
     "certNotBefore": "",
     "certNotAfter": "",
+    "certRFC9440TooLarge": False,
+    "certChainRFC9440TooLarge": False,
 }
 
 #: ``cf.httpProtocol`` for each ASGI ``http_version``.
@@ -82,7 +84,8 @@ def _base(http_version: str, tls: bool) -> Mapping[str, Any]:
     fields: dict[str, Any] = dict(LOCAL_CF_LOCATION)
     fields["httpProtocol"] = protocol
     fields["requestPriority"] = "" if http_version.startswith("1") else DEFAULT_REQUEST_PRIORITY
-    fields["clientAcceptEncoding"] = ""
+    # The round-trip time of the connection: TCP up to HTTP/2, QUIC for HTTP/3 (loopback: 0 ms).
+    fields["clientQuicRtt" if http_version == "3" else "clientTcpRtt"] = 0
     if tls:
         fields.update(LOCAL_CF_TLS)
     else:
@@ -101,11 +104,11 @@ def local_cf(
 
     ``http_version`` is the ASGI scope's ``"http_version"``, ``tls`` whether the connection was
     HTTPS (scope ``"scheme"``), ``accept_encoding`` the request's Accept-Encoding header (Cloudflare's
-    ``clientAcceptEncoding``). ``overrides`` replace or add fields (the harness's ``cf={...}``).
+    ``clientAcceptEncoding``, present when given). ``overrides`` replace or add fields (the
+    harness's ``cf={...}``).
     """
     cf = JsObject(_base(http_version, tls))
-    if tls:
-        cf["tlsClientAuth"] = JsObject(NO_CLIENT_CERTIFICATE)
+    cf["tlsClientAuth"] = JsObject(NO_CLIENT_CERTIFICATE)
     if accept_encoding:
         cf["clientAcceptEncoding"] = accept_encoding
     if overrides:
