@@ -10,10 +10,11 @@ from types import SimpleNamespace
 
 import pytest
 
+from workerlab.bindings.not_emulated import NotEmulatedError
 from workerlab.compat import env as env_module
 from workerlab.compat.env import env, patch_env
 from workerlab.compat.ffi import JsMap, jsnull, to_js
-from workerlab.compat.jsimport import NoLocalEquivalentError, import_from_javascript
+from workerlab.compat.jsimport import import_from_javascript
 from workerlab.compat.jsvalues import JsObject
 from workerlab.compat.rpcvalues import python_from_rpc, python_to_rpc
 from workerlab.context import ExecutionContext, current_context, current_env
@@ -84,7 +85,7 @@ async def test_cloudflare_workers_module(event_env: SimpleNamespace) -> None:
 
 def test_other_javascript_modules() -> None:
     sockets = import_from_javascript("cloudflare:sockets")
-    with pytest.raises(NoLocalEquivalentError, match="connect\\(\\) has no local equivalent"):
+    with pytest.raises(NotEmulatedError, match="connect\\(\\) has no local equivalent"):
         sockets.connect("example.com:443")
     with pytest.raises(ImportError, match=r"Failed to import 'node:crypto': .*only 'cloudflare:workers'"):
         import_from_javascript("node:crypto")

@@ -258,9 +258,9 @@ async def fetch(app: ASGIApp, req: Request, env: Any, ctx: Any = None) -> JsResp
 
 async def websocket(app: ASGIApp, req: Request, env: Any = None) -> NoReturn:
     """Cloudflare's WebSocket bridge for ASGI apps: WebSockets are not emulated locally."""
-    from workerlab.compat.jsimport import NoLocalEquivalentError
+    from workerlab.bindings.not_emulated import NotEmulatedError
 
-    raise NoLocalEquivalentError(
+    raise NotEmulatedError(
         "asgi.websocket() has no local equivalent in workerlab: WebSockets (WebSocketPair) are not emulated"
     )
 

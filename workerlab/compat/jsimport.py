@@ -14,20 +14,15 @@ from typing import Any, NoReturn
 
 from workerlab.compat.entrypoint import DurableObject, WorkerEntrypoint, WorkflowEntrypoint, wait_until
 from workerlab.compat.env import env
-from workerlab.errors import UserError
 
 #: The JavaScript modules ``import_from_javascript`` knows.
 LOCAL_JS_MODULES = ("cloudflare:workers", "cloudflare:sockets")
 
 
-class NoLocalEquivalentError(UserError):
-    """A platform feature was used that workerlab does not emulate."""
-
-    code = "not-emulated"
-
-
 def _connect(*args: Any, **kwargs: Any) -> NoReturn:
-    raise NoLocalEquivalentError(
+    from workerlab.bindings.not_emulated import NotEmulatedError
+
+    raise NotEmulatedError(
         "cloudflare:sockets connect() has no local equivalent in workerlab (raw TCP sockets are not "
         "emulated); put the socket code behind a function your tests can replace"
     )
