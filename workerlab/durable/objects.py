@@ -100,7 +100,9 @@ class Objects:
                 return await work(live.instance, live.state)
             finally:
                 live.in_use -= 1
-                live.last_used_s = self._clock.now_s()
+                now_s = live.last_used_s = self._clock.now_s()
+                if now_s >= self._next_sweep_s:
+                    self.evict_idle(now_s)
         finally:
             current_context.reset(context_token)
             current_env.reset(env_token)
