@@ -16,7 +16,7 @@ from .errors import WorkflowError
 from .values import encode_value
 
 if TYPE_CHECKING:
-    from .engine import WorkflowEngine
+    from .control import InstanceControl
 
 #: Longest instance id (Cloudflare Workflows: 100 characters).
 MAX_INSTANCE_ID_LENGTH = 100
@@ -33,8 +33,8 @@ _STEP_KINDS = {"do": "do", "sleep": "sleep", "waitForEvent": "event"}
 class WorkflowBinding:
     """The binding of one workflow: ``create``, ``create_batch`` (alias ``createBatch``), ``get``."""
 
-    def __init__(self, engine: WorkflowEngine, workflow: str) -> None:
-        self._engine = engine
+    def __init__(self, control: InstanceControl, workflow: str) -> None:
+        self._control = control
         self._workflow = workflow
 
     async def create(self, options: Mapping[str, Any] | None = None, /, **kwargs: Any) -> WorkflowInstance:
@@ -64,8 +64,8 @@ class WorkflowBinding:
 
     async def get(self, id: str) -> WorkflowInstance:
         """The instance ``id``; an error when there is none."""
-        self._engine.row(self._workflow, _check_id(id, f'workflow "{self._workflow}" get()'))
-        return WorkflowInstance(self._engine, self._workflow, id)
+        self._control.row(self._workflow, _check_id(id, f'workflow "{self._workflow}" get()'))
+        return WorkflowInstance(self._control, self._workflow, id)
 
     def _options(self, options: Any, kwargs: Mapping[str, Any], where: str) -> tuple[str, bytes]:
         label = f'workflow "{self._workflow}" {where}'
@@ -76,8 +76,8 @@ class WorkflowBinding:
         return id, encode_value(params, f"{label}: params")
 
     def _create(self, instances: list[tuple[str, bytes]]) -> list[WorkflowInstance]:
-        self._engine.create(self._workflow, instances)
-        return [WorkflowInstance(self._engine, self._workflow, id) for id, _ in instances]
+        self._control.create(self._workflow, instances)
+        return [WorkflowInstance(self._control, self._workflow, id) for id, _ in instances]
 
     def __repr__(self) -> str:
         return f"<Workflow binding {self._workflow!r}>"
@@ -87,38 +87,38 @@ class WorkflowInstance:
     """A handle on one instance: ``id``, ``status()``, ``pause()``, ``resume()``, ``terminate()``,
     ``restart()``, ``send_event(type=, payload=)`` (alias ``sendEvent``)."""
 
-    def __init__(self, engine: WorkflowEngine, workflow: str, id: str) -> None:
-        self._engine = engine
+    def __init__(self, control: InstanceControl, workflow: str, id: str) -> None:
+        self._control = control
         self._workflow = workflow
         self.id = id
 
     async def status(self) -> JsObject:
         """``{status, output?, error?}``: ``output`` once complete, ``error`` (``{name, message}``)
         once errored."""
-        return self._engine.status(self._row())
+        return self._control.status(self._row())
 
     async def pause(self) -> None:
-        self._engine.pause(self._row())
+        self._control.pause(self._row())
 
     async def resume(self) -> None:
-        self._engine.resume(self._row())
+        self._control.resume(self._row())
 
     async def terminate(self, options: Mapping[str, Any] | None = None, /, **kwargs: Any) -> None:
         """End the instance now; an error when it is over already. (``rollback`` is accepted: a
         Python workflow has no rollback handlers to run.)"""
         merge_options(f"{self._label} terminate()", options, kwargs, ("rollback",))
-        await self._engine.terminate(self._row())
+        await self._control.terminate(self._row())
 
     async def restart(self, options: Mapping[str, Any] | None = None, /, **kwargs: Any) -> None:
         """Run the instance again from the start, or from a step on: ``restart({"from": {"name": ...,
         "count"?: 1, "type"?: "do" | "sleep" | "waitForEvent"}})``."""
         where = f"{self._label} restart()"
         merged = merge_options(where, options, kwargs, ("from",))
-        await self._engine.restart(self._row(), _from_step(merged.get("from"), where))
+        await self._control.restart(self._row(), _from_step(merged.get("from"), where))
 
     async def delete(self) -> None:
         """Forget the instance, stopping it first if it runs."""
-        await self._engine.delete(self._row())
+        await self._control.delete(self._row())
 
     async def send_event(self, options: Mapping[str, Any] | None = None, /, **kwargs: Any) -> None:
         """Send an event to the instance; a ``step.wait_for_event`` of its ``type`` receives it (now,
@@ -129,7 +129,7 @@ class WorkflowInstance:
         if not isinstance(event_type, str) or not event_type:
             raise WorkflowError(f"{where}: expected type= as a non-empty str, found {event_type!r}")
         payload = encode_value(merged.get("payload"), f"{where}: payload")
-        self._engine.send_event(self._row(), event_type, payload)
+        self._control.send_event(self._row(), event_type, payload)
 
     sendEvent = send_event
 
@@ -138,7 +138,7 @@ class WorkflowInstance:
         return f'workflow "{self._workflow}" instance "{self.id}"'
 
     def _row(self) -> Any:
-        return self._engine.row(self._workflow, self.id)
+        return self._control.row(self._workflow, self.id)
 
     def __repr__(self) -> str:
         return f"<Workflow instance {self._workflow}/{self.id}>"

@@ -35,12 +35,13 @@ from ..events import EventBus
 from ..timers import Wakeup, run_on_clock
 from ..tracebacks import format_user_traceback
 from .binding import WorkflowBinding
+from .control import InstanceControl
 from .errors import WorkflowError
 from .owners import OwnerLock
-from .records import STEP_TYPES, InstanceRecord, instance_records
-from .run import Run, Suspend, step_key
+from .records import InstanceRecord, instance_records
+from .run import Run, Suspend
 from .step import WorkflowStep
-from .store import FINISHED, InstanceRow, WorkflowStore
+from .store import InstanceRow, WorkflowStore
 from .values import decode_value, encode_value, error_fields
 
 logger = logging.getLogger("workerlab")
@@ -111,6 +112,7 @@ class WorkflowEngine:
         self._recovered_at = 0.0
         self._closing = False
         self._closed = False
+        self.control = InstanceControl(self._store, clock, self._stop_run, self._wakeup.wake)
         self._recover()
 
     @property
@@ -152,7 +154,7 @@ class WorkflowEngine:
         """The ``env.<BINDING>`` value of workflow ``name`` (``create``, ``get``, ``create_batch``)."""
         binding = self._bindings.get(name)
         if binding is None:
-            binding = self._bindings[name] = WorkflowBinding(self, name)
+            binding = self._bindings[name] = WorkflowBinding(self.control, name)
         return binding
 
     def instances(self, workflow: str) -> list[InstanceRecord]:
@@ -332,81 +334,9 @@ class WorkflowEngine:
                 'Workflow "%s" instance "%s" errored:\n%s', row.workflow, row.id, format_user_traceback(error)
             )
 
-    # --- instance control (the binding calls these) ----------------------------------------
-
-    def workflow_names(self) -> tuple[str, ...]:
-        return self._names
-
-    def row(self, workflow: str, id: str) -> InstanceRow:
-        """The instance ``id`` of ``workflow``, or a WorkflowError (Cloudflare: instance.not_found)."""
-        row = self._store.get(workflow, id)
-        if row is None:
-            raise WorkflowError(f'workflow "{workflow}": no instance with id "{id}" (instance.not_found)')
-        return row
-
-    def create(self, workflow: str, instances: list[tuple[str, bytes]]) -> None:
-        self._store.create(workflow, instances, self._clock.now_ms())
-        self._wakeup.wake()
-
-    def pause(self, row: InstanceRow) -> None:
-        """Pause at once, or at the end of the current step when a run is in flight; a no-op for
-        an instance that is paused already or over."""
-        if row.status in ("queued", "running", "waiting"):
-            self._store.pause(row.seq, self._clock.now_ms(), at_next_step=row.owner is not None)
-
-    def resume(self, row: InstanceRow) -> None:
-        """Run a paused instance again (or call off a pause not reached yet); otherwise a no-op."""
-        if row.status in ("paused", "waitingForPause"):
-            self._store.resume(row.seq, self._clock.now_ms())
-            self._wakeup.wake()
-
-    async def terminate(self, row: InstanceRow) -> None:
-        """End the instance now (its run in flight is cancelled); an error once it is over."""
-        if row.status in FINISHED:
-            raise WorkflowError(
-                f'workflow "{row.workflow}": instance "{row.id}" is {row.status}, so it cannot be '
-                "terminated (instance.cannot_terminate)"
-            )
-        self._store.finish(row.seq, None, "terminated")
-        await self._stop_run(row.seq)
-
-    async def restart(self, row: InstanceRow, from_step: tuple[str, str, int] | None = None) -> None:
-        """Run the instance again from the start with the same params, its steps forgotten; with
-        ``from_step`` (kind, name, occurrence), from that step on only."""
-        key = None if from_step is None else step_key(*from_step)
-        if key is not None and not any(step.key == key for step in self._store.instance_steps(row.seq)):
-            kind, name, count = from_step or ("", "", 0)
-            raise WorkflowError(
-                f'workflow "{row.workflow}": instance "{row.id}" has no {STEP_TYPES[kind]} step "{name}" '
-                f"(occurrence {count}) to restart from"
-            )
-        await self._stop_run(row.seq)
-        self._store.restart(row.seq, self._clock.now_ms(), key)
-        self._wakeup.wake()
-
-    async def delete(self, row: InstanceRow) -> None:
-        """Forget the instance (its run in flight is cancelled)."""
-        await self._stop_run(row.seq)
-        self._store.delete(row.seq)
-
     async def _stop_run(self, seq: int) -> None:
         active = self._active.get(seq)
         if active is None or active.task is asyncio.current_task():
             return
         active.task.cancel()
         await asyncio.gather(active.task, return_exceptions=True)
-
-    def send_event(self, row: InstanceRow, event_type: str, payload: bytes) -> None:
-        self._store.add_event(row.seq, event_type, payload, self._clock.now_ms())
-        self._wakeup.wake()
-
-    def status(self, row: InstanceRow) -> JsObject:
-        outcome = self._store.outcome(row.seq)
-        status = JsObject(status=outcome.status)
-        if outcome.status == "errored":
-            status["error"] = JsObject(
-                name=outcome.error_name or "Error", message=outcome.error_message or ""
-            )
-        if outcome.status == "complete":
-            status["output"] = None if outcome.output is None else decode_value(outcome.output)
-        return status
