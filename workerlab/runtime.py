@@ -16,6 +16,7 @@ from .loader import WorkerModule
 from .tracebacks import format_user_traceback
 
 if TYPE_CHECKING:
+    from .bindings.assets import AssetsBinding
     from .bindings.registry import BindingKind, BindingSite
     from .cron import ScheduledResult
     from .queues.message import MessageBatch
@@ -78,6 +79,8 @@ class Runtime:
         self.env = Env({})
         #: (spec, kind, site) of every binding, for the start-up table.
         self.bindings: list[tuple[Any, BindingKind, BindingSite]] = []
+        #: The static assets served in front of the worker (``[assets]``), if any.
+        self.assets: AssetsBinding | None = None
         if not worker.invokers:
             logger.warning(
                 "%s defines no handler: expected a class Default(WorkerEntrypoint) with fetch, queue or "
@@ -88,6 +91,7 @@ class Runtime:
     async def open_bindings(self, stack: AsyncExitStack) -> None:
         """Fill ``env``: ``[vars]``, then ``.dev.vars`` and the session's extra vars, then each binding
         (a binding the session overrides is replaced by the override)."""
+        from .bindings.assets import AssetsBinding
         from .bindings.registry import BindingSite, kind_of
 
         site = BindingSite(self.name, self.config, self.session, stack, self.work, self.worker.module)
@@ -106,8 +110,12 @@ class Runtime:
                 continue
             if spec.binding in options.overrides:
                 values[spec.binding] = options.overrides[spec.binding]
-            else:
-                values[spec.binding] = await kind.open(spec, site)
+                continue
+            value = await kind.open(spec, site)
+            if isinstance(value, AssetsBinding):
+                self.assets = value
+            if spec.binding:
+                values[spec.binding] = value
         for name, value in options.overrides.items():
             values.setdefault(name, value)
         self.env.__dict__.update(values)

@@ -82,6 +82,8 @@ class WorkerApp:
             or (self.test_scheduled and path == TEST_SCHEDULED_PATH)
         ):
             status = await self._special(runtime, path, scope, receive, send)
+        elif runtime.assets is not None and (served := _serve_asset(runtime, scope)) is not None:
+            status = await _send_workers_response(served, send)
         else:
             # The hot path, kept inline: every request of the worker goes through here.
             message = await receive()
@@ -195,6 +197,18 @@ class WorkerApp:
             body = json.dumps({"outcome": result.outcome, "noRetry": result.no_retry})
             return await _send_bytes(send, status, body.encode(), b"application/json")
         return await _send_text(send, status, result.outcome)
+
+
+def _serve_asset(runtime: Runtime, scope: Scope) -> Response | None:
+    """The assets' answer when the router sends the request to them (None: the worker's turn)."""
+    assets = runtime.assets
+    assert assets is not None
+    headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]}
+    raw_path = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1").split("?", 1)[0]
+    if assets.worker_first(scope["path"], headers, has_worker="fetch" in runtime.worker.invokers):
+        return None
+    query = (scope.get("query_string") or b"").decode("latin-1")
+    return assets.serve(scope["method"], raw_path, query, headers)
 
 
 def _url(scope: Scope) -> str:

@@ -19,7 +19,8 @@ def bindings_table(session: Session) -> str:
             resource, mode = kind.describe(spec, site)
             if spec.binding in session.options.overrides:
                 resource, mode = "your fake (--binding)", "local"
-            rows.append((f"env.{spec.binding}", kind.label, resource, mode))
+            name = f"env.{spec.binding}" if spec.binding else "(no binding)"
+            rows.append((name, kind.label, resource, mode))
         if not rows:
             blocks.append(f"{runtime.name} has no bindings.")
             continue

@@ -101,9 +101,9 @@ def kind_of(spec: object) -> BindingKind:
 
 
 def _registered() -> tuple[BindingKind, ...]:
-    from . import d1, kv, not_emulated, queue, r2, service, vars
+    from . import assets, d1, kv, not_emulated, queue, r2, service, vars
 
-    return (vars.KIND, queue.KIND, kv.KIND, d1.KIND, r2.KIND, service.KIND, *not_emulated.KINDS)
+    return (vars.KIND, queue.KIND, kv.KIND, d1.KIND, r2.KIND, service.KIND, assets.KIND, *not_emulated.KINDS)
 
 
 #: Every binding kind, in the order their values are put on ``env``.

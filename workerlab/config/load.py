@@ -206,6 +206,9 @@ def _bindings(src: ConfigSource, layer: _Layer) -> tuple[BindingSpec, ...]:
             key = join(key, inner)
         for spec, where in kind.parse(src, value, key):
             name_key = where if isinstance(spec, Var) else f"{where}.binding"
+            if not spec.binding:  # served, not on env (an [assets] table without a binding)
+                specs.append(spec)
+                continue
             if spec.binding in claimed:
                 raise src.error(
                     name_key,
