@@ -164,6 +164,7 @@ class WorkflowEngine:
     # --- the time source -------------------------------------------------------------------
 
     def next_due_s(self) -> float | None:
+        """The earliest clock time (epoch s) at which an instance is due or a step attempt times out."""
         due = [] if self._closing or not self._names else [self._store.next_due_ms(self._names)]
         due.extend(
             attempt.deadline_ms
@@ -175,6 +176,10 @@ class WorkflowEngine:
         return None if earliest is None else earliest / 1000
 
     async def run_due(self) -> None:
+        """Start a run for every instance due now (and fail the attempts past their timeout), then
+        wait until the runs end or wait again — including instances that fall due meanwhile at
+        this same now. Runs blocked in step code for ``settle_s`` without progress are left in
+        flight: their timeouts fall due like the rest."""
         while True:
             started = self._start_due(self._clock.now_ms())
             tasks = [active.task for active in self._active.values()]
@@ -198,6 +203,8 @@ class WorkflowEngine:
         return False
 
     async def run(self) -> None:
+        """Start runs as instances fall due on the real clock, until :meth:`close` (``workerlab dev``).
+        Also picks up instances left running by a process that died, and work written by others."""
         await run_on_clock(
             self._clock, self.next_due_s, self._start_due_s, self._wakeup, lambda: self._closing
         )
