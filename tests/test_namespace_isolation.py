@@ -294,6 +294,41 @@ async def test_a_module_that_imports_the_main_module_gets_the_loaded_one(tmp_pat
         assert await worker.close() == []
 
 
+async def test_one_folder_deployed_as_two_workers_keeps_two_module_states(tmp_path: Path) -> None:
+    # wrangler.toml and wrangler.admin.toml side by side, both with main = "worker.py".
+    write_worker(
+        tmp_path,
+        "public",
+        {
+            "worker.py": """
+                from workers import Response
+
+                import counter
+
+                async def fetch(request, env):
+                    return Response(f"{env.ROLE} {counter.bump()}")
+            """,
+            "counter.py": """
+                HITS = []
+
+                def bump():
+                    HITS.append(1)
+                    return len(HITS)
+            """,
+        },
+    )
+    public = tmp_path / "wrangler.toml"
+    public.write_text(public.read_text() + '[vars]\nROLE = "public"\n')
+    admin = tmp_path / "wrangler.admin.toml"
+    admin.write_text('name = "admin"\nmain = "worker.py"\n[vars]\nROLE = "admin"\n')
+    worker = await Worker.start(public, workers=[admin])
+    try:
+        assert [await (await worker.fetch("/")).text() for _ in range(2)] == ["public 1", "public 2"]
+        assert await (await worker.workers["admin"].fetch("/")).text() == "admin 1"
+    finally:
+        assert await worker.close() == []
+
+
 async def test_loading_the_same_config_twice_gives_fresh_modules() -> None:
     config = PROJECTS / "shop" / "wrangler.toml"
     first = await Worker.start(config)

@@ -249,3 +249,16 @@ def test_values_and_errors_cross_between_processes(folder: Path) -> None:
         "built-in": ["KeyError", "'carol'"],
         "custom": ["TokenExpired", "the token t-expired expired at 2025-12-31T00:00:00Z"],
     }
+
+
+def test_a_producer_in_one_process_feeds_the_consumer_in_another(folder: Path) -> None:
+    with dev(folder, "shop") as shop, dev(folder, "mailer") as mailer:
+        url = shop.wait_ready()
+        mailer.wait_ready()
+        mark = mailer.mark()
+        order = httpx.post(url + "/orders", json={"email": "ada@example.com", "item": "tea"}, trust_env=False)
+        assert order.status_code == 202
+        mailer.wait_for(r"^QUEUE emails 1/1 \(\d+ms\)$", after=mark, timeout_s=5)
+        stop(mailer)
+        stop(shop)
+    assert "QUEUE emails" not in shop.output
