@@ -378,3 +378,51 @@ async def test_step_context_and_event() -> None:
         assert event.instanceId == instance.id == "abc" and event.workflowName == "flow"
         assert event.timestamp.tzinfo is not None and event.timestamp.timestamp() == created
         assert seen["env"] is wf.env
+
+
+@pytest.mark.parametrize(
+    ("form", "style", "expected"),
+    [
+        ("implicit", "names", "ok"),
+        ("implicit", "depends", "takes no depends= for this worker"),
+        ("legacy", "depends", "ok"),
+        ("legacy", "names", "has non-ctx parameter(s) but no 'depends' list provided"),
+        ("legacy", "unnamed", "needs the step name for this worker"),
+        ("both", "names", "ok"),
+        ("both", "depends", "ok"),
+    ],
+)
+async def test_the_step_form_a_compatibility_date_gives(form: str, style: str, expected: str) -> None:
+    async def run(self: Any, event: Any, step: Any) -> Any:
+        @step.do("first")
+        async def first() -> int:
+            return 1
+
+        if style == "names":
+
+            @step.do("second")
+            async def second(first: int) -> int:
+                return first + 1
+
+        elif style == "depends":
+
+            @step.do("second", depends=[first])
+            async def second(value: int) -> int:
+                return value + 1
+
+        else:
+
+            @step.do()
+            async def second() -> int:
+                return 2
+
+        return await second()
+
+    async with lab() as wf:
+        instance = await wf.register(workflow(run), step_form=form).create()
+        await wf.advance()
+        status = await instance.status()
+        if expected == "ok":
+            assert status == {"status": "complete", "output": 2}
+        else:
+            assert status.status == "errored" and expected in status.error.message

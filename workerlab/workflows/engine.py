@@ -40,7 +40,7 @@ from .errors import WorkflowError
 from .owners import OwnerLock
 from .records import InstanceRecord, instance_records
 from .run import Run, Suspend
-from .step import WorkflowStep
+from .step import StepForm, WorkflowStep
 from .store import InstanceRow, WorkflowStore
 from .values import decode_value, encode_value, error_fields
 
@@ -68,6 +68,7 @@ class _Workflow:
     env_provider: Callable[[], Any]
     background_work: BackgroundWork | None
     step_limit: int
+    step_form: StepForm
 
 
 @dataclass
@@ -130,9 +131,13 @@ class WorkflowEngine:
         background_work: BackgroundWork | None = None,
         *,
         step_limit: int = DEFAULT_STEP_LIMIT,
+        step_form: StepForm = "both",
     ) -> None:
         """Declare workflow ``name`` (``[[workflows]] name``), run by ``entrypoint_class`` of
-        ``worker_name``; ``env_provider()`` gives that worker's env when a run starts."""
+        ``worker_name``; ``env_provider()`` gives that worker's env when a run starts.
+
+        ``step_limit`` is ``[[workflows]] limits.steps``; ``step_form`` which ``step.do`` the
+        worker's compatibility date gives it (see :data:`~.step.StepForm`)."""
         if name in self._workflows:
             raise WorkflowError(
                 f'workflow "{name}" is declared twice (by worker "{self._workflows[name].worker}" and '
@@ -145,7 +150,7 @@ class WorkflowEngine:
                 "run(self, event, step) method"
             )
         self._workflows[name] = _Workflow(
-            name, worker_name, entrypoint_class, env_provider, background_work, step_limit
+            name, worker_name, entrypoint_class, env_provider, background_work, step_limit, step_form
         )
         self._names = tuple(self._workflows)
         self._wakeup.wake()
@@ -325,7 +330,7 @@ class WorkflowEngine:
             instanceId=row.id,
             workflowName=row.workflow,
         )
-        output = workflow.entrypoint(ctx, env).run(event, WorkflowStep(run))
+        output = workflow.entrypoint(ctx, env).run(event, WorkflowStep(run, workflow.step_form))
         return await output if inspect.isawaitable(output) else output
 
     async def _settle(self, run: Run) -> None:

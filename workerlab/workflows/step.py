@@ -25,12 +25,18 @@ import asyncio
 import inspect
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from ..bindings.results import JsObject
 from .run import DEFAULT_EVENT_TIMEOUT, Run
 
 _CTX = "ctx"
+
+#: Which ``step.do`` a worker gets. Cloudflare picks by compatibility date: "implicit" (parameter
+#: names) from 2026-02-25 (flag ``python_workflows_implicit_dependencies``), "legacy" (``depends=``)
+#: before; "both" accepts either, for a worker whose date is not known.
+StepForm = Literal["implicit", "legacy", "both"]
+_FLAG = "compatibility flag python_workflows_implicit_dependencies, on from 2026-02-25"
 
 
 class StepFunction:
@@ -66,8 +72,9 @@ class StepFunction:
 class WorkflowStep:
     """``step.do``, ``step.sleep``, ``step.sleep_until`` and ``step.wait_for_event`` for one run."""
 
-    def __init__(self, run: Run) -> None:
+    def __init__(self, run: Run, form: StepForm = "both") -> None:
         self._run = run
+        self._form = form
         self._declared: dict[str, StepFunction] = {}
         self._results: dict[str, Any] = {}
         self._in_flight: dict[str, asyncio.Future[Any]] = {}
@@ -93,6 +100,15 @@ class WorkflowStep:
             raise TypeError(
                 "step.do(): depends= takes a list of steps declared with @step.do; to run a function as "
                 'a step, decorate it: @step.do("name") above an async def, then await it'
+            )
+        if depends is not None and self._form == "implicit":
+            raise TypeError(
+                f"step.do() takes no depends= for this worker ({_FLAG}): name the earlier steps as the "
+                "function's parameters instead"
+            )
+        if name is None and self._form == "legacy":
+            raise TypeError(
+                f'step.do() needs the step name for this worker (before the {_FLAG}): @step.do("name")'
             )
 
         def decorate(func: Callable[..., Any]) -> StepFunction:
@@ -158,6 +174,11 @@ class WorkflowStep:
         """Where each parameter of ``func`` comes from: a step, or None for the step context."""
         name = fn.step_name
         params = list(inspect.signature(func).parameters)
+        if depends is None and self._form == "legacy" and any(param != _CTX for param in params):
+            raise TypeError(
+                f"Step \"{name}\" has non-ctx parameter(s) but no 'depends' list provided (before the "
+                f"{_FLAG}, dependencies are given as depends=[...])"
+            )
         if depends is None:
             sources: list[StepFunction | None] = []
             for param in params:
