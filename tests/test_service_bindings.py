@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
+import socket
 import textwrap
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta, timezone
@@ -20,7 +21,10 @@ import pytest
 from workerlab.bindings.service import ServiceUnavailableError
 from workerlab.compat.request import Request
 from workerlab.compat.response import Response
+from workerlab.config import load_config
+from workerlab.dev_registry import new_token
 from workerlab.errors import ConfigError
+from workerlab.session import Session, SessionOptions
 from workerlab.testing import Worker
 
 PROJECTS = Path(__file__).parent / "projects"
@@ -442,6 +446,31 @@ async def test_a_service_loaded_nowhere_raises_on_use_naming_it_and_how_to_start
         ]
     finally:
         assert await worker.close() == []
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "workerlab/bindings/service_remote.py call_remote() lets httpx.ConnectError ('All connection "
+        "attempts failed', naming neither the service nor the process) escape when the registry names a "
+        "live pid whose port no longer answers (a process shutting down between closing its socket and "
+        "unregistering, or a reused pid); it should raise the ServiceUnavailableError / ConnectionError "
+        "naming the service, the URL and how to start it, as it does for a non-200 answer"
+    ),
+)
+async def test_a_registered_process_that_does_not_answer_is_a_clear_error(tmp_path: Path) -> None:
+    session = await Session.open([load_config(SHOP)], SessionOptions(persist_dir=tmp_path))
+    try:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            closed_port = probe.getsockname()[1]
+        registry = session.dev_registry()
+        assert registry is not None
+        registry.register(["auth"], f"http://127.0.0.1:{closed_port}", new_token())  # this live process
+        with pytest.raises((ServiceUnavailableError, ConnectionError), match=r"\bauth\b"):
+            await session.workers["shop"].env.AUTH.verify("t-ada")
+    finally:
+        await session.close()
 
 
 @pytest.mark.parametrize(("primary", "other"), [(SHOP, AUTH), (AUTH, SHOP)], ids=["shop first", "auth first"])

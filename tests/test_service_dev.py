@@ -262,3 +262,20 @@ def test_a_producer_in_one_process_feeds_the_consumer_in_another(folder: Path) -
         stop(mailer)
         stop(shop)
     assert "QUEUE emails" not in shop.output
+
+
+def test_workers_that_cannot_run_together_are_one_clear_error(folder: Path) -> None:
+    (folder / "digest").mkdir()
+    (folder / "digest" / "worker.py").write_text("async def queue(batch, env, ctx):\n    pass\n")
+    (folder / "digest" / "wrangler.toml").write_text(
+        'name = "digest"\nmain = "worker.py"\n[[queues.consumers]]\nqueue = "emails"\n'
+    )
+    with dev(folder, "shop", "mailer", "digest") as process:
+        assert process.wait_exit() == 1
+    assert "Traceback" not in process.output
+    message = process.output
+    assert 'the queue "emails" must have one consumer across the loaded workers' in message
+    assert (
+        str(Path("mailer") / "wrangler.toml") in message and str(Path("digest") / "wrangler.toml") in message
+    )
+    assert "Ready on" not in message
