@@ -28,7 +28,7 @@ from ..events import EventBus, WorkflowStep
 from .config import StepConfig, step_config
 from .durations import UNIT_MS, duration_ms
 from .errors import NonRetryableError, WorkflowError, WorkflowTimeoutError
-from .store import FINISHED, EventRow, InstanceRow, WorkflowStore
+from .store import FINISHED, EventRow, InstanceRow, StepRef, WorkflowStore
 from .values import decode_value, encode_value, step_error, stored_error
 
 #: Longest step name (Cloudflare Workflows: 256 characters, no control characters).
@@ -94,6 +94,7 @@ class Run:
         self._step_limit = step_limit
         self._on_change = on_change
         self._stored = store.steps(instance.seq)
+        self._places = len(self._stored)  # the place of the next step not stored yet
         self._counts: dict[tuple[str, str], int] = {}
         self._do_calls = 0
         self.attempts: set[Attempt] = set()
@@ -108,7 +109,7 @@ class Run:
     async def do(self, name: str, config: Any, call: StepCall) -> Any:
         """Run step ``name`` (or return its stored result) with retries as ``config`` says."""
         self._check_open()
-        key, count = self._key("do", name)
+        ref, count = self._ref("do", name)
         self._do_calls += 1
         if self._do_calls > self._step_limit:
             raise WorkflowError(
@@ -116,7 +117,7 @@ class Run:
                 "in your worker configuration."
             )
         resolved = step_config(config, name)
-        stored = self._stored.get(key)
+        stored = self._stored.get(ref.key)
         if stored is not None:
             if stored.state == "ok":
                 return decode_value(stored.result or b"")
@@ -126,7 +127,7 @@ class Run:
                 raise Suspend
         while True:
             self._check_open()
-            outcome = await self._start_attempt(key, name, count, resolved, call)
+            outcome = await self._start_attempt(ref, count, resolved, call)
             if outcome.state == "ok":
                 self._boundary()
                 return decode_value(outcome.result or b"")
@@ -137,14 +138,12 @@ class Run:
             if outcome.delay_ms > 0:
                 raise Suspend
 
-    async def _start_attempt(
-        self, key: str, name: str, count: int, config: StepConfig, call: StepCall
-    ) -> _Outcome:
-        number = self._store.start_attempt(self.instance.seq, key, name)
+    async def _start_attempt(self, ref: StepRef, count: int, config: StepConfig, call: StepCall) -> _Outcome:
+        number = self._store.start_attempt(self.instance.seq, ref)
         attempt = Attempt(self._clock.now_ms() + config.timeout_ms)
         context = JsObject(
             attempt=number,
-            step=JsObject(name=name, count=count),
+            step=JsObject(name=ref.name, count=count),
             config=JsObject(
                 retries=JsObject(
                     limit=config.retry_limit, delay=config.retry_delay_ms, backoff=config.backoff
@@ -152,7 +151,7 @@ class Run:
                 timeout=config.timeout_ms,
             ),
         )
-        task = asyncio.ensure_future(self._attempt(attempt, key, name, number, config, call, context))
+        task = asyncio.ensure_future(self._attempt(attempt, ref, number, config, call, context))
         attempt.task = task
         self.attempts.add(attempt)
         task.add_done_callback(lambda _: self.attempts.discard(attempt))
@@ -162,13 +161,13 @@ class Run:
     async def _attempt(
         self,
         attempt: Attempt,
-        key: str,
-        name: str,
+        ref: StepRef,
         number: int,
         config: StepConfig,
         call: StepCall,
         context: JsObject,
     ) -> _Outcome:
+        name = ref.name
         started = time.perf_counter()
         fatal = False
         try:
@@ -189,17 +188,17 @@ class Run:
             except (TypeError, WorkflowError) as unstorable:
                 error, fatal = unstorable, True
             else:
-                self._store.put_step(self.instance.seq, key, name, "do", "ok", result=result)
+                self._store.put_step(self.instance.seq, ref, "do", "ok", result=result)
                 self._emit(name, number, "ok", None, started)
                 return _Outcome("ok", result)
         fatal = fatal or isinstance(error, NonRetryableError) or type(error).__name__ == "NonRetryableError"
         if not fatal and config.may_retry_after(number):
             delay_ms = config.retry_delay_after(number)
             due_ms = self._clock.now_ms() + delay_ms
-            self._store.put_step(self.instance.seq, key, name, "do", "retry", due_ms=due_ms)
+            self._store.put_step(self.instance.seq, ref, "do", "retry", due_ms=due_ms)
             self._emit(name, number, "retry", error, started)
             return _Outcome("retry", delay_ms=delay_ms, error=error)
-        self._store.put_step(self.instance.seq, key, name, "do", "error", error=stored_error(error))
+        self._store.put_step(self.instance.seq, ref, "do", "error", error=stored_error(error))
         self._emit(name, number, "error", error, started)
         return _Outcome("error", error=error)
 
@@ -245,17 +244,17 @@ class Run:
         self._sleep(name, lambda _now_ms: due_ms)
 
     def _sleep(self, name: str, due: Callable[[int], int]) -> None:
-        key, _ = self._key("sleep", name)
-        stored = self._stored.get(key)
+        ref, _ = self._ref("sleep", name)
+        stored = self._stored.get(ref.key)
         if stored is not None and stored.state == "ok":
             return
         now_ms = self._clock.now_ms()
         due_ms = due(now_ms) if stored is None else stored.due_ms or 0
         if due_ms > now_ms:
             if stored is None:
-                self._store.put_step(self.instance.seq, key, name, "sleep", "waiting", due_ms=due_ms)
+                self._store.put_step(self.instance.seq, ref, "sleep", "waiting", due_ms=due_ms)
             raise Suspend
-        self._store.put_step(self.instance.seq, key, name, "sleep", "ok", due_ms=due_ms)
+        self._store.put_step(self.instance.seq, ref, "sleep", "ok", due_ms=due_ms)
         self._boundary()
 
     # --- events ----------------------------------------------------------------------------
@@ -270,13 +269,13 @@ class Run:
                 f"found {type(event_type).__name__} {event_type!r}"
             )
         timeout_ms = duration_ms(timeout, f'step.wait_for_event("{name}") timeout')
-        key, _ = self._key("event", name)
-        stored = self._stored.get(key)
+        ref, _ = self._ref("event", name)
+        stored = self._stored.get(ref.key)
         if stored is not None and stored.state == "ok":
             return decode_value(stored.result or b"")
         if stored is not None and stored.state == "error":
             raise step_error(stored.error_name or "Error", stored.error_message or "")
-        received = self._store.receive_event(self.instance.seq, event_type, key, name, _event_result)
+        received = self._store.receive_event(self.instance.seq, ref, event_type, _event_result)
         if received is not None:
             self._boundary()
             return decode_value(received)
@@ -285,18 +284,17 @@ class Run:
         if due_ms > now_ms:
             if stored is None:
                 self._store.put_step(
-                    self.instance.seq, key, name, "event", "waiting", due_ms=due_ms, event_type=event_type
+                    self.instance.seq, ref, "event", "waiting", due_ms=due_ms, event_type=event_type
                 )
             raise Suspend
         timed_out = ("WorkflowTimeoutError", f"Execution timed out after {timeout_ms}ms")
-        self._store.put_step(
-            self.instance.seq, key, name, "event", "error", event_type=event_type, error=timed_out
-        )
+        self._store.put_step(self.instance.seq, ref, "event", "error", event_type=event_type, error=timed_out)
         raise step_error(*timed_out)
 
     # --- shared ----------------------------------------------------------------------------
 
-    def _key(self, kind: str, name: Any) -> tuple[str, int]:
+    def _ref(self, kind: str, name: Any) -> tuple[StepRef, int]:
+        """Where this call of step ``name`` is stored, and which occurrence of the name it is."""
         if not isinstance(name, str) or len(name) > MAX_STEP_NAME_LENGTH or any(ord(c) < 0x20 for c in name):
             raise WorkflowError(
                 f"Step name {name!r} exceeds max length ({MAX_STEP_NAME_LENGTH} chars) or invalid "
@@ -304,7 +302,11 @@ class Run:
             )
         count = self._counts.get((kind, name), 0) + 1
         self._counts[(kind, name)] = count
-        return step_key(kind, name, count), count
+        key = step_key(kind, name, count)
+        place = -1  # stored already: its place stays
+        if key not in self._stored:
+            place, self._places = self._places, self._places + 1
+        return StepRef(key, name, place), count
 
     def _check_open(self) -> None:
         if self.closed:

@@ -100,6 +100,15 @@ class StepRow(NamedTuple):
     error_message: str | None
 
 
+class StepRef(NamedTuple):
+    """Where a step call is stored: its key (kind, occurrence, name), its name, and ``ord``, its
+    place among the instance's steps if this call is the first to store it."""
+
+    key: str
+    name: str
+    ord: int
+
+
 class OutcomeRow(NamedTuple):
     status: str
     output: bytes | None
@@ -236,22 +245,20 @@ class WorkflowStore:
         rows = self._db.execute(f"SELECT {_STEP_COLUMNS} FROM steps WHERE instance = ?", (seq,))
         return {row[0]: StepRow(*row) for row in rows}
 
-    def start_attempt(self, seq: int, key: str, name: str) -> int:
-        """Count a new attempt of step ``key`` before it runs (so a crash still counts it)."""
+    def start_attempt(self, seq: int, step: StepRef) -> int:
+        """Count a new attempt of ``step`` before it runs (so a crash still counts it)."""
         row = self._db.execute(
-            "INSERT INTO steps (instance, key, ord, name, kind, state, attempts)"
-            " VALUES (?1, ?2, (SELECT COUNT(*) FROM steps WHERE instance = ?1), ?3, 'do', 'running', 1)"
-            " ON CONFLICT (instance, key) DO UPDATE SET state = 'running', attempts = attempts + 1,"
-            " due_ms = NULL RETURNING attempts",
-            (seq, key, name),
+            "INSERT INTO steps (instance, key, ord, name, kind, state, attempts) VALUES (?, ?, ?, ?, 'do',"
+            " 'running', 1) ON CONFLICT (instance, key) DO UPDATE SET state = 'running',"
+            " attempts = attempts + 1, due_ms = NULL RETURNING attempts",
+            (seq, step.key, step.ord, step.name),
         ).fetchone()
         return int(row[0])
 
     def put_step(
         self,
         seq: int,
-        key: str,
-        name: str,
+        step: StepRef,
         kind: str,
         state: str,
         *,
@@ -260,23 +267,34 @@ class WorkflowStore:
         result: bytes | None = None,
         error: tuple[str, str] | None = None,
     ) -> None:
-        """Record the state of step ``key`` (created on first use)."""
+        """Record the state of ``step`` (created on first use)."""
         error_name, error_message = error if error is not None else (None, None)
         self._db.execute(
             "INSERT INTO steps (instance, key, ord, name, kind, state, attempts, due_ms, event_type,"
             " result, error_name, error_message)"
-            " VALUES (?1, ?2, (SELECT COUNT(*) FROM steps WHERE instance = ?1), ?3, ?4, ?5,"
-            " CASE WHEN ?4 = 'do' THEN 0 ELSE 1 END, ?6, ?7, ?8, ?9, ?10)"
-            " ON CONFLICT (instance, key) DO UPDATE SET state = ?5, due_ms = ?6, event_type = ?7,"
-            " result = ?8, error_name = ?9, error_message = ?10",
-            (seq, key, name, kind, state, due_ms, event_type, result, error_name, error_message),
+            " VALUES (?1, ?2, ?3, ?4, ?5, ?6, CASE WHEN ?5 = 'do' THEN 0 ELSE 1 END, ?7, ?8, ?9, ?10, ?11)"
+            " ON CONFLICT (instance, key) DO UPDATE SET state = ?6, due_ms = ?7, event_type = ?8,"
+            " result = ?9, error_name = ?10, error_message = ?11",
+            (
+                seq,
+                step.key,
+                step.ord,
+                step.name,
+                kind,
+                state,
+                due_ms,
+                event_type,
+                result,
+                error_name,
+                error_message,
+            ),
         )
 
     def receive_event(
-        self, seq: int, event_type: str, key: str, name: str, as_result: Callable[[EventRow], bytes]
+        self, seq: int, step: StepRef, event_type: str, as_result: Callable[[EventRow], bytes]
     ) -> bytes | None:
-        """Hand the oldest event of ``event_type`` sent to the instance and not yet received to step
-        ``key``: in one transaction the event is marked received and the step succeeds with
+        """Hand the oldest event of ``event_type`` sent to the instance and not yet received to
+        ``step``: in one transaction the event is marked received and the step succeeds with
         ``as_result(event)``, which is returned. None when no such event waits."""
         with self._transaction() as db:
             row = db.execute(
@@ -287,8 +305,8 @@ class WorkflowStore:
             if row is None:
                 return None
             result = as_result(EventRow(*row[1:]))
-            db.execute("UPDATE events SET taken_by = ? WHERE seq = ?", (key, row[0]))
-            self.put_step(seq, key, name, "event", "ok", event_type=event_type, result=result)
+            db.execute("UPDATE events SET taken_by = ? WHERE seq = ?", (step.key, row[0]))
+            self.put_step(seq, step, "event", "ok", event_type=event_type, result=result)
         return result
 
     def suspend(self, seq: int, owner: str, now_ms: int) -> None:
