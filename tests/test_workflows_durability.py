@@ -239,3 +239,50 @@ async def test_a_thousand_sleeping_instances_cost_rows_not_tasks(tmp_path: Path)
         assert len(records) == 1000 and {r.status for r in records} == {"complete"}
         assert [r.output for r in records[:3]] == [0, 2, 4]
         assert sorted(ran) == list(range(1000))  # each prepare step ran once, across the reopen
+
+
+async def test_a_retry_delay_survives_a_reopen(tmp_path: Path) -> None:
+    async def run(self: Any, event: Any, step: Any) -> Any:
+        @step.do("flaky", config={"retries": {"limit": 2, "delay": "1 minute", "backoff": "constant"}})
+        async def flaky(ctx: Any) -> int:
+            if ctx.attempt == 1:
+                raise RuntimeError("not yet")
+            return ctx.attempt
+
+        return await flaky()
+
+    clock = FakeClock()
+    async with lab(tmp_path, clock=clock) as wf:
+        await wf.register(workflow(run)).create(id="r")
+        await wf.advance(30)
+        assert wf.outcomes() == [("flaky", 1, "retry")]
+    async with lab(tmp_path, clock=clock) as wf:
+        wf.register(workflow(run))
+        await wf.advance(29)
+        assert wf.outcomes() == [] and wf.records()[0].status == "running"
+        await wf.advance(1)
+        assert (wf.records()[0].status, wf.records()[0].output) == ("complete", 2)
+
+
+async def test_close_lets_attempts_in_flight_finish_within_its_grace(tmp_path: Path) -> None:
+    finished: list[str] = []
+
+    async def run(self: Any, event: Any, step: Any) -> Any:
+        @step.do("brief")
+        async def brief() -> None:
+            for _ in range(50):
+                await asyncio.sleep(0)
+            finished.append(event.payload)
+
+        await brief()
+        await step.sleep("later", "1 hour")
+
+    for grace_s, expected in ((5.0, ["graced"]), (0.0, [])):
+        finished.clear()
+        wf = Lab(tmp_path / str(grace_s), close_grace_s=grace_s)
+        await wf.register(workflow(run)).create(params="graced")
+        starting = asyncio.create_task(wf.engine.run_due())
+        await asyncio.sleep(0)  # the run has started its attempt
+        await wf.engine.close()
+        await starting
+        assert finished == expected
