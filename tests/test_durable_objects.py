@@ -18,6 +18,8 @@ from workerlab.durable import (
     list_durable_object_ids,
     run_in_durable_object,
 )
+from workerlab.durable.limits import MAX_LIVE_OBJECTS
+from workerlab.durable.residency import MIN_LIVE_OBJECTS, live_object_budget
 from workerlab.errors import ConfigError
 from workerlab.rpc import RemoteError
 from workerlab.tracebacks import is_user_frame
@@ -241,7 +243,9 @@ async def test_idle_objects_are_evicted_and_keep_their_data(
     assert again is not storage and Service.constructed == 2
     assert await again.get("k") == "kept"
     assert again.sql.exec("SELECT x FROM t").one().x == 1
-    assert await storage.get("k") == "kept"  # an evicted instance's storage still answers
+    # A storage held on to past its object's eviction shares the one database of that object.
+    await storage.put("stale", "write")
+    assert await again.get("stale") == "write"
 
 
 async def test_objects_in_use_are_not_evicted(lab: Lab) -> None:
@@ -263,17 +267,36 @@ async def test_objects_in_use_are_not_evicted(lab: Lab) -> None:
     assert lab.engine.evict_idle() == 1
 
 
-async def test_live_objects_stay_bounded(make_lab: LabFactory, tmp_path, monkeypatch) -> None:
-    monkeypatch.setattr("workerlab.durable.objects.MAX_LIVE_OBJECTS", 20)
+async def test_live_objects_stay_bounded(make_lab: LabFactory, tmp_path) -> None:
     lab = make_lab(tmp_path)
+    lab.engine.residency.max_live = 20
     ns = lab.namespace(Counter)
     descriptors_before = len(os.listdir("/proc/self/fd")) if sys.platform == "linux" else 0
-    for index in range(200):
+    for index in range(60):
         await ns.getByName(f"n{index}").increment(index)
     assert len(ns.objects.live_ids()) <= 20
     if sys.platform == "linux":
         assert len(os.listdir("/proc/self/fd")) - descriptors_before < 100
-    assert [await ns.getByName(f"n{index}").count() for index in (0, 7, 199)] == [0, 7, 199]
+    assert [await ns.getByName(f"n{index}").count() for index in (0, 7, 59)] == [0, 7, 59]
+
+
+async def test_the_budget_of_live_objects_is_shared_by_namespaces(lab: Lab) -> None:
+    lab.engine.residency.max_live = 20
+    counters, services = lab.namespace(Counter), lab.namespace(Service)
+    for index in range(15):
+        await counters.getByName(f"c{index}").increment()
+        await services.getByName(f"s{index}").echo(index)
+    assert len(counters.objects.live_ids()) + len(services.objects.live_ids()) <= 20
+    assert len(lab.engine.residency) <= 20
+
+
+@pytest.mark.parametrize(
+    ("soft_limit", "budget"), [(1024, 256), (100, MIN_LIVE_OBJECTS), (10**6, MAX_LIVE_OBJECTS)]
+)
+def test_the_budget_follows_the_open_file_limit(monkeypatch, soft_limit: int, budget: int) -> None:
+    resource = pytest.importorskip("resource")
+    monkeypatch.setattr(resource, "getrlimit", lambda which: (soft_limit, resource.RLIM_INFINITY))
+    assert live_object_budget() == budget
 
 
 def module_with(**names: Any) -> types.ModuleType:

@@ -23,6 +23,7 @@ from .alarm_source import AlarmSource
 from .alarms import AlarmBook, AlarmIndex
 from .namespace import DurableObjectNamespace
 from .objects import Objects
+from .residency import Residency
 from .storage import StorageKind
 
 _STORAGE_KINDS = ("sqlite", "kv")
@@ -42,6 +43,8 @@ class DurableObjects:
         #: The time source (kind "alarms") to add to the session's timers.
         self.alarms = AlarmSource(clock)
         self._namespaces: dict[tuple[str, str], DurableObjectNamespace] = {}
+        #: Which objects are in memory, across the namespaces.
+        self.residency = Residency(clock)
 
     def namespace(
         self,
@@ -72,6 +75,7 @@ class DurableObjects:
             clock=self.clock,
             env=env,
             work=work,
+            residency=self.residency,
         )
         namespace = DurableObjectNamespace(objects, worker)
         objects.book = AlarmBook(
@@ -92,8 +96,8 @@ class DurableObjects:
         return list(self._namespaces.values())
 
     def evict_idle(self) -> int:
-        """Evict the objects idle long enough in every namespace; return how many went."""
-        return sum(namespace.objects.evict_idle() for namespace in self._namespaces.values())
+        """Evict the objects idle long enough, in every namespace; return how many went."""
+        return self.residency.evict()
 
     async def close(self) -> None:
         """Stop the alarm source, then close every object's database and the alarm index."""

@@ -1,17 +1,16 @@
-"""The live objects of one namespace: one instance per id, each event through its input gate.
+"""The objects of one namespace: one instance per id, each event through its input gate, and
+one open database per object.
 
-An instance is constructed on first use as ``Cls(ctx, env)`` and kept while in use. One idle for
-:data:`~.limits.IDLE_EVICTION_S` on the workerlab clock, or the least recently used idle ones
-past :data:`~.limits.MAX_LIVE_OBJECTS`, are evicted: the instance is dropped and its database
-closed. Storage is never lost: a file-backed database is on disk, and an in-memory one is kept
-by the namespace for the next instance of that id.
+An instance is constructed on first use as ``Cls(ctx, env)`` and kept while in use; idle ones
+are evicted as :mod:`.residency` decides, and their database is closed. Storage is never lost:
+a file-backed database is on disk, and an in-memory one is kept as a snapshot (its SQLite image)
+for the next instance of that id.
 """
 
 from __future__ import annotations
 
 import functools
 import inspect
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -23,7 +22,7 @@ from ..tracebacks import user_traceback
 from .alarms import AlarmBook
 from .gate import InputGate
 from .ids import DurableObjectId
-from .limits import IDLE_EVICTION_S, MAX_LIVE_OBJECTS
+from .residency import LiveObject, Residency
 from .state import DurableObjectState
 from .storage import DurableObjectStorage, StorageKind
 from .store import ObjectStore, class_dir, object_file_name, object_id_of
@@ -31,21 +30,6 @@ from .store import ObjectStore, class_dir, object_file_name, object_id_of
 T = TypeVar("T")
 #: One event's work on an object: called with the instance and its ctx.
 Work = Callable[[Any, DurableObjectState], Awaitable[T]]
-
-
-class LiveObject:
-    """An object in memory: its instance, ctx, input gate, and whether an event is using it."""
-
-    __slots__ = ("failure", "gate", "in_use", "instance", "last_used_s", "state")
-
-    def __init__(self, state: DurableObjectState, gate: InputGate, now_s: float) -> None:
-        self.state = state
-        self.gate = gate
-        self.instance: Any = None
-        self.in_use = 0
-        self.last_used_s = now_s
-        #: Set when blockConcurrencyWhile() failed: the object was reset.
-        self.failure: BaseException | None = None
 
 
 class Objects:
@@ -62,6 +46,7 @@ class Objects:
         clock: Clock,
         env: Callable[[], Any],
         work: BackgroundWork | None,
+        residency: Residency,
     ) -> None:
         self.cls = cls
         self.class_name = class_name
@@ -71,10 +56,11 @@ class Objects:
         self._clock = clock
         self._env = env
         self._work = work
+        self._residency = residency
         self._has_alarm = callable(getattr(cls, "alarm", None))
-        self._live: OrderedDict[str, LiveObject] = OrderedDict()
-        self._memory: dict[str, ObjectStore] = {}  # in-memory databases outlive their instances
-        self._next_sweep_s = clock.now_s() + IDLE_EVICTION_S
+        self._live: dict[str, LiveObject] = {}
+        self._open: dict[str, ObjectStore] = {}  # one connection per object, shared by its storages
+        self._snapshots: dict[str, bytes] = {}  # in-memory databases of evicted objects
         self.book: AlarmBook  # set by the namespace, which owns both
 
     # --- events ---------------------------------------------------------------------------
@@ -91,7 +77,7 @@ class Objects:
             if live is None:
                 live = self._construct(object_id, env)
             else:
-                self._live.move_to_end(hex_id)
+                self._residency.touch(live)
             live.in_use += 1
             try:
                 await live.gate.enter()
@@ -100,17 +86,12 @@ class Objects:
                 return await work(live.instance, live.state)
             finally:
                 live.in_use -= 1
-                now_s = live.last_used_s = self._clock.now_s()
-                if now_s >= self._next_sweep_s:
-                    self.evict_idle(now_s)
+                self._residency.used(live)
         finally:
             current_context.reset(context_token)
             current_env.reset(env_token)
 
     def _construct(self, object_id: DurableObjectId, env: Any) -> LiveObject:
-        now_s = self._clock.now_s()
-        if len(self._live) >= MAX_LIVE_OBJECTS or now_s >= self._next_sweep_s:
-            self.evict_idle(now_s)
         hex_id = object_id.toString()
         gate = InputGate()
         storage = DurableObjectStorage(
@@ -127,69 +108,70 @@ class Objects:
 
         def failed(error: BaseException) -> None:
             live.failure = error
-            self._forget(hex_id, live)
+            self.forget(live)
 
         state = DurableObjectState(DurableObjectId(hex_id, object_id.name), storage, gate, self._work, failed)
-        live = LiveObject(state, gate, now_s)
+        live = LiveObject(self, hex_id, state, gate, self._clock.now_s())
+        self._residency.admit(live)
         self._live[hex_id] = live
         try:
             live.instance = self.cls(state, env)
         except BaseException:
-            self._forget(hex_id, live)
+            self.forget(live)
             raise
         return live
+
+    # --- databases ------------------------------------------------------------------------
 
     def _path(self, hex_id: str) -> Path:
         assert self.persist_dir is not None
         return class_dir(self.persist_dir, self.class_name) / object_file_name(hex_id)
 
     def _open_store(self, hex_id: str, gate: InputGate) -> ObjectStore:
-        if self.persist_dir is None:
-            store = self._memory.get(hex_id)
-            if store is None:
-                store = self._memory[hex_id] = ObjectStore(None, durable=False, gate=gate)
-            store.file.gate = gate  # the gate of the instance now using it
-            return store
-        return ObjectStore(self._path(hex_id), durable=self._durable, gate=gate)
+        store = self._open.get(hex_id)
+        if store is None:
+            if self.persist_dir is not None:
+                store = ObjectStore(self._path(hex_id), durable=self._durable, gate=gate)
+            else:
+                store = ObjectStore(None, durable=False, gate=gate)
+                snapshot = self._snapshots.pop(hex_id, None)
+                if snapshot is not None:
+                    store.restore(snapshot)
+            self._open[hex_id] = store
+        store.file.gate = gate  # the gate of the instance now using it
+        return store
 
     def _store_exists(self, hex_id: str) -> bool:
-        if self.persist_dir is None:
-            return hex_id in self._memory
-        return self._path(hex_id).exists()
+        if hex_id in self._open or hex_id in self._snapshots:
+            return True
+        return self.persist_dir is not None and self._path(hex_id).exists()
 
-    # --- eviction -------------------------------------------------------------------------
+    def _close_store(self, hex_id: str) -> None:
+        store = self._open.pop(hex_id, None)
+        if store is None:
+            return
+        if store.path is None:
+            self._snapshots[hex_id] = store.snapshot()
+        store.close()
 
-    def _evictable(self, hex_id: str, live: LiveObject) -> bool:
+    # --- eviction (the residency's owner) ------------------------------------------------
+
+    def evictable(self, live: LiveObject) -> bool:
         return (
             live.in_use == 0
             and live.gate.idle
             and live.state.background == 0
             and not live.state.storage.in_transaction
-            and not self.book.is_running(hex_id)
+            and not self.book.is_running(live.hex_id)
         )
 
-    def evict_idle(self, now_s: float | None = None) -> int:
-        """Evict the objects idle since :data:`IDLE_EVICTION_S`, and the least recently used idle
-        ones while more than :data:`MAX_LIVE_OBJECTS` - 1 are live; return how many went."""
-        now_s = self._clock.now_s() if now_s is None else now_s
-        self._next_sweep_s = now_s + IDLE_EVICTION_S / 2
-        idle_since_s = now_s - IDLE_EVICTION_S
-        evicted = 0
-        for hex_id, live in list(self._live.items()):  # least recently used first
-            crowded = len(self._live) >= MAX_LIVE_OBJECTS
-            if not crowded and live.last_used_s > idle_since_s:
-                break  # the rest were used more recently still
-            if self._evictable(hex_id, live):
-                self._forget(hex_id, live)
-                evicted += 1
-        return evicted
-
-    def _forget(self, hex_id: str, live: LiveObject) -> None:
-        if self._live.get(hex_id) is live:
-            del self._live[hex_id]
-        store = live.state.storage.detach()
-        if store is not None and store.path is not None:
-            store.close()
+    def forget(self, live: LiveObject) -> None:
+        """Drop ``live`` and close its database (a storage still held reopens it when used)."""
+        self._residency.forget(live)
+        if self._live.get(live.hex_id) is live:
+            del self._live[live.hex_id]
+        live.state.storage.detach()
+        self._close_store(live.hex_id)
 
     def live_ids(self) -> list[DurableObjectId]:
         return [live.state.id for live in self._live.values()]
@@ -197,7 +179,7 @@ class Objects:
     def stored_ids(self) -> list[str]:
         """The ids of objects that have a database (on disk, or in memory)."""
         if self.persist_dir is None:
-            return list(self._memory)
+            return [*self._open, *self._snapshots]
         folder = class_dir(self.persist_dir, self.class_name)
         if not folder.is_dir():
             return []
@@ -205,11 +187,11 @@ class Objects:
 
     def close(self) -> None:
         """Drop every instance and close every database."""
-        for hex_id, live in list(self._live.items()):
-            self._forget(hex_id, live)
-        for store in self._memory.values():
-            store.close()
-        self._memory.clear()
+        for live in list(self._live.values()):
+            self.forget(live)
+        for hex_id in list(self._open):
+            self._close_store(hex_id)
+        self._snapshots.clear()
 
 
 def carried_from(error: BaseException) -> Exception:

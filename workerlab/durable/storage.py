@@ -107,14 +107,15 @@ class DurableObjectStorage(CloudflareNames):
     # --- the object's database ------------------------------------------------------------
 
     def _opened(self) -> ObjectStore:
+        """The object's database, opened again if its object was evicted meanwhile."""
         store = self._store
-        if store is None:
+        if store is None or store.closed:
             store = self._store = self._open_store()
         return store
 
     def _run(self, fn: Callable[[Any], T]) -> Awaitable[T]:
         """``fn(conn)`` now, unless another event's transaction is under way: then once it ends."""
-        store = self._store or self._opened()
+        store = self._opened()
         if store.transaction is not None:
             txn = current_transaction.get()
             if txn is None or txn.root is not store.transaction:
@@ -124,7 +125,7 @@ class DurableObjectStorage(CloudflareNames):
     def _read(self, fn: Callable[[Any], T], empty: T) -> Awaitable[T]:
         """Like :meth:`_run` for a read, which finds nothing in a database never written (and so
         does not create one: an object that only reads leaves no file behind)."""
-        if self._store is None and not self._store_exists():
+        if (self._store is None or self._store.closed) and not self._store_exists():
             return Ready(empty)
         return self._run(fn)
 
@@ -145,11 +146,9 @@ class DurableObjectStorage(CloudflareNames):
     def in_transaction(self) -> bool:
         return self._store is not None and self._store.transaction is not None
 
-    def detach(self) -> ObjectStore | None:
-        """Forget the open database (its object is evicted) and return it to be closed; a later
-        call opens it again."""
-        store, self._store = self._store, None
-        return store
+    def detach(self) -> None:
+        """Forget the open database (its object is evicted); a later call opens it again."""
+        self._store = None
 
     # --- key-value ------------------------------------------------------------------------
 

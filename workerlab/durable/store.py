@@ -61,11 +61,21 @@ class ObjectStore:
             self.file.close()
             raise StorageError(f"cannot prepare the Durable Object storage file {path}: {error}") from None
         conn.set_authorizer(self.guard)
+        self.closed = False
         #: The outermost transaction() under way, if any (see :mod:`.transactions`).
         self.transaction: Any = None
         #: Set while no transaction() is under way; others wait on it.
         self.no_transaction = asyncio.Event()
         self.no_transaction.set()
 
+    def snapshot(self) -> bytes:
+        """The whole database as bytes (an in-memory database outliving its connection)."""
+        return self.file.conn.serialize()
+
+    def restore(self, snapshot: bytes) -> None:
+        """Load what :meth:`snapshot` gave into this (in-memory) database."""
+        self.file.conn.deserialize(snapshot)
+
     def close(self) -> None:
+        self.closed = True
         self.file.close()
