@@ -26,6 +26,7 @@ from workerlab.clock import FakeClock
 from workerlab.compat.entrypoint import WorkflowEntrypoint
 from workerlab.events import EventBus
 from workerlab.workflows import STORE_FILE_NAME, WorkflowEngine
+from workerlab.workflows.step import WorkflowStep
 from workerlab.workflows.store import FINISHED
 
 STEPS = 100
@@ -34,7 +35,7 @@ RESUMED = 1000
 
 
 class HundredSteps(WorkflowEntrypoint):
-    async def run(self, event: Any, step: Any) -> Any:
+    async def run(self, event: Any, step: WorkflowStep) -> Any:
         total = 0
         for index in range(STEPS):
             total += await step.do(f"step {index}")(lambda: 1)()
@@ -44,7 +45,7 @@ class HundredSteps(WorkflowEntrypoint):
 class Interrupted(WorkflowEntrypoint):
     """Step one, then step two, which hangs on its first attempt (the child is killed there)."""
 
-    async def run(self, event: Any, step: Any) -> Any:
+    async def run(self, event: Any, step: WorkflowStep) -> Any:
         @step.do()
         async def one() -> Any:
             return event.payload

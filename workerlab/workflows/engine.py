@@ -118,6 +118,7 @@ class WorkflowEngine:
 
     @property
     def store(self) -> WorkflowStore:
+        """The store itself, for readers such as an inspector or a benchmark."""
         return self._store
 
     # --- wiring ----------------------------------------------------------------------------
