@@ -370,3 +370,18 @@ async def test_concurrent_dependencies_one_retrying_one_slow() -> None:
         await wf.advance(60)
         assert (await instance.status()).output == "fp"
         assert ran == ["flaky:1", "patient", "flaky:2"]
+
+
+async def test_delete_batch_reports_each_id() -> None:
+    async with lab() as wf:
+        binding = wf.register(workflow(finished))
+        await binding.create_batch([{"id": "a"}, {"id": "b"}])
+        result = await binding.deleteBatch(["a", "zz", "-bad"])
+        assert result.deleted == [{"id": "a"}]
+        assert [(e.id, e.code) for e in result.errors] == [
+            ("zz", "instance.not_found"),
+            ("-bad", "instance.invalid_id"),
+        ]
+        assert [r.id for r in wf.records()] == ["b"]
+        with pytest.raises(WorkflowError, match="expected a list of instance ids"):
+            await binding.deleteBatch("b")

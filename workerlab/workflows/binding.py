@@ -62,6 +62,25 @@ class WorkflowBinding:
 
     createBatch = create_batch
 
+    async def deleteBatch(self, ids: Any) -> JsObject:
+        """Delete up to 100 instances by id: ``{deleted: [{id}], errors: [{id, code, message}]}``
+        (Cloudflare's JS name: the Python SDK reaches it through its generic wrapper)."""
+        where = f'workflow "{self._workflow}" deleteBatch()'
+        if isinstance(ids, str | bytes | Mapping) or not hasattr(ids, "__iter__"):
+            raise WorkflowError(f"{where}: expected a list of instance ids, found {type(ids).__name__}")
+        ids = list(ids)
+        if len(ids) > MAX_BATCH_INSTANCES:
+            raise WorkflowError(f"{where}: expected at most {MAX_BATCH_INSTANCES} ids, found {len(ids)}")
+        deleted, errors = [], []
+        for id in ids:
+            try:
+                await self._control.delete(self._control.row(self._workflow, _check_id(id, where)))
+            except WorkflowError as error:
+                errors.append(JsObject(id=id, code=_error_code(error), message=str(error)))
+            else:
+                deleted.append(JsObject(id=id))
+        return JsObject(deleted=deleted, errors=errors)
+
     async def get(self, id: str) -> WorkflowInstance:
         """The instance ``id``; an error when there is none."""
         self._control.row(self._workflow, _check_id(id, f'workflow "{self._workflow}" get()'))
@@ -142,6 +161,10 @@ class WorkflowInstance:
 
     def __repr__(self) -> str:
         return f"<Workflow instance {self._workflow}/{self.id}>"
+
+
+def _error_code(error: WorkflowError) -> str:
+    return "instance.not_found" if "instance.not_found" in str(error) else "instance.invalid_id"
 
 
 def _check_id(id: Any, where: str) -> str:
