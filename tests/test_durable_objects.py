@@ -330,3 +330,14 @@ def test_durable_object_class_accepts_a_subclass() -> None:
 def test_durable_object_class_explains_what_it_found(names: dict[str, Any], match: str) -> None:
     with pytest.raises(ConfigError, match=match):
         durable_object_class(module_with(**names), "Counter", "COUNTER")
+
+
+async def test_parts_of_cloudflares_api_without_emulation_say_so(lab: Lab) -> None:
+    ctx = await run_in_durable_object(lab.namespace(Counter).getByName("x"), lambda instance, ctx: ctx)
+    with pytest.raises(AttributeError, match="acceptWebSocket belongs to Cloudflare's API but has no local"):
+        ctx.acceptWebSocket(None)
+    with pytest.raises(AttributeError, match="getCurrentBookmark belongs to Cloudflare's API"):
+        ctx.storage.getCurrentBookmark()
+    with pytest.raises(AttributeError, match="Cloudflare spells it 'blockConcurrencyWhile'"):
+        ctx.block_concurrency_while(None)
+    assert ctx.props == {}

@@ -90,7 +90,7 @@ class IdMaker:
                 f"gives them), found {len(text)} characters"
             )
         hex_id = text.lower()
-        if not hmac.compare_digest(self._make(bytes.fromhex(hex_id[:32]), None)._hex, hex_id):
+        if not self.belongs(hex_id):
             raise TypeError(
                 f"Invalid Durable Object ID {hex_id!r}: it was not made by this namespace "
                 f"({self._label}); an id works only with the namespace that made it"

@@ -36,6 +36,7 @@ ALARM_FIRST_RETRY_DELAY_S = 2
 #: An object with no event for this long (workerlab clock) is evicted from memory; its storage
 #: stays. Cloudflare evicts after 70-140 s of inactivity.
 IDLE_EVICTION_S = 70.0
-#: Most objects of one namespace kept in memory at once; past it the least recently used idle
-#: ones are evicted even before their idle time is up (workerlab's own bound on memory).
+#: Most objects kept in memory at once in a session (fewer when the open-file limit is low);
+#: past it the least recently used idle ones are evicted before their idle time is up
+#: (workerlab's own bound on memory and open files).
 MAX_LIVE_OBJECTS = 1_000

@@ -18,12 +18,19 @@ def camel_case(name: str) -> str:
 
 
 class CloudflareNames:
-    """Mixin: a missing snake_case attribute whose camelCase twin exists says so."""
+    """Mixin: a missing snake_case attribute whose camelCase twin exists says so, and so does a
+    name of Cloudflare's API that workerlab does not emulate (listed in ``_not_emulated``)."""
 
     __slots__ = ()
+    _not_emulated: frozenset[str] = frozenset()
 
     def __getattr__(self, name: str) -> Any:
         kind = type(self).__name__
+        if name in self._not_emulated:
+            raise AttributeError(
+                f"{kind}.{name} belongs to Cloudflare's API but has no local emulation in workerlab; "
+                "code that needs it runs on Cloudflare only (or guard it with hasattr)"
+            )
         if not name.startswith("_") and "_" in name:
             camel = camel_case(name)
             if hasattr(type(self), camel):

@@ -19,6 +19,22 @@ class DurableObjectState(CloudflareNames):
     ``waitUntil`` and ``blockConcurrencyWhile``."""
 
     __slots__ = ("_background", "_failed", "_gate", "_props", "_work", "id", "storage")
+    _not_emulated = frozenset(
+        {
+            "abort",
+            "acceptWebSocket",
+            "container",
+            "exports",
+            "facets",
+            "getHibernatableWebSocketEventTimeout",
+            "getTags",
+            "getWebSocketAutoResponse",
+            "getWebSocketAutoResponseTimestamp",
+            "getWebSockets",
+            "setHibernatableWebSocketEventTimeout",
+            "setWebSocketAutoResponse",
+        }
+    )
 
     def __init__(
         self,

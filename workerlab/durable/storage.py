@@ -79,6 +79,8 @@ def _list_bounds(where: str, options: Any, kwargs: dict[str, Any]) -> dict[str, 
 class DurableObjectStorage(CloudflareNames):
     """The storage of one object (``ctx.storage``)."""
 
+    _not_emulated = frozenset({"getBookmarkForTime", "getCurrentBookmark", "onNextSessionRestoreBookmark"})
+
     def __init__(
         self,
         *,
