@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from workerlab.compat.request import Request
 from workerlab.context import ExecutionContext
 from workerlab.errors import HandlerNotFoundError, WorkerLoadError
 from workerlab.loader import load_worker
@@ -113,7 +114,17 @@ async def test_imported_workers_fetch_is_not_taken_for_a_handler(tmp_path: Path)
     path = write(
         tmp_path, "from workers import fetch, Response\nasync def on_fetch(request):\n    return 'mine'\n"
     )
-    assert await invoke(path, "fetch") == "mine"
+    assert await invoke(path, "fetch", Request("http://localhost/")) == "mine"
+
+
+async def test_a_legacy_on_fetch_gets_the_js_style_request(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "async def on_fetch(request):\n    return type(request).__name__, await request.arrayBuffer()\n",
+    )
+    name, body = await invoke(path, "fetch", Request("http://localhost/", method="POST", body=b"raw"))
+    assert name != "Request"
+    assert bytes(body) == b"raw"
 
 
 def test_missing_handler_names_the_module_and_what_was_looked_for(tmp_path: Path) -> None:

@@ -27,7 +27,7 @@ async def drive_app(app: App, request: Request) -> Response:
     parts = urlsplit(request.url)
     host = parts.hostname or "localhost"
     port = parts.port or _DEFAULT_PORTS.get(parts.scheme, 80)
-    headers = request.headers._raw_pairs()
+    headers = request._sdk_headers()._raw_pairs()
     if not any(name == b"host" for name, _ in headers):
         headers = [(b"host", parts.netloc.encode("latin-1")), *headers]
     body = request._take_body() if request._body is not None else b""

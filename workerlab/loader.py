@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,15 +28,19 @@ _ARGUMENT_NAMES: dict[Event, str] = {
 Invoker = Callable[[Any, Any, Any], Awaitable[Any]]
 
 
-def install_workers_module() -> None:
-    """Make ``import workers`` resolve to workerlab's implementation of Cloudflare's SDK.
+Style = Literal["class", "function", "legacy"]
 
-    A worker always gets it, even where some other package named ``workers`` is installed:
-    the code must behave as it will on Cloudflare.
-    """
-    from .compat import workers
 
-    sys.modules["workers"] = workers
+@dataclass(frozen=True)
+class Handler:
+    """Where an event's handler was found: ``Default.<event>`` (class), ``<event>`` (function) or
+    ``on_<event>`` (legacy), and the function or method itself."""
+
+    style: Style
+    name: str
+    function: Callable[..., Any]
+    #: The class of a ``class`` handler (``Default``).
+    owner: type | None = None
 
 
 @dataclass
@@ -48,6 +51,7 @@ class WorkerModule:
     path: Path
     invokers: dict[Event, Invoker]
     namespace: WorkerNamespace
+    handlers: dict[Event, Handler]
 
     def unload(self) -> None:
         """Forget the worker's modules (after its runtime has closed)."""
@@ -72,7 +76,11 @@ def load_worker(main: Path, name: str | None = None) -> WorkerModule:
         raise WorkerLoadError(f"the worker's main module {main} does not exist")
     if main.suffix != ".py":
         raise WorkerLoadError(f"{main} cannot be imported as a Python module (expected a .py file)")
-    install_workers_module()
+    from .compat.install import install_sdk_modules
+
+    # A worker always gets workerlab's `workers`, `js` and `pyodide`, even where some other package
+    # of those names is installed: the code must behave as it will on Cloudflare.
+    install_sdk_modules()
     namespace = WorkerNamespace(name or main.parent.name, main.parent)
     try:
         module = namespace.import_main(main)
@@ -89,25 +97,44 @@ def load_worker(main: Path, name: str | None = None) -> WorkerModule:
         raise WorkerLoadError(
             f"importing {main} failed:\n{format_user_traceback(error)}", code="import"
         ) from None
-    return WorkerModule(module=module, path=main, invokers=find_invokers(module), namespace=namespace)
+    handlers = find_handlers(module)
+    invokers = {event: _invoker(event, handler) for event, handler in handlers.items()}
+    return WorkerModule(module=module, path=main, invokers=invokers, namespace=namespace, handlers=handlers)
 
 
-def find_invokers(module: ModuleType) -> dict[Event, Invoker]:
+def find_handlers(module: ModuleType) -> dict[Event, Handler]:
     """The first handler style found wins, per event: Default class, plain functions, on_* functions."""
     entrypoint = getattr(module, "Default", None)
     if not inspect.isclass(entrypoint):
         entrypoint = None
-    invokers: dict[Event, Invoker] = {}
+    handlers: dict[Event, Handler] = {}
     for event in EVENTS:
         if entrypoint is not None and callable(getattr(entrypoint, event, None)):
-            invokers[event] = _method_invoker(entrypoint, event)
+            handlers[event] = Handler("class", f"Default.{event}", getattr(entrypoint, event), entrypoint)
             continue
-        for name in (event, f"on_{event}"):
+        for style, name in (("function", event), ("legacy", f"on_{event}")):
             function = getattr(module, name, None)
             if callable(function) and not _is_workerlab_own(function):
-                invokers[event] = _function_invoker(function)
+                handlers[event] = Handler(style, name, function)  # type: ignore[arg-type]
                 break
-    return invokers
+    return handlers
+
+
+def find_invokers(module: ModuleType) -> dict[Event, Invoker]:
+    """An invoker per event the module handles (see :func:`find_handlers`)."""
+    return {event: _invoker(event, handler) for event, handler in find_handlers(module).items()}
+
+
+def _invoker(event: Event, handler: Handler) -> Invoker:
+    if handler.owner is not None:
+        return _method_invoker(handler.owner, event)
+    invoker = _function_invoker(handler.function)
+    if handler.style == "legacy" and event == "fetch":
+        # A legacy on_fetch receives the JS runtime's request object, with its JS names.
+        from .compat.jsrequest import js_request
+
+        return lambda request, env, ctx: invoker(js_request(request), env, ctx)
+    return invoker
 
 
 def _is_workerlab_own(obj: Any) -> bool:

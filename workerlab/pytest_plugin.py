@@ -59,23 +59,26 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 class _WorkersFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
-    """Lets test modules import a worker's module (and so ``import workers``) directly.
+    """Lets test modules import a worker's module (and so ``import workers``, ``js``, ``pyodide``)
+    directly.
 
     It is the last finder consulted, so until a worker is loaded (which installs workerlab's
-    ``workers`` module for good) it never hides another installed ``workers`` package.
+    modules for good) it never hides another installed package of those names.
     """
 
     def find_spec(
         self, fullname: str, path: Any = None, target: Any = None
     ) -> importlib.machinery.ModuleSpec | None:
-        if fullname != "workers":
+        from .compat.install import SDK_MODULE_NAMES
+
+        if fullname not in SDK_MODULE_NAMES:
             return None
-        return importlib.machinery.ModuleSpec(fullname, self)
+        return importlib.machinery.ModuleSpec(fullname, self, is_package="." not in fullname)
 
     def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType:
-        from .compat import workers
+        from .compat.install import sdk_module
 
-        return workers
+        return sdk_module(spec.name)
 
     def exec_module(self, module: ModuleType) -> None:
         pass

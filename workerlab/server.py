@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
 from .bindings.service_remote import RPC_PATH_PREFIX
+from .compat.cf import local_cf
 from .compat.workers import Request, Response
 from .errors import HandlerNotFoundError
 from .events import RequestServed
@@ -90,7 +91,7 @@ class WorkerApp:
             body: bytes = message.get("body", b"")
             if message.get("more_body", False):
                 body = await _read_rest(body, receive)
-            request = Request._from_asgi(_url(scope), scope["method"], scope["headers"], body)
+            request = _request(scope, body)
             try:
                 result = await runtime.fetch(request)
             except Exception as error:
@@ -135,9 +136,7 @@ class WorkerApp:
         if path == TEST_SCHEDULED_PATH and self.test_scheduled:
             return await self._scheduled(runtime, scope, send, dunder=True)
         # Any other /cdn-cgi/ path belongs to the worker.
-        request = Request._from_asgi(
-            _url(scope), scope["method"], scope["headers"], await _read_body(receive)
-        )
+        request = _request(scope, await _read_body(receive))
         try:
             result = await runtime.fetch(request)
         except Exception as error:
@@ -209,6 +208,12 @@ def _serve_asset(runtime: Runtime, scope: Scope) -> Response | None:
         return None
     query = (scope.get("query_string") or b"").decode("latin-1")
     return assets.serve(scope["method"], raw_path, query, headers)
+
+
+def _request(scope: Scope, body: bytes) -> Request:
+    """The worker's request for an ASGI request, with its ``request.cf``."""
+    cf = local_cf(scope.get("http_version", "1.1"), scope.get("scheme") == "https", scope.get("workerlab.cf"))
+    return Request._from_asgi(_url(scope), scope["method"], scope["headers"], body, cf)
 
 
 def _url(scope: Scope) -> str:

@@ -11,6 +11,7 @@ reverse order, even when opening fails half-way.
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Mapping, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ from .errors import ConfigError
 from .events import EventBus
 from .loader import load_worker
 from .loglines import LogLines
+from .portability import warn_handler_differences
 from .runtime import Runtime
 from .timers import Timers
 
@@ -104,6 +106,7 @@ class Session:
                 )
             module = load_worker(config.main, config.name)
             self._stack.callback(module.unload)
+            warn_handler_differences(config, module)
             self.workers[config.name] = Runtime(config, module, self)
         self._collect_consumers()
         from .cron import CronScheduler
@@ -206,4 +209,7 @@ class Session:
         if self.work.pending:
             logger.info("Waiting for %d pending waitUntil task(s)...", self.work.pending)
         await self.work.settle(timeout_s=grace_s)
+        asgi = sys.modules.get("workerlab.compat.asgi")
+        if asgi is not None:  # ASGI apps of these workers (FastAPI, Starlette) get their shutdown
+            await asgi.shutdown_lifespans()
         await self._stack.aclose()

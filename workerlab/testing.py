@@ -139,13 +139,15 @@ class Worker:
         headers: HeadersInit = None,
         body: str | bytes | None = None,
         json: Any = None,
+        cf: Mapping[str, Any] | None = None,
     ) -> Response:
         """Send a request through the worker's HTTP app (as `workerlab dev` serves it) and return the
         ``Response``; waitUntil work may still be running.
 
         A path is resolved against ``http://localhost``; a ``Request`` is sent as it is. ``json`` is
-        sent as a JSON body with ``content-type: application/json``. An exception in the handler is
-        raised here, with the handler's own traceback.
+        sent as a JSON body with ``content-type: application/json``. ``cf`` overrides fields of
+        ``request.cf`` (``country``, ``colo``, ...). An exception in the handler is raised here,
+        with the handler's own traceback.
         """
         __tracebackhide__ = True
         from .compat.workers import Headers, Request
@@ -162,6 +164,8 @@ class Worker:
                 if not headers.has("content-type"):
                     headers.append("content-type", "application/json")
             request = Request(url, method=method, headers=headers, body=body)
+        if cf is not None:
+            request = Request(request, cf=dict(cf))
         try:
             return await drive_app(self._app, request)
         except Exception as error:

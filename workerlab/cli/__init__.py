@@ -14,6 +14,6 @@ def main() -> None:
     """Run Cloudflare Workers written in Python on your own machine."""
 
 
-from . import d1, dev, queues  # noqa: E402  (each module adds its commands to main)
+from . import check, d1, dev, queues  # noqa: E402  (each module adds its commands to main)
 
-__all__ = ["d1", "dev", "main", "queues"]
+__all__ = ["check", "d1", "dev", "main", "queues"]

@@ -1,0 +1,144 @@
+"""What would behave differently on Cloudflare: the findings of `workerlab check`, and the warnings
+`workerlab dev` and the harness print when a worker loads.
+
+workerlab runs every handler style it finds, but Cloudflare's Python runtime calls handlers by
+rules that depend on the compatibility date, calls ``queue`` and ``scheduled`` with all three
+arguments, refuses some work at import time, and has services no local tool can run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import logging
+import os
+import random
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .config import WorkerConfig
+    from .loader import WorkerModule
+
+logger = logging.getLogger("workerlab")
+
+#: From this compatibility date (or with the flag) Cloudflare calls only the Default class's
+#: methods: module-level ``fetch`` / ``on_fetch`` functions are no longer handlers.
+NO_GLOBAL_HANDLERS_DATE = "2025-08-14"
+NO_GLOBAL_HANDLERS_FLAG = "python_no_global_handlers"
+#: The flag that keeps module-level handlers after that date.
+GLOBAL_HANDLERS_FLAG = "python_global_handlers"
+#: Events Cloudflare calls with exactly (event, env, ctx): a handler taking fewer raises there.
+_STRICT_EVENTS = ("queue", "scheduled")
+
+
+def global_handlers_ignored(config: WorkerConfig) -> bool:
+    """Whether Cloudflare would ignore module-level handlers for this config's compatibility settings."""
+    flags = config.compatibility_flags
+    if GLOBAL_HANDLERS_FLAG in flags:
+        return False
+    date = config.compatibility_date or ""
+    return NO_GLOBAL_HANDLERS_FLAG in flags or date >= NO_GLOBAL_HANDLERS_DATE
+
+
+def handler_differences(config: WorkerConfig, worker: WorkerModule) -> list[str]:
+    """The handlers Cloudflare would not call as workerlab does, one sentence each."""
+    found = []
+    date = config.compatibility_date or "no compatibility_date"
+    ignored = global_handlers_ignored(config)
+    for event, handler in worker.handlers.items():
+        where = f"{worker.path.name}: {handler.name}"
+        if handler.style != "class" and ignored:
+            found.append(
+                f"{where} is a module-level handler: Cloudflare does not call those from compatibility date "
+                f"{NO_GLOBAL_HANDLERS_DATE} (this worker's is {date}); move it into "
+                f"class Default(WorkerEntrypoint) as async def {event}(self, ...)"
+            )
+        elif handler.style == "class" and not ignored:
+            found.append(
+                f"{where}: before compatibility date {NO_GLOBAL_HANDLERS_DATE} (this worker's is {date}) "
+                f"Cloudflare looks for on_{event} on the Default class; set compatibility_date to "
+                f"{NO_GLOBAL_HANDLERS_DATE} or later (or add the flag {NO_GLOBAL_HANDLERS_FLAG})"
+            )
+        if event in _STRICT_EVENTS and _takes_fewer_than_three(
+            handler.function, bound=handler.owner is not None
+        ):
+            found.append(
+                f"{where} takes fewer than three arguments; Cloudflare always calls it with "
+                f"({'batch' if event == 'queue' else 'controller'}, env, ctx): add the missing parameters"
+            )
+    return found
+
+
+def warn_handler_differences(config: WorkerConfig, worker: WorkerModule) -> None:
+    """Log each handler difference once, as a warning, when the worker loads."""
+    for finding in handler_differences(config, worker):
+        logger.warning("%s (workerlab runs it anyway)", finding)
+
+
+def _takes_fewer_than_three(function: Callable[..., Any], *, bound: bool) -> bool:
+    try:
+        parameters = list(inspect.signature(function).parameters.values())
+    except (TypeError, ValueError):
+        return False
+    if bound and parameters:
+        parameters = parameters[1:]
+    if any(p.kind is p.VAR_POSITIONAL for p in parameters):
+        return False
+    return sum(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in parameters) < 3
+
+
+@contextlib.contextmanager
+def watching_import_time_work(folder: Path, found: list[str]) -> Iterator[None]:
+    """While a worker imports, note each call from its own files that Cloudflare refuses at module
+    top level (random values, the current time): its snapshot of the module would freeze them."""
+    patched: list[tuple[Any, str, Any]] = []
+    inside = f"{folder}{os.sep}"
+
+    def watch(owner: Any, name: str, what: str) -> None:
+        original = getattr(owner, name)
+
+        def noted(*args: Any, **kwargs: Any) -> Any:
+            caller = sys._getframe(1).f_code.co_filename
+            if caller.startswith(inside):
+                line = sys._getframe(1).f_lineno
+                found.append(
+                    f"{Path(caller).name}:{line}: {what} at import time: Cloudflare refuses random values "
+                    "and the current time at module top level; move it into a handler"
+                )
+            return original(*args, **kwargs)
+
+        patched.append((owner, name, original))
+        setattr(owner, name, noted)
+
+    for name in ("random", "randint", "choice", "uniform", "getrandbits", "shuffle"):
+        watch(random, name, f"random.{name}()")
+    watch(os, "urandom", "os.urandom()")
+    watch(uuid, "uuid4", "uuid.uuid4()")
+    watch(time, "time", "time.time()")
+    try:
+        yield
+    finally:
+        for owner, name, original in reversed(patched):
+            setattr(owner, name, original)
+
+
+def config_differences(config: WorkerConfig) -> list[str]:
+    """Bindings with no local emulation, and config keys workerlab does not act on."""
+    from .bindings.not_emulated import NotEmulatedBinding
+
+    found = [
+        f"{config.path.name}: env.{spec.binding} ({spec.label}) has no local emulation: calls fail here "
+        "unless a fake is supplied (--binding, or the harness marker's bindings=)"
+        for spec in config.bindings
+        if isinstance(spec, NotEmulatedBinding)
+    ]
+    found += [
+        f"{config.path.name}: {key} is a valid wrangler key that workerlab ignores"
+        for key in config.ignored_keys
+    ]
+    return found
