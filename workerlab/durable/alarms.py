@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -49,6 +49,7 @@ _DUE = (
     f"SELECT {_COLUMNS} FROM alarms WHERE worker = ? AND class_name = ? AND scheduled_ms <= ? "
     "ORDER BY scheduled_ms"
 )
+_FIRST = f"{_BY_TIME} LIMIT ?"
 _ONE = f"SELECT {_COLUMNS} FROM alarms WHERE worker = ? AND class_name = ? AND object_id = ?"
 _SET = """
 INSERT INTO alarms (worker, class_name, object_id, object_name, scheduled_ms, retry_count)
@@ -188,14 +189,11 @@ class AlarmBook:
 
     # --- what the alarm source asks ------------------------------------------------------------
 
-    def waiting(self) -> Iterator[Alarm]:
-        """The alarms not running now, earliest first."""
-        for alarm in self.index.read(_BY_TIME, self._key):
-            if alarm.object_id not in self._running:
-                yield alarm
-
     def next_due_ms(self) -> int | None:
-        return next((alarm.scheduled_ms for alarm in self.waiting()), None)
+        """The time of the earliest alarm not running now."""
+        # Among the first (running + 1) rows by time, one at least is not running.
+        rows = self.index.read(_FIRST, (*self._key, len(self._running) + 1))
+        return next((alarm.scheduled_ms for alarm in rows if alarm.object_id not in self._running), None)
 
     def due(self, now_ms: int) -> list[Alarm]:
         """The alarms due at ``now_ms`` and not running, earliest first."""
