@@ -70,9 +70,13 @@ def open_databases(persist_dir: Path) -> list[str]:
     return sorted(str(p.relative_to(persist_dir)).removesuffix("-wal") for p in persist_dir.rglob("*-wal"))
 
 
-def loaded_packages(name: str) -> list[str]:
-    """The module packages of workers named ``name`` still in sys.modules."""
-    return [module for module in sys.modules if module.startswith("_wl") and module.endswith(f"_{name}")]
+def loaded_from(folder: Path) -> list[str]:
+    """The modules loaded from files under ``folder`` that are still in sys.modules."""
+    return [
+        name
+        for name, module in list(sys.modules.items())
+        if Path(str(getattr(module, "__file__", None) or "/")).is_relative_to(folder)
+    ]
 
 
 class RecordingSession(Session):
@@ -141,7 +145,7 @@ async def test_a_broken_migration_closes_the_bindings_opened_before_it(
     assert open_databases(state) == []
     with pytest.raises(sqlite3.ProgrammingError, match="closed database"):
         await opened_kv[0].get("k")
-    assert loaded_packages("store") == []
+    assert loaded_from(tmp_path) == []
     # The first migration stayed applied (each file is its own transaction); reopening works.
     (migrations / "0002_orders.sql").write_text("CREATE TABLE orders (id INTEGER);\n")
     session = await Session.open([load_config(config)], options(state))
@@ -173,7 +177,7 @@ async def test_a_kind_whose_open_raises_closes_every_worker_opened_before(
         with pytest.raises(sqlite3.ProgrammingError):
             await binding.put("k", "v")
     assert open_databases(state) == []
-    assert loaded_packages("first") == loaded_packages("second") == []
+    assert loaded_from(tmp_path) == []
 
 
 async def test_a_worker_that_fails_to_import_unloads_the_ones_loaded_before(tmp_path: Path) -> None:
@@ -182,7 +186,7 @@ async def test_a_worker_that_fails_to_import_unloads_the_ones_loaded_before(tmp_
     (tmp_path / "bad" / "utils.py").write_text("raise RuntimeError('utils is broken')\n")
     with pytest.raises(WorkerLoadError, match="utils is broken"):
         await Session.open([load_config(good), load_config(bad)], options())
-    assert loaded_packages("good") == loaded_packages("bad") == []
+    assert loaded_from(tmp_path) == []
 
 
 # --- closing ------------------------------------------------------------------------------------
@@ -209,11 +213,12 @@ async def test_close_runs_every_closer_even_when_one_raises(
         "queues.sqlite3",
         "r2/files/objects.sqlite3",
     ]
+    assert loaded_from(tmp_path) == [session.workers["store"].worker.module.__name__]
 
     with pytest.raises(OSError, match="the KV file vanished"):
         await session.close()
     assert open_databases(state) == ["kv/cache.sqlite3"]  # only the one whose closer raised
-    assert loaded_packages("store") == []
+    assert loaded_from(tmp_path) == []
     await session.close()  # a second close does nothing
     really_close(cache)
     assert open_databases(state) == []
@@ -236,7 +241,7 @@ async def test_two_workers_with_the_same_name_are_a_config_error(tmp_path: Path)
         await Session.open([load_config(first), load_config(second)], options())
     message = str(raised.value)
     assert str(second) in message and str(first) in message and '"api"' in message
-    assert loaded_packages("api") == []
+    assert loaded_from(tmp_path) == []
 
 
 async def test_two_consumers_of_one_queue_across_workers_are_a_config_error_naming_both(
@@ -250,7 +255,7 @@ async def test_two_consumers_of_one_queue_across_workers_are_a_config_error_nami
     message = str(raised.value)
     assert '"jobs"' in message
     assert str(first) in message and str(second) in message
-    assert loaded_packages("billing") == loaded_packages("reports") == []
+    assert loaded_from(tmp_path) == []
 
 
 async def test_a_session_needs_a_worker() -> None:
