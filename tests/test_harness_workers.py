@@ -99,6 +99,16 @@ async def test_drain_delivers_for_every_worker_whichever_handle_calls_it(trio: W
     assert trio.module.CRONS == []  # drain never fires crons
 
 
+class _Obj(dict[str, Any]):
+    """A dict with attribute access, as RPC results are."""
+
+    def __getattr__(self, name: str) -> Any:
+        return self[name]
+
+    def __init__(self, **values: Any) -> None:
+        super().__init__(values)
+
+
 async def test_bindings_replaces_an_env_value_with_a_fake() -> None:
     class FakeAuth:
         def __init__(self) -> None:
@@ -117,16 +127,6 @@ async def test_bindings_replaces_an_env_value_with_a_fake() -> None:
         assert fake.tokens == ["anything"]
     finally:
         assert await worker.close() == []
-
-
-class _Obj(dict[str, Any]):
-    """A dict with attribute access, as RPC results are."""
-
-    def __getattr__(self, name: str) -> Any:
-        return self[name]
-
-    def __init__(self, **values: Any) -> None:
-        super().__init__(values)
 
 
 async def test_wait_until_work_of_another_worker_is_reported_at_close(tmp_path: Path) -> None:
