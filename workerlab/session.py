@@ -31,8 +31,10 @@ from .timers import Timers
 
 if TYPE_CHECKING:
     from .dev_registry import DevRegistry, RunningWorker
+    from .durable import DurableObjects
     from .queues.broker import Broker
     from .queues.message import MessageBatch
+    from .workflows import WorkflowEngine
 
 logger = logging.getLogger("workerlab")
 
@@ -70,6 +72,8 @@ class Session:
         self._stack = AsyncExitStack()
         self._consumers: dict[str, tuple[QueueConsumer, Runtime]] = {}
         self._broker: Broker | None = None
+        self._workflows: WorkflowEngine | None = None
+        self._durable_objects: DurableObjects | None = None
         self._registry: DevRegistry | None = None
         self._closed = False
 
@@ -161,6 +165,33 @@ class Session:
             self._broker = Broker(store, self.clock, consumers, self._dispatch, bus=self.bus, workers=workers)
             self._stack.push_async_callback(self._broker.close)
         return self._broker
+
+    def workflow_engine(self) -> WorkflowEngine:
+        """The session's workflow engine, over ``<persist>/workflows.sqlite3`` (opened on first use)."""
+        if self._workflows is None:
+            from .workflows import STORE_FILE_NAME, WorkflowEngine
+
+            path = None if self.persist_dir is None else self.persist_dir / STORE_FILE_NAME
+            self._workflows = WorkflowEngine(path, self.clock, self.bus, durable=self.durable)
+            self._stack.push_async_callback(self._workflows.close)
+            self.timers.add(self._workflows)
+        return self._workflows
+
+    def durable_objects(self) -> DurableObjects:
+        """The session's Durable Objects, under ``<persist>/durable_objects/`` (opened on first use)."""
+        if self._durable_objects is None:
+            from .durable import DurableObjects
+
+            engine = DurableObjects(self.persist_dir, clock=self.clock, bus=self.bus, durable=self.durable)
+            self._durable_objects = engine
+            self._stack.push_async_callback(engine.close)
+            self.timers.add(engine.alarms)
+        return self._durable_objects
+
+    @property
+    def workflows(self) -> WorkflowEngine | None:
+        """The workflow engine, when some worker binds a workflow."""
+        return self._workflows
 
     @property
     def broker(self) -> Broker | None:

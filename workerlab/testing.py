@@ -19,6 +19,7 @@ from .bindings.queue import queue_names
 from .clock import FAKE_CLOCK_START_S, FakeClock, SystemClock, to_epoch_ms, to_epoch_s
 from .context import BackgroundWork, ExecutionContext
 from .cron import CronScheduler, ScheduledController, ScheduledResult
+from .durable import list_durable_object_ids, run_durable_object_alarm, run_in_durable_object
 from .harness_http import drive_app
 from .limits import WAIT_UNTIL_GRACE_S
 from .queues.history import QueueHistory, QueueView
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     from .compat.headers import HeadersInit
     from .compat.workers import Request, Response
     from .session import Session
+    from .workflows import InstanceRecord
 
 __all__ = [
     "QueueResult",
@@ -41,6 +43,9 @@ __all__ = [
     "create_message_batch",
     "create_scheduled_controller",
     "get_queue_result",
+    "list_durable_object_ids",
+    "run_durable_object_alarm",
+    "run_in_durable_object",
     "wait_on_execution_context",
 ]
 
@@ -270,6 +275,15 @@ class Worker:
     def module(self) -> ModuleType:
         """The worker's main module as loaded for this test (fresh each time), e.g. to monkeypatch it."""
         return self.runtime.worker.module
+
+    @property
+    def workflows(self) -> Mapping[str, list[InstanceRecord]]:
+        """Per workflow of the session: its instances (``id``, ``status``, ``steps`` with ``name``,
+        ``attempts`` and ``outcome``), oldest first."""
+        engine = self.session.workflows
+        if engine is None:
+            return {}
+        return {name: engine.instances(name) for name in engine.names}
 
     @property
     def queues(self) -> Mapping[str, QueueView]:

@@ -19,9 +19,11 @@ if TYPE_CHECKING:
     from ..config.source import ConfigSource
     from ..context import BackgroundWork
     from ..dev_registry import RunningWorker
+    from ..durable import DurableObjects
     from ..events import EventBus
     from ..queues.broker import Broker
     from ..timers import Timers
+    from ..workflows import WorkflowEngine
 
 #: Where a binding's resource lives, as the start-up bindings table says.
 Mode = Literal["local", "other process", "not emulated"]
@@ -46,6 +48,14 @@ class SessionServices(Protocol):
 
     def loaded_worker(self, name: str) -> Any:
         """The runtime of the loaded worker ``name``, or None when this process has not loaded it."""
+        ...
+
+    def durable_objects(self) -> DurableObjects:
+        """The one Durable Objects engine of the session (opened on first use)."""
+        ...
+
+    def workflow_engine(self) -> WorkflowEngine:
+        """The one workflow engine of the session (opened on first use)."""
         ...
 
     def running_elsewhere(self, name: str) -> RunningWorker | None:
@@ -101,9 +111,20 @@ def kind_of(spec: object) -> BindingKind:
 
 
 def _registered() -> tuple[BindingKind, ...]:
-    from . import assets, d1, kv, not_emulated, queue, r2, service, vars
+    from . import assets, d1, durable_object, kv, not_emulated, queue, r2, service, vars, workflow
 
-    return (vars.KIND, queue.KIND, kv.KIND, d1.KIND, r2.KIND, service.KIND, assets.KIND, *not_emulated.KINDS)
+    return (
+        vars.KIND,
+        queue.KIND,
+        kv.KIND,
+        d1.KIND,
+        r2.KIND,
+        service.KIND,
+        durable_object.KIND,
+        workflow.KIND,
+        assets.KIND,
+        *not_emulated.KINDS,
+    )
 
 
 #: Every binding kind, in the order their values are put on ``env``.

@@ -156,6 +156,15 @@ class WorkflowEngine:
         self._names = tuple(self._workflows)
         self._wakeup.wake()
 
+    def has(self, name: str) -> bool:
+        """Whether the workflow ``name`` is registered."""
+        return name in self._workflows
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The registered workflows' names, in registration order."""
+        return self._names
+
     def binding(self, name: str) -> WorkflowBinding:
         """The ``env.<BINDING>`` value of workflow ``name`` (``create``, ``get``, ``create_batch``)."""
         binding = self._bindings.get(name)
