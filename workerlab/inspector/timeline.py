@@ -1,0 +1,234 @@
+"""The event timeline: a bounded history of what the session did, and its live readers.
+
+The timeline subscribes to a session's event bus (again to the new one after a reload, keeping its
+history) and turns each event into an :class:`Entry` (see :mod:`.entries`), serialized once. It
+keeps the last ``max_events`` entries and at most ``max_bytes`` of them, whichever bound is hit
+first, so a long-running `workerlab dev` holds a fixed amount of history. Live readers (the
+server-sent event streams) each get a bounded backlog; a reader that falls behind is told so and
+starts again from the history, instead of holding memory for it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections import OrderedDict, deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from ..clock import Clock, SystemClock
+from ..events import BatchDelivered, Event, EventBus
+from .entries import ENTRY_OF, FATE_OF, FOLLOW_UP_OF, Document, batch_entry, message_ids
+
+#: Entries the timeline keeps at most.
+MAX_TIMELINE_EVENTS = 10_000
+#: Bytes of serialized entries the timeline keeps at most (tracebacks make some entries large).
+MAX_TIMELINE_BYTES = 16 * 1024 * 1024
+#: Items a live reader may have waiting before it is told it fell behind.
+MAX_LISTENER_BACKLOG = 1_000
+#: Message fates waiting for their batch; more means no batch event is coming for the oldest.
+MAX_PENDING_FATES = 10_000
+#: What an entry costs beside its JSON text (the object, its tuple of ids, the deque slot).
+_ENTRY_OVERHEAD_BYTES = 200
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One timeline entry: the fields readers filter on, and the document as JSON text."""
+
+    seq: int
+    kind: str
+    worker: str
+    level: str
+    message_ids: tuple[str, ...]
+    json: str
+
+    @property
+    def size_bytes(self) -> int:
+        return sys.getsizeof(self.json) + _ENTRY_OVERHEAD_BYTES + 80 * len(self.message_ids)
+
+    def concerns(self, message_id: str) -> bool:
+        return message_id in self.message_ids
+
+
+@dataclass(frozen=True, slots=True)
+class Changed:
+    """A notice that what a page shows may have changed (``topics``: "queues", "storage", ...)."""
+
+    topics: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class FellBehind:
+    """A notice that the reader missed items and should start again from the history."""
+
+
+Item = Entry | Changed | FellBehind
+
+
+class Listener:
+    """A live reader of the timeline: the items since it started listening, in order."""
+
+    def __init__(self, timeline: Timeline, max_backlog: int) -> None:
+        self._timeline = timeline
+        self._items: deque[Item] = deque()
+        self._max_backlog = max_backlog
+        self._ready = asyncio.Event()
+
+    def push(self, item: Item) -> None:
+        if len(self._items) >= self._max_backlog:
+            self._items.clear()
+            item = FellBehind()
+        self._items.append(item)
+        self._ready.set()
+
+    async def next_items(self) -> list[Item]:
+        """Wait until at least one item arrived; return all that did."""
+        await self._ready.wait()
+        self._ready.clear()
+        items = list(self._items)
+        self._items.clear()
+        return items
+
+    def close(self) -> None:
+        self._timeline._listeners.discard(self)
+
+    def __enter__(self) -> Listener:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+
+class Timeline:
+    """The session's events as entries, newest last, bounded in count and in bytes."""
+
+    def __init__(
+        self,
+        *,
+        max_events: int = MAX_TIMELINE_EVENTS,
+        max_bytes: int = MAX_TIMELINE_BYTES,
+        max_listener_backlog: int = MAX_LISTENER_BACKLOG,
+    ) -> None:
+        self._entries: deque[Entry] = deque()
+        self._max_events = max_events
+        self._max_bytes = max_bytes
+        self._max_listener_backlog = max_listener_backlog
+        self.bytes_used = 0
+        #: Entries that fell off the front so far.
+        self.dropped = 0
+        self._seq = 0
+        self._clock: Clock = SystemClock()
+        self._listeners: set[Listener] = set()
+        self._fates: OrderedDict[str, tuple[Document, Document | None]] = OrderedDict()
+        self._unsubscribe: Callable[[], None] | None = None
+
+    # --- recording ---------------------------------------------------------------------------
+
+    def attach(self, bus: EventBus, clock: Clock) -> None:
+        """Record the events of ``bus`` (instead of the bus attached before), timed by ``clock``."""
+        self.detach()
+        self._clock = clock
+        kinds = (*ENTRY_OF, *FATE_OF, BatchDelivered)
+        self._unsubscribe = bus.subscribe(self._on_event, *kinds)
+
+    def detach(self) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+
+    def _on_event(self, event: Event) -> None:
+        kind = type(event)
+        if kind is BatchDelivered:
+            self._on_batch(event)  # type: ignore[arg-type]
+            return
+        fate_of = FATE_OF.get(kind)
+        if fate_of is not None:
+            # Told before the batch's own event: kept until it comes, then shown after it.
+            message_id, fate = fate_of(event)
+            follow_up = FOLLOW_UP_OF.get(kind)
+            self._fates[message_id] = (fate, None if follow_up is None else follow_up(event))
+            if len(self._fates) > MAX_PENDING_FATES:
+                _, (_, orphan) = self._fates.popitem(last=False)
+                if orphan is not None:
+                    self.add(orphan)
+            return
+        self.add(ENTRY_OF[kind](event))
+
+    def _on_batch(self, event: BatchDelivered) -> None:
+        fates: dict[str, Document] = {}
+        follow_ups: list[Document] = []
+        for message in event.messages:
+            held = self._fates.pop(message.id, None)
+            if held is not None:
+                fates[message.id] = held[0]
+                if held[1] is not None:
+                    follow_ups.append(held[1])
+        self.add(batch_entry(event, fates))
+        for document in follow_ups:
+            self.add(document)
+
+    def add(self, document: Document) -> Entry:
+        """Append an entry for ``document`` (it gets ``seq`` and ``at_ms``) and tell the live readers."""
+        self._seq += 1
+        document = {"seq": self._seq, "at_ms": self._clock.now_ms(), **document}
+        entry = Entry(
+            seq=self._seq,
+            kind=document["kind"],
+            worker=document.get("worker") or "",
+            level=document.get("level", "info"),
+            message_ids=message_ids(document),
+            json=json.dumps(document, ensure_ascii=False, separators=(",", ":"), default=repr),
+        )
+        self._entries.append(entry)
+        self.bytes_used += entry.size_bytes
+        while len(self._entries) > self._max_events or self.bytes_used > self._max_bytes:
+            self.bytes_used -= self._entries.popleft().size_bytes
+            self.dropped += 1
+        for listener in list(self._listeners):
+            listener.push(entry)
+        return entry
+
+    def changed(self, *topics: str) -> None:
+        """Tell the live readers that what the pages of ``topics`` show may have changed."""
+        notice = Changed(frozenset(topics))
+        for listener in list(self._listeners):
+            listener.push(notice)
+
+    # --- reading -----------------------------------------------------------------------------
+
+    def entries(self, *, after: int = 0, message: str | None = None, limit: int | None = None) -> list[Entry]:
+        """Entries newer than ``after`` (those concerning ``message`` only), the last ``limit`` of them."""
+        found: Iterable[Entry] = (e for e in self._entries if e.seq > after)
+        if message is not None:
+            found = (e for e in found if e.concerns(message))
+        chosen = list(found)
+        return chosen if limit is None else chosen[-limit:] if limit > 0 else []
+
+    def listen(self) -> Listener:
+        """A live reader of the entries and notices from now on (close it when done)."""
+        listener = Listener(self, self._max_listener_backlog)
+        self._listeners.add(listener)
+        return listener
+
+    @property
+    def latest_seq(self) -> int:
+        return self._seq
+
+    @property
+    def listeners(self) -> int:
+        return len(self._listeners)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def stats(self) -> dict[str, Any]:
+        return {
+            "entries": len(self._entries),
+            "bytes": self.bytes_used,
+            "dropped": self.dropped,
+            "max_events": self._max_events,
+            "max_bytes": self._max_bytes,
+        }
