@@ -32,6 +32,17 @@ def dev(
     return DevProcess([*args, *options], cwd=folder)
 
 
+def registered(process: DevProcess) -> str:
+    """Wait until ``process`` is ready and has recorded its workers in the registry; return its URL.
+
+    The registry entry is written after the `Ready on` line and before the bindings table, so
+    another process can reach this one's workers only once the table is out.
+    """
+    url = process.wait_ready()
+    process.wait_for(r"^\S+ (has access to the following bindings:|has no bindings\.)$")
+    return url
+
+
 def table(process: DevProcess, worker: str) -> list[list[str]]:
     """The rows of ``worker``'s block in the start-up bindings table, split into columns."""
     start = process.wait_for(rf"^{worker} has access to the following bindings:$")
@@ -101,8 +112,8 @@ def test_one_process_serves_the_first_worker_and_runs_the_others(folder: Path) -
 @pytest.mark.parametrize("stopping", ["SIGTERM", "SIGKILL"])
 def test_two_processes_sharing_a_persist_directory_reach_each_other(folder: Path, stopping: str) -> None:
     with dev(folder, "shop") as shop, dev(folder, "auth") as auth:
-        url = shop.wait_ready()
-        auth.wait_ready()
+        url = registered(shop)
+        registered(auth)
         assert ["env.AUTH", "Worker", "auth", "other process"] in table(shop, "shop")
 
         with httpx.Client(base_url=url, trust_env=False) as client:
@@ -152,8 +163,8 @@ def test_two_processes_sharing_a_persist_directory_reach_each_other(folder: Path
 
 def test_a_reloaded_process_is_still_reached_by_the_other(folder: Path) -> None:
     with dev(folder, "shop") as shop, dev(folder, "auth", options=("--persist-to", "state")) as auth:
-        url = shop.wait_ready()
-        auth.wait_ready()
+        url = registered(shop)
+        registered(auth)
         with httpx.Client(base_url=url, trust_env=False) as client:
             new_token = client.get("/login", headers={"authorization": "Bearer t-cy"})
             assert new_token.status_code == 401
@@ -229,8 +240,8 @@ def test_values_and_errors_cross_between_processes(folder: Path) -> None:
         'name = "front"\nmain = "worker.py"\n[[services]]\nbinding = "AUTH"\nservice = "auth"\n'
     )
     with dev(folder, "front") as front, dev(folder, "auth") as auth:
-        url = front.wait_ready()
-        auth.wait_ready()
+        url = registered(front)
+        registered(auth)
         report = httpx.get(url + "/", trust_env=False).json()
         stop(auth)
         stop(front)
@@ -253,8 +264,8 @@ def test_values_and_errors_cross_between_processes(folder: Path) -> None:
 
 def test_a_producer_in_one_process_feeds_the_consumer_in_another(folder: Path) -> None:
     with dev(folder, "shop") as shop, dev(folder, "mailer") as mailer:
-        url = shop.wait_ready()
-        mailer.wait_ready()
+        url = registered(shop)
+        registered(mailer)
         mark = mailer.mark()
         order = httpx.post(url + "/orders", json={"email": "ada@example.com", "item": "tea"}, trust_env=False)
         assert order.status_code == 202
