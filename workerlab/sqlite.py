@@ -60,29 +60,44 @@ _LOCKED_CODES = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED})
 
 
 class LockWait:
-    """Runs work on a connection opened with ``wait_for_locks=False``, from the event loop.
+    """Runs work from the event loop on a connection opened with ``wait_for_locks=False``.
 
-    The work runs on the loop at once; if SQLite answers that another process holds the database,
-    it runs again in a thread that waits up to ``BUSY_TIMEOUT_MS`` for the lock, and later work
-    queues behind it (asynchronously) so that the connection is only ever used by one of them.
-    Work must do nothing before its first statement that it cannot do twice: a locked database
-    refuses the first write (``BEGIN IMMEDIATE`` or a lone statement), before anything changed.
-    ``lock`` guards the connection against other threads.
+    The work runs on the loop at once. If SQLite answers that another process holds the database,
+    it runs again in a thread, on a second connection of its own that waits up to
+    ``BUSY_TIMEOUT_MS`` for the lock (later work queues behind it, asynchronously), while the loop's
+    connection stays free for reads. Work reaches the connection it must use through
+    :attr:`connection`. It must do nothing before its first statement that it cannot do twice: a
+    locked database refuses the first write (``BEGIN IMMEDIATE`` or a lone statement) before
+    anything changed. ``open_waiting`` makes the thread's connection (None: an in-memory database,
+    which no other process can hold).
     """
 
-    def __init__(self, connection: sqlite3.Connection, lock: threading.RLock | None = None) -> None:
+    def __init__(
+        self,
+        connection: sqlite3.Connection,
+        open_waiting: Callable[[], sqlite3.Connection] | None = None,
+        lock: threading.RLock | None = None,
+    ) -> None:
         self._connection = connection
+        self._open_waiting = open_waiting
+        self._waiting_connection: sqlite3.Connection | None = None
+        self._thread = threading.local()
         self.lock = lock or threading.RLock()
         self._queue: asyncio.Lock | None = None
         self._waiting = 0
 
+    @property
+    def connection(self) -> sqlite3.Connection:
+        """The connection of the work running in this thread: the loop's, or the waiting one."""
+        return getattr(self._thread, "connection", None) or self._connection
+
     async def run(self, work: Callable[[], T]) -> T:
-        if not self._waiting:
+        if not self._waiting or self._open_waiting is None:
             try:
                 with self.lock:
                     return work()
             except sqlite3.OperationalError as error:
-                if not is_locked(error):
+                if not is_locked(error) or self._open_waiting is None:
                     raise
         if self._queue is None:
             self._queue = asyncio.Lock()
@@ -94,12 +109,20 @@ class LockWait:
             self._waiting -= 1
 
     def _patiently(self, work: Callable[[], T]) -> T:
-        with self.lock:
-            self._connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            try:
-                return work()
-            finally:
-                self._connection.execute("PRAGMA busy_timeout = 0")
+        if self._waiting_connection is None:
+            assert self._open_waiting is not None
+            self._waiting_connection = self._open_waiting()
+        self._thread.connection = self._waiting_connection
+        try:
+            return work()
+        finally:
+            self._thread.connection = None
+
+    def close(self) -> None:
+        """Close the waiting connection (the loop's belongs to its owner)."""
+        if self._waiting_connection is not None:
+            self._waiting_connection.close()
+            self._waiting_connection = None
 
 
 def _enable_wal(connection: sqlite3.Connection) -> None:

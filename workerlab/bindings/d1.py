@@ -104,7 +104,7 @@ class SQLRunner:
         self._refused: str | None = None
         with db.lock:
             self._page_size = db.conn.execute("PRAGMA page_size").fetchone()[0]
-            db.conn.set_authorizer(self._authorize)
+            db.on_connect(lambda conn: conn.set_authorizer(self._authorize))
 
     def _authorize(self, action: int, *_: Any) -> int:
         if self._user_sql and action in _REFUSED:

@@ -43,20 +43,36 @@ class Database:
     def __init__(self, path: Path | None, *, durable: bool = False, on_loop: bool = False) -> None:
         self.path = path
         self.lock = threading.RLock()
+        self._setups: list[Callable[[sqlite3.Connection], object]] = [_foreign_keys]
         try:
-            self.conn = connect(path, durable=durable, wait_for_locks=not on_loop)
-            self.conn.execute("PRAGMA foreign_keys=ON")
-            self._gate = LockWait(self.conn, self.lock)
+            connection = connect(path, durable=durable, wait_for_locks=not on_loop)
+            _foreign_keys(connection)
         except (OSError, sqlite3.Error) as e:
             raise StorageError(
                 f"cannot open the local database {path}: {e} (expected a writable SQLite file; "
                 f"check the persist directory)"
             ) from None
+        opener = None if path is None else lambda: self._prepared(connect(path, durable=durable))
+        self._gate = LockWait(connection, opener, self.lock)
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        """The connection to use here: the event loop's, or (in :meth:`run`'s waiting thread) its own."""
+        return self._gate.connection
+
+    def on_connect(self, setup: Callable[[sqlite3.Connection], object]) -> None:
+        """Apply ``setup`` to the connection now and to any other this database opens later."""
+        self._setups.append(setup)
+        setup(self.conn)
+
+    def _prepared(self, connection: sqlite3.Connection) -> sqlite3.Connection:
+        for setup in self._setups:
+            setup(connection)
+        return connection
 
     async def run(self, work: Callable[[sqlite3.Connection], T]) -> T:
         """``work(conn)`` from the event loop (see :class:`~workerlab.sqlite.LockWait`)."""
-        conn = self.conn
-        return await self._gate.run(lambda: work(conn))
+        return await self._gate.run(lambda: work(self.conn))
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -73,7 +89,12 @@ class Database:
 
     def close(self) -> None:
         with self.lock:
+            self._gate.close()
             self.conn.close()
+
+
+def _foreign_keys(connection: sqlite3.Connection) -> None:
+    connection.execute("PRAGMA foreign_keys=ON")
 
 
 @dataclass(frozen=True)

@@ -96,10 +96,15 @@ class QueueStore:
     """Messages of every queue, in one SQLite database (a file in WAL mode, or memory for tests)."""
 
     def __init__(self, connection: sqlite3.Connection, path: Path | None, durable: bool) -> None:
-        self._db = connection
         self.path = path
         self.durable = durable
-        self._gate = LockWait(connection)
+        opener = None if path is None else lambda: connect(path, durable=durable)
+        self._gate = LockWait(connection, opener)
+
+    @property
+    def _db(self) -> sqlite3.Connection:
+        # The event loop's connection, or, in run()'s waiting thread, that thread's own.
+        return self._gate.connection
 
     @classmethod
     def open(cls, path: Path | None, *, durable: bool = False, on_loop: bool = False) -> QueueStore:
@@ -141,6 +146,7 @@ class QueueStore:
 
     def close(self) -> None:
         """Close the database (committed data stays on disk)."""
+        self._gate.close()
         self._db.close()
 
     async def run(self, method: Callable[..., T], *args: Any, **kwargs: Any) -> T:
