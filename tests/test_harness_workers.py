@@ -160,16 +160,6 @@ async def test_wait_until_work_of_another_worker_is_reported_at_close(tmp_path: 
     assert [str(f) for f in failures] == ["audit store is down (login)"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "workerlab/bindings/kv.py open_kv() and d1.py open_d1() (via _KVKind/_D1Kind.open) give every "
-        "binding its own private in-memory SQLite database when the session has no persist directory (the "
-        "harness), so two loaded workers bound to the same KV namespace id or D1 database_name do not see "
-        "each other's writes; under `workerlab dev` (one persist directory for all) they share the file, and "
-        "on Cloudflare they are one namespace. The session should give both bindings one in-memory store"
-    ),
-)
 async def test_two_workers_bound_to_the_same_kv_namespace_share_it_in_memory(tmp_path: Path) -> None:
     configs = []
     for name in ("login", "api"):

@@ -346,17 +346,6 @@ async def test_loading_the_same_config_twice_gives_fresh_modules() -> None:
         assert await second.close() == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "workerlab/namespace.py WorkerNamespace.owns(): any folder of the worker counts as a module, so a "
-        "data folder without __init__.py named like a standard-library package (email/ templates) hides it: "
-        "`from email.message import EmailMessage` fails the load with "
-        "'ModuleNotFoundError: No module named email.message'. "
-        "Python (and Cloudflare, the folder on sys.path) prefers a regular module or package over a "
-        "namespace-package folder, so only folders with __init__.py should shadow an importable module"
-    ),
-)
 async def test_a_data_folder_named_like_a_standard_library_package_does_not_hide_it(tmp_path: Path) -> None:
     config = write_worker(
         tmp_path / "mailer",
@@ -385,15 +374,6 @@ async def test_a_data_folder_named_like_a_standard_library_package_does_not_hide
         assert await worker.close() == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "workerlab/namespace.py: only the worker's __builtins__.__import__ redirects its modules, so "
-        "importlib.import_module('handlers.orders') in worker code (dynamic dispatch) raises "
-        "ModuleNotFoundError 'handlers'; on Cloudflare the worker's folder is on sys.path and it imports "
-        "the worker's own handlers/orders.py"
-    ),
-)
 async def test_importlib_import_module_finds_the_workers_own_modules(tmp_path: Path) -> None:
     config = write_worker(
         tmp_path / "api",

@@ -263,15 +263,6 @@ class Level(IntEnum):
     HIGH = 3
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "workerlab/rpc.py _clone() returns an instance of a bool/int/float/str/datetime subclass as it is, "
-        "so in-process RPC hands the target the caller's own object (a StrEnum or IntEnum member, a "
-        "datetime subclass) by reference; a structured clone (and the loopback path between processes, "
-        "workerlab/clone.py) gives a plain str / int / float / datetime. It should copy to the base type"
-    ),
-)
 @pytest.mark.parametrize(
     ("value", "plain"), [(Role.ADMIN, "str"), (Level.HIGH, "int")], ids=["StrEnum", "IntEnum"]
 )
@@ -379,16 +370,6 @@ async def test_rpc_to_a_worker_without_a_default_class_names_what_is_missing(tmp
         assert await worker.close() == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "workerlab/bindings/service.py _ServiceKind.open() never checks the entrypoint: an entrypoint that "
-        "names a class that is not a WorkerEntrypoint subclass (or nothing) loads fine, and the first call "
-        "then raises Runtime.entrypoint_class()'s ConfigError, re-made by carried() as a RemoteError named "
-        "ConfigError. The target is loaded before bindings open, so Session.open should raise the "
-        "ConfigError at load"
-    ),
-)
 @pytest.mark.parametrize(("entrypoint", "found"), [("Helper", "a type"), ("Billing", "nothing")])
 async def test_an_entrypoint_that_is_no_worker_entrypoint_is_an_error_at_load(
     tmp_path: Path, entrypoint: str, found: str
@@ -448,16 +429,6 @@ async def test_a_service_loaded_nowhere_raises_on_use_naming_it_and_how_to_start
         assert await worker.close() == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "workerlab/bindings/service_remote.py call_remote() lets httpx.ConnectError ('All connection "
-        "attempts failed', naming neither the service nor the process) escape when the registry names a "
-        "live pid whose port no longer answers (a process shutting down between closing its socket and "
-        "unregistering, or a reused pid); it should raise the ServiceUnavailableError / ConnectionError "
-        "naming the service, the URL and how to start it, as it does for a non-200 answer"
-    ),
-)
 async def test_a_registered_process_that_does_not_answer_is_a_clear_error(tmp_path: Path) -> None:
     session = await Session.open([load_config(SHOP)], SessionOptions(persist_dir=tmp_path))
     try:

@@ -337,10 +337,13 @@ async def test_the_bindings_table_says_where_a_service_not_loaded_here_runs(
     sessions: Callable[..., Awaitable[Session]],
 ) -> None:
     session = await sessions([PROJECTS / "auth" / "wrangler.toml"])
+    # Not loaded here, and no other process has registered it (yet).
     assert bindings_table(session).splitlines()[-1].split() == [
         "env.SHOP",
         "Worker",
         "shop",
+        "[not",
+        "running]",
         "other",
         "process",
     ]

@@ -183,9 +183,9 @@ class DevServer:
         if server.started:
             host, port = sock.getsockname()[:2]
             self.url = f"http://{host}:{port}"
+            self._register(session)  # before Ready: a script may call this process's workers at once
             _flush_log()  # what loading logged (applied migrations, warnings) comes before the line
             print(f"Ready on {self.url}", flush=True)
-            self._register(session)
             print(bindings_table(session), flush=True)
             # Everything imported so far lives as long as the process: keep it out of every
             # garbage collection from now on, so collections stay as cheap as the request garbage.

@@ -42,6 +42,7 @@ class WorkerNamespace:
         self._owned: dict[str, bool] = {}
         self.builtins: dict[str, Any] = dict(builtins.__dict__)
         self.builtins["__import__"] = self._import
+        self._importlib = _ImportlibView(self)
         package = ModuleType(self.package, f"The modules of the worker in {folder}")
         package.__path__ = [str(folder)]
         package.__package__ = self.package
@@ -61,13 +62,28 @@ class WorkerNamespace:
             del sys.modules[name]
 
     def owns(self, top: str) -> bool:
-        """Whether ``import <top>`` means a module in the worker's folder."""
+        """Whether ``import <top>`` means a module in the worker's folder.
+
+        A module (``top.py``) or a package (``top/__init__.py``) there always is the worker's; a
+        plain folder only when nothing else of that name exists, since Python prefers any regular
+        module or package to a namespace folder (an ``email/`` of templates never hides ``email``).
+        """
         owned = self._owned.get(top)
         if owned is None:
-            owned = self._owned[top] = top.isidentifier() and (
-                (self.folder / f"{top}.py").is_file() or (self.folder / top).is_dir()
+            folder = self.folder / top
+            owned = top.isidentifier() and (
+                (self.folder / f"{top}.py").is_file()
+                or (folder / "__init__.py").is_file()
+                or (folder.is_dir() and _found_elsewhere(top) is None)
             )
+            self._owned[top] = owned
         return owned
+
+    def import_module(self, name: str, package: str | None = None) -> ModuleType:
+        """``importlib.import_module`` as the worker's own code sees it: its modules first."""
+        if not name.startswith(".") and self.owns(name.partition(".")[0]):
+            return importlib.import_module(f"{self.package}.{name}")
+        return importlib.import_module(name, package)
 
     def _import(
         self,
@@ -78,6 +94,8 @@ class WorkerNamespace:
         level: int = 0,
     ) -> ModuleType:
         if level == 0:
+            if name == "importlib":
+                return self._importlib
             top = name.partition(".")[0]
             if self.owns(top):
                 full = f"{self.package}.{name}"
@@ -85,6 +103,26 @@ class WorkerNamespace:
                 # `import a.b` binds `a`: the worker's `a`, not the package that holds it.
                 return module if fromlist else sys.modules[f"{self.package}.{top}"]
         return _original_import(name, globals, locals, fromlist, level)
+
+
+def _found_elsewhere(top: str) -> importlib.machinery.ModuleSpec | None:
+    if top in sys.builtin_module_names or top in sys.modules:
+        return importlib.machinery.ModuleSpec(top, None)
+    try:
+        return importlib.machinery.PathFinder.find_spec(top)
+    except (ImportError, ValueError):
+        return None
+
+
+class _ImportlibView(ModuleType):
+    """``importlib`` as a worker's code imports it: ``import_module`` finds the worker's modules."""
+
+    def __init__(self, namespace: WorkerNamespace) -> None:
+        super().__init__("importlib", importlib.__doc__)
+        self.import_module = namespace.import_module
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(importlib, name)
 
 
 class _WorkerLoader(importlib.abc.Loader):

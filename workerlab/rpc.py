@@ -39,6 +39,9 @@ MAX_RPC_DEPTH = 200
 #: What crosses an RPC call, for error messages.
 RPC_TYPES = "None, bool, int, float, str, bytes, list, tuple, dict, datetime, Request or Response"
 
+#: Types that cross as they are (a subclass crosses as its plain base: the other side lacks the class).
+_PLAIN: tuple[type, ...] = (bool, int, float, str, datetime)
+
 Invoke = Callable[[str, tuple[Any, ...], dict[str, Any]], Awaitable[Any]]
 
 
@@ -91,8 +94,13 @@ def clone(value: Any, where: str) -> Any:
 
 
 def _clone(value: Any, where: str, path: set[int], depth: int) -> Any:
-    if value is None or isinstance(value, bool | int | float | str | datetime):
+    kind = type(value)
+    if value is None or kind in _PLAIN:
         return value
+    if isinstance(value, bool | int | float | str):  # an enum member or another subclass: its plain value
+        return next(base for base in _PLAIN if isinstance(value, base))(value)
+    if isinstance(value, datetime):
+        return datetime.fromisoformat(value.isoformat())
     if isinstance(value, bytes | bytearray | memoryview):
         return bytes(value)
     if isinstance(value, dict | list | tuple):

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .clock import Clock, SystemClock
 from .config import QueueConsumer, WorkerConfig
@@ -37,6 +37,10 @@ if TYPE_CHECKING:
     from .workflows import WorkflowEngine
 
 logger = logging.getLogger("workerlab")
+
+
+class Closable(Protocol):
+    def close(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -74,6 +78,7 @@ class Session:
         self._broker: Broker | None = None
         self._workflows: WorkflowEngine | None = None
         self._durable_objects: DurableObjects | None = None
+        self._shared: dict[tuple[str, str], Closable] = {}
         self._registry: DevRegistry | None = None
         self._closed = False
 
@@ -200,6 +205,15 @@ class Session:
 
     async def _dispatch(self, batch: MessageBatch) -> tuple[Outcome, BaseException | None]:
         return await self._consumers[batch.queue][1].run_queue_batch(batch)
+
+    def shared(self, key: tuple[str, str], make: Callable[[], Closable]) -> Any:
+        """One object per ``key`` for the whole session, closed with it: a KV namespace, D1 database or
+        R2 bucket that several workers bind is one store, in memory as on disk."""
+        found = self._shared.get(key)
+        if found is None:
+            found = self._shared[key] = make()
+            self._stack.callback(found.close)
+        return found
 
     def worker_env(self, name: str) -> Any:
         return self.workers[name].env

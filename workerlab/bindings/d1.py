@@ -365,8 +365,11 @@ class _D1Kind:
         from .d1_commands import apply_pending, migration_files
 
         session = site.session
-        binding = open_d1(spec, session.persist_dir, session.clock, durable=session.durable)
-        site.stack.callback(binding.close)
+
+        def make() -> D1DatabaseBinding:
+            return open_d1(spec, session.persist_dir, session.clock, durable=session.durable)
+
+        binding: D1DatabaseBinding = session.shared(("d1", spec.database_name), make)
         if spec.migrations_dir.is_dir():
             files = migration_files(site.config, spec)
             database = binding.database

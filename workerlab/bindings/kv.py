@@ -352,8 +352,11 @@ class _KVKind:
 
     async def open(self, spec: KVNamespace, site: BindingSite) -> KVNamespaceBinding:
         session = site.session
-        binding = open_kv(spec, session.persist_dir, session.clock, durable=session.durable)
-        site.stack.callback(binding.close)
+
+        def make() -> KVNamespaceBinding:
+            return open_kv(spec, session.persist_dir, session.clock, durable=session.durable)
+
+        binding: KVNamespaceBinding = session.shared(("kv", spec.id or spec.binding), make)
         return binding
 
     def describe(self, spec: KVNamespace, site: BindingSite) -> tuple[str, Mode]:

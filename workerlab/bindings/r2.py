@@ -457,8 +457,11 @@ class _R2Kind:
 
     async def open(self, spec: R2Bucket, site: BindingSite) -> R2BucketBinding:
         session = site.session
-        binding = open_r2(spec, session.persist_dir, session.clock, durable=session.durable)
-        site.stack.callback(binding.close)
+
+        def make() -> R2BucketBinding:
+            return open_r2(spec, session.persist_dir, session.clock, durable=session.durable)
+
+        binding: R2BucketBinding = session.shared(("r2", spec.bucket_name), make)
         return binding
 
     def describe(self, spec: R2Bucket, site: BindingSite) -> tuple[str, Mode]:

@@ -7,7 +7,7 @@ and adding its kind to :data:`KINDS`; nothing else in workerlab lists the kinds.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +40,10 @@ class SessionServices(Protocol):
 
     def queue_broker(self) -> Broker:
         """The one queue broker of the session (opened on first use)."""
+        ...
+
+    def shared(self, key: tuple[str, str], make: Callable[[], Any]) -> Any:
+        """One object per ``key`` for the session (a store several workers bind), closed with it."""
         ...
 
     def worker_env(self, name: str) -> Any:

@@ -139,12 +139,17 @@ class _ServiceKind:
         ]
 
     async def open(self, spec: Service, site: BindingSite) -> ServiceBinding:
+        target = site.session.loaded_worker(spec.service)
+        if target is not None and spec.entrypoint is not None:
+            target.entrypoint_class(spec.entrypoint)  # a ConfigError now rather than at the first call
         return ServiceBinding(spec, site.session, site.worker)
 
     def describe(self, spec: Service, site: BindingSite) -> tuple[str, Mode]:
         resource = spec.service if spec.entrypoint is None else f"{spec.service}#{spec.entrypoint}"
-        local = site.session.loaded_worker(spec.service) is not None
-        return resource, "local" if local else "other process"
+        if site.session.loaded_worker(spec.service) is not None:
+            return resource, "local"
+        running = site.session.running_elsewhere(spec.service) is not None
+        return (resource if running else f"{resource} [not running]"), "other process"
 
 
 KIND = _ServiceKind()

@@ -84,11 +84,20 @@ async def call_remote(
         pack([clone(arg, f"argument {index + 1} of {method}()") for index, arg in enumerate(args)]),
         pack({key: clone(arg, f"argument {key}= of {method}()") for key, arg in kwargs.items()}),
     ]
-    reply = await _shared_client().post(
-        f"{running.url}{RPC_PATH_PREFIX}{worker}",
-        content=encode_clone(payload),
-        headers={TOKEN_HEADER: running.token, "content-type": "application/octet-stream"},
-    )
+    import httpx
+
+    try:
+        reply = await _shared_client().post(
+            f"{running.url}{RPC_PATH_PREFIX}{worker}",
+            content=encode_clone(payload),
+            headers={TOKEN_HEADER: running.token, "content-type": "application/octet-stream"},
+        )
+    except httpx.TransportError as error:
+        raise ConnectionError(
+            f'calling {worker}.{method}: the workerlab dev process that registered the service "{worker}" '
+            f"(pid {running.pid}, {running.url}) does not answer ({type(error).__name__}); it may be "
+            "stopping: start it again, or load the worker in this process"
+        ) from None
     if reply.status_code != 200:
         raise ConnectionError(
             f"calling {worker}.{method} in the workerlab dev process at {running.url} failed: "

@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.routing import BaseRoute, Mount, Route, Router
 
 from ..errors import UserError
-from . import crons, d1, kv, page, queues, r2, stream, workers
+from . import crons, d1, durable, kv, page, queues, r2, stream, workers, workflows
 from .guard import check
 from .responses import ApiError, error_document, not_found
 from .state import SESSION_KEY, STATE_KEY, InspectorState
@@ -45,7 +45,7 @@ async def _unknown(request: Request) -> None:
 
 def _routes() -> list[BaseRoute]:
     api: list[BaseRoute] = []
-    for module in (workers, queues, crons, kv, d1, r2):
+    for module in (workers, queues, crons, kv, d1, r2, durable, workflows):
         api += module.ROUTES
     api += [
         Route("/api/events", stream.events, methods=["GET"]),

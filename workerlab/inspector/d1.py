@@ -12,7 +12,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from ..bindings.d1 import D1DatabaseBinding
-from .readonly_sql import QueryResult, console, read
+from .readonly_sql import QueryResult, console, describe_tables, quoted, read
 from .responses import ApiError, json_response, jsonable, not_found, query_int, read_json, required_string
 from .state import binding_of, bindings_of_kind, session_of
 
@@ -22,10 +22,6 @@ DEFAULT_ROWS_PER_PAGE = 50
 MAX_ROWS_PER_PAGE = 1_000
 
 Query = Callable[..., QueryResult]
-
-
-def _quoted(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def _database_file(request: Request) -> Path:
@@ -54,29 +50,9 @@ async def list_databases(request: Request) -> Response:
     return json_response({"databases": [{"worker": w, "binding": b} for w, b, _ in found]})
 
 
-def _tables(query: Query) -> list[dict[str, Any]]:
-    schema = query(
-        "SELECT name, type FROM sqlite_schema WHERE type IN ('table', 'view') "
-        "AND name NOT LIKE 'sqlite_%' ORDER BY name"
-    )
-    tables = []
-    for name, kind in schema.rows:
-        columns = query(f"PRAGMA table_info({_quoted(name)})")
-        count = query(f"SELECT count(*) FROM {_quoted(name)}")
-        tables.append(
-            {
-                "name": name,
-                "type": kind,
-                "rows": count.rows[0][0],
-                "columns": [{"name": c[1], "type": c[2], "primary_key": bool(c[5])} for c in columns.rows],
-            }
-        )
-    return tables
-
-
 async def list_tables(request: Request) -> Response:
     path = _database_file(request)
-    return json_response({"tables": await read(path, _tables)})
+    return json_response({"tables": await read(path, describe_tables)})
 
 
 async def table_rows(request: Request) -> Response:
@@ -89,7 +65,7 @@ async def table_rows(request: Request) -> Response:
         known = query("SELECT 1 FROM sqlite_schema WHERE type IN ('table', 'view') AND name = ?", table)
         if not known.rows:
             raise not_found(f"The database has no table named {table!r}")
-        return query(f"SELECT * FROM {_quoted(table)} LIMIT ? OFFSET ?", limit + 1, offset)
+        return query(f"SELECT * FROM {quoted(table)} LIMIT ? OFFSET ?", limit + 1, offset)
 
     result = await read(path, page)
     more = len(result.rows) > limit

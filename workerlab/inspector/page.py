@@ -17,11 +17,12 @@ from starlette.routing import Route
 from .responses import not_found
 from .state import state_of
 
+_SCRIPTS = ("core", "main", "workers", "queues", "crons", "kv", "d1", "r2", "durable", "workflows", "timeline")
 #: The static files the page loads, and their media types.
 STATIC_FILES = {
     "inspector.css": "text/css; charset=utf-8",
-    "inspector.js": "text/javascript; charset=utf-8",
     "favicon.svg": "image/svg+xml",
+    **{f"{name}.js": "text/javascript; charset=utf-8" for name in _SCRIPTS},
 }
 #: Where the token goes in ``index.html``.
 _TOKEN_SLOT = "{{token}}"

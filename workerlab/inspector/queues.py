@@ -18,7 +18,7 @@ from ..queues.broker import Broker, stored_record
 from ..queues.store import QueueStore, StoredMessage
 from ..session import Session
 from .responses import ApiError, bad_request, json_response, jsonable, preview, query_int, read_json
-from .state import session_of, state_of
+from .state import record_action, session_of
 
 #: Messages per page unless the request asks for another count.
 DEFAULT_MESSAGES_PER_PAGE = 50
@@ -150,19 +150,12 @@ async def send_message(request: Request) -> Response:
         .producer(queue)
         .send(document["body"], contentType=content_type, delaySeconds=delay_s)
     )
-    _audit(request, f"Sent a test message to {queue}", queue=queue)
+    record_action(request, f"Sent a test message to {queue}", "queues", queue=queue)
     return json_response({"sent": 1})
 
 
 async def not_yet(request: Request) -> Response:
     raise ApiError(501, "not-available", "This queue action is not available yet")
-
-
-def _audit(request: Request, title: str, **details: Any) -> None:
-    """Put an action taken through the inspector on the timeline, and tell open pages."""
-    state = state_of(request)
-    state.timeline.add({"kind": "action", "worker": "", "title": title, "level": "info", **details})
-    state.timeline.changed("queues")
 
 
 ROUTES = [

@@ -136,3 +136,34 @@ async def console(path: Path, sql: str) -> QueryResult:
     if not sql.strip():
         raise ReadOnlyError("Type a statement to run, e.g. SELECT * FROM sqlite_schema")
     return await read(path, lambda query: query(sql))
+
+
+def quoted(name: str) -> str:
+    """``name`` as a SQL identifier."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def describe_tables(
+    query: Callable[..., QueryResult], *, hidden_prefix: str | None = None
+) -> list[dict[str, Any]]:
+    """Every table and view (but SQLite's own, and those starting with ``hidden_prefix``): its name,
+    type, row count and columns."""
+    schema = query(
+        "SELECT name, type FROM sqlite_schema WHERE type IN ('table', 'view') "
+        "AND name NOT LIKE 'sqlite_%' ORDER BY name"
+    )
+    tables = []
+    for name, kind in schema.rows:
+        if hidden_prefix and name.startswith(hidden_prefix):
+            continue
+        columns = query(f"PRAGMA table_info({quoted(name)})")
+        count = query(f"SELECT count(*) FROM {quoted(name)}")
+        tables.append(
+            {
+                "name": name,
+                "type": kind,
+                "rows": count.rows[0][0],
+                "columns": [{"name": c[1], "type": c[2], "primary_key": bool(c[5])} for c in columns.rows],
+            }
+        )
+    return tables

@@ -106,3 +106,10 @@ def bindings_of_kind(session: Session, kind: type[T]) -> list[tuple[str, str, T]
             if isinstance(value, kind):
                 found.append((runtime.name, spec.binding, value))
     return found
+
+
+def record_action(request: Request, title: str, topic: str, **details: Any) -> None:
+    """Put an action taken through the inspector on the timeline, and tell the open pages of ``topic``."""
+    timeline = state_of(request).timeline
+    timeline.add({"kind": "action", "worker": "", "title": title, "level": "info", **details})
+    timeline.changed(topic)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ..clock import Clock
 from ..bindings import queue as queue_bindings
+from ..clock import Clock
 from ..config import WorkerConfig
 from .broker import MessageRecord, stored_record
 from .store import QueueStore
