@@ -111,7 +111,10 @@ class DevServer:
 
         options = self.options
         paths: list[Path | None] = list(options.configs) or [None]
-        self.configs = [load_config(path, env=options.env, cwd=options.cwd) for path in paths]
+        self.configs = [
+            load_config(path, env=options.env, cwd=options.cwd, env_optional=index > 0)
+            for index, path in enumerate(paths)
+        ]
         return self.configs
 
     @property

@@ -98,7 +98,10 @@ class Worker:
         from .config import load_config
         from .session import Session, SessionOptions
 
-        configs = [load_config(Path(path), env=env) for path in (config_path, *workers)]
+        paths = (config_path, *workers)
+        configs = [
+            load_config(Path(path), env=env, env_optional=index > 0) for index, path in enumerate(paths)
+        ]
         options = SessionOptions(
             clock=FakeClock(_start_s(now)), extra_vars=dict(vars or {}), overrides=dict(bindings or {})
         )

@@ -89,11 +89,15 @@ def default_persist_dir(config: WorkerConfig) -> Path:
     return config.root / DEFAULT_PERSIST_SUBDIR
 
 
-def load_config(path: Path | None = None, *, env: str | None = None, cwd: Path | None = None) -> WorkerConfig:
+def load_config(
+    path: Path | None = None, *, env: str | None = None, cwd: Path | None = None, env_optional: bool = False
+) -> WorkerConfig:
     """Read, overlay ``[env.NAME]`` onto and validate a wrangler config file.
 
     ``path`` defaults to the file ``discover_config`` finds in ``cwd`` (the current folder when
-    None); a relative ``path`` is relative to ``cwd``.
+    None); a relative ``path`` is relative to ``cwd``. With ``env_optional`` (the other workers of
+    a session, as wrangler treats them) a config without ``[env.NAME]`` is read at its top level,
+    with a warning, instead of being an error.
     """
     from ..bindings.registry import KINDS
 
@@ -116,6 +120,10 @@ def load_config(path: Path | None = None, *, env: str | None = None, cwd: Path |
     binding_keys = frozenset(kind.section.partition(".")[0] for kind in KINDS)
     known = _INHERITED_KEYS | _NOT_INHERITED_KEYS | binding_keys | _UNUSED_ENV_KEYS | _TOP_LEVEL_ONLY_KEYS
     src.check_keys(raw, "", known)
+    environments = raw.get("env")
+    if env and env_optional and not (isinstance(environments, dict) and env in environments):
+        logger.warning("%s: no [env.%s] section; using its top-level settings", display, env)
+        env = None
     layer = _select_env(src, raw, env or None, _NOT_INHERITED_KEYS | binding_keys, known)
     return _build(src, layer, env or None, _UNUSED_ENV_KEYS - binding_keys)
 
