@@ -7,9 +7,9 @@ import pytest
 
 from workerlab.bindings import D1DatabaseBinding, D1Error, D1TypeError, open_d1
 from workerlab.bindings.d1 import D1Database, d1_path
-from workerlab.bindings.sqlite import split_sql
 from workerlab.clock import FakeClock
 from workerlab.errors import StorageError
+from workerlab.sql_text import split_sql
 
 DB = D1Database(binding="DB", database_name="app")
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from .clock import SystemClock
 from .errors import StorageError
 from .process import process_alive
-from .sqlite import connect
+from .sqlite_connections import connect
 
 #: The registry's file under a persist directory.
 REGISTRY_FILE_NAME = "workers.sqlite3"

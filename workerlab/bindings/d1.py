@@ -14,9 +14,10 @@ from typing import TYPE_CHECKING, Any
 from ..clock import Clock
 from ..config.source import ConfigSource, keys
 from ..errors import StorageError
-from ..sqlite import is_locked
+from ..sql_text import Statement, split_sql
+from ..sqlite_connections import is_locked, safe_file_name
+from .database import Database
 from .results import JsObject, merge_options
-from .sqlite import Database, Statement, safe_file_name, split_sql
 
 if TYPE_CHECKING:
     from .registry import BindingSite, Mode

@@ -9,8 +9,9 @@ from typing import Any
 from ..clock import Clock, SystemClock
 from ..config import WorkerConfig
 from ..errors import ConfigError
+from ..sql_text import split_sql
 from .d1 import D1Database, D1Error, SQLRunner, d1_path
-from .sqlite import Database, split_sql
+from .database import Database
 
 #: The table that records applied migrations (wrangler's name and columns).
 MIGRATIONS_TABLE = "d1_migrations"

@@ -23,6 +23,9 @@ from .. import limits
 from ..clock import Clock
 from ..config.source import ConfigSource, keys
 from ..errors import StorageError
+from ..sql_text import prefix_end
+from ..sqlite_connections import safe_file_name
+from .database import Database
 from .r2_objects import (
     CHECKSUM_ALGORITHMS,
     R2Object,
@@ -35,7 +38,6 @@ from .r2_objects import (
     parse_range,
 )
 from .results import JsObject, decode_cursor, encode_cursor, merge_options, require_int, to_bytes
-from .sqlite import Database, prefix_end, safe_file_name
 
 R2_MAX_DELETE_KEYS = limits.R2_MAX_DELETE_KEYS
 #: R2's storage classes; the first is the default.

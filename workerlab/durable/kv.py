@@ -14,9 +14,9 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from ..bindings.results import JsObject
-from ..bindings.sqlite import prefix_end
 from ..clone import decode_clone, encode_clone
 from ..errors import StorageError
+from ..sql_text import prefix_end
 from .limits import MAX_KEY_BYTES, MAX_KEYS_PER_CALL
 
 #: The table of the key-value pairs (the ``_cf_`` prefix keeps user SQL out).

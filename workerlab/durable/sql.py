@@ -14,8 +14,8 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from ..bindings.results import JsObject
-from ..bindings.sqlite import split_sql
 from ..errors import StorageError
+from ..sql_text import split_sql
 from .kv import atomic
 from .limits import MAX_SQL_BINDINGS, MAX_SQL_QUERY_BYTES
 from .names import CloudflareNames

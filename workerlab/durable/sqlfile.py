@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Generic, Protocol, TypeVar
 
 from ..errors import StorageError
-from ..sqlite import BUSY_TIMEOUT_MS, connect
+from ..sqlite_connections import BUSY_TIMEOUT_MS, connect
 
 T = TypeVar("T")
 

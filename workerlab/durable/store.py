@@ -14,8 +14,8 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from ..bindings.sqlite import safe_file_name
 from ..errors import StorageError
+from ..sqlite_connections import safe_file_name
 from .gate import InputGate
 from .kv import SCHEMA
 from .sql import SqlGuard

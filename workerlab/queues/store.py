@@ -17,7 +17,7 @@ from typing import Any, NamedTuple, TypeVar
 
 from .. import limits
 from ..errors import StorageError
-from ..sqlite import LockWait, connect
+from ..sqlite_connections import LockWait, connect
 
 T = TypeVar("T")
 
@@ -151,7 +151,7 @@ class QueueStore:
 
     async def run(self, method: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """``method(*args, **kwargs)`` from the event loop, waiting off the loop if another process
-        holds the database (see :class:`~workerlab.sqlite.LockWait`)."""
+        holds the database (see :class:`~workerlab.sqlite_connections.LockWait`)."""
         return await self._gate.run(lambda: method(*args, **kwargs))
 
     @property

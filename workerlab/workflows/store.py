@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import NamedTuple
 
-from ..sqlite import connect
+from ..sqlite_connections import connect
 from .errors import WorkflowError
 
 #: The database file under a persist directory.
