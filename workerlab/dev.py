@@ -9,7 +9,7 @@ import signal
 import socket
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,6 +21,7 @@ from .startup_table import bindings_table
 
 if TYPE_CHECKING:
     from .config import WorkerConfig
+    from .inspector import InspectorApp
     from .session import Session
 
 logger = logging.getLogger("workerlab")
@@ -50,6 +51,8 @@ class DevOptions:
     bindings: tuple[str, ...] = ()
     crons: bool = True
     reload: bool = True
+    #: Serve the web inspector under /cdn-cgi/workerlab/ (``--no-inspector`` turns it off).
+    inspector: bool = True
     log_level: str = "info"
     cwd: Path = field(default_factory=Path.cwd)
 
@@ -97,9 +100,12 @@ class DevServer:
         self.slot = RuntimeSlot()
         from .mounts import dev_mounts
 
+        mounts = dev_mounts(inspector=options.inspector)
         self.app = WorkerApp(
-            self.slot, test_scheduled=options.test_scheduled, rpc_token=self.token, mounts=dev_mounts()
+            self.slot, test_scheduled=options.test_scheduled, rpc_token=self.token, mounts=mounts
         )
+        #: The web inspector (None with --no-inspector): told of every session loaded.
+        self.inspector = _inspector(mounts) if options.inspector else None
         self.configs: list[WorkerConfig] = []
         self.session: Session | None = None
         self.url: str | None = None
@@ -143,6 +149,8 @@ class DevServer:
         self.session = session
         self.slot.runtime = session.primary
         self.slot.load_error = None
+        if self.inspector is not None:
+            self.inspector.attach(session)
         return session
 
     async def main(self, sock: socket.socket) -> int:
@@ -189,6 +197,11 @@ class DevServer:
             self._register(session)  # before Ready: a script may call this process's workers at once
             _flush_log()  # what loading logged (applied migrations, warnings) comes before the line
             print(f"Ready on {self.url}", flush=True)
+            if self.inspector is not None:
+                from .inspector import inspector_url
+
+                print(f"Inspector on {inspector_url(host, port)}", flush=True)
+                self.inspector.stop_when(lambda: server.should_exit)  # open event streams end at shutdown
             print(bindings_table(session), flush=True)
             # Everything imported so far lives as long as the process: keep it out of every
             # garbage collection from now on, so collections stay as cheap as the request garbage.
@@ -257,6 +270,12 @@ class DevServer:
         task = asyncio.create_task(session.close(grace_s=WAIT_UNTIL_GRACE_S))
         self._closing.add(task)
         task.add_done_callback(self._closing.discard)
+
+
+def _inspector(mounts: Sequence[tuple[str, Any]]) -> InspectorApp | None:
+    from .inspector import InspectorApp
+
+    return next((app for _, app in mounts if isinstance(app, InspectorApp)), None)
 
 
 def _bind(ip: str, port: int) -> socket.socket:

@@ -14,6 +14,12 @@ if TYPE_CHECKING:
     from .server import AsgiApp
 
 
-def dev_mounts() -> Sequence[tuple[str, AsgiApp]]:
-    """The apps `workerlab dev` serves beside the worker (imported only when it starts)."""
-    return ()
+def dev_mounts(*, inspector: bool = True) -> Sequence[tuple[str, AsgiApp]]:
+    """The apps `workerlab dev` serves beside the worker (imported only when it starts). The first
+    entry whose prefix a path starts with serves it: more specific prefixes come first."""
+    mounts: list[tuple[str, AsgiApp]] = []
+    if inspector:
+        from .inspector import INSPECTOR_PATH, InspectorApp
+
+        mounts.append((INSPECTOR_PATH, InspectorApp()))  # all of /cdn-cgi/workerlab/: keep it last
+    return mounts

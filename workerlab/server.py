@@ -105,13 +105,17 @@ class WorkerApp:
                     await send({"type": "http.response.body", "body": payload})
                 else:
                     status = await self._send_other_result(runtime, result, scope, receive, send)
-        if runtime is not None and not path.startswith(RPC_PATH_PREFIX):  # the caller logs an RPC line
+        # The caller logs an RPC line; workerlab's own apps (the inspector) are not the worker's requests.
+        if runtime is not None and not path.startswith(RPC_PATH_PREFIX) and not self._mounted(path):
             bus = runtime.session.bus
             if bus.wants(RequestServed):
                 query = scope.get("query_string")
                 target = f"{path}?{query.decode('latin-1')}" if query else path
                 elapsed_ms = (time.perf_counter() - started) * 1000
                 bus.emit(RequestServed(runtime.name, scope["method"], target, status, elapsed_ms))
+
+    def _mounted(self, path: str) -> bool:
+        return path.startswith("/cdn-cgi/") and any(path.startswith(prefix) for prefix, _ in self.mounts)
 
     async def _special(
         self, runtime: Runtime | None, path: str, scope: Scope, receive: Receive, send: Send

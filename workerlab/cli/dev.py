@@ -51,6 +51,11 @@ from .common import env_option, persist_option
 )
 @click.option("--crons/--no-crons", default=True, help="Fire cron triggers on schedule (default: on).")
 @click.option("--reload/--no-reload", default=True, help="Reload when the worker's code or config changes.")
+@click.option(
+    "--inspector/--no-inspector",
+    default=True,
+    help="Serve the web inspector at /cdn-cgi/workerlab/ (default: on).",
+)
 @click.option("--log-level", type=click.Choice(LOG_LEVELS), default="info", show_default=True)
 def dev(
     configs: tuple[Path, ...],
@@ -64,6 +69,7 @@ def dev(
     bindings: tuple[str, ...],
     crons: bool,
     reload: bool,
+    inspector: bool,
     log_level: str,
 ) -> None:
     """Serve workers locally: HTTP, queues, crons and bindings."""
@@ -81,6 +87,7 @@ def dev(
         bindings=bindings,
         crons=crons,
         reload=reload,
+        inspector=inspector,
         log_level=log_level,
     )
     sys.exit(run(options))

@@ -8,6 +8,6 @@ is plain HTML, CSS and JavaScript shipped in the package; nothing is fetched fro
 
 from __future__ import annotations
 
-from .app import INSPECTOR_PATH, InspectorApp
+from .app import INSPECTOR_PATH, InspectorApp, inspector_url
 
-__all__ = ["INSPECTOR_PATH", "InspectorApp"]
+__all__ = ["INSPECTOR_PATH", "InspectorApp", "inspector_url"]

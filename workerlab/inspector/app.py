@@ -6,16 +6,15 @@ import logging
 from collections.abc import Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
 
-from starlette.requests import Request
-from starlette.routing import BaseRoute, Mount, Route, Router
-
 from ..errors import UserError
-from . import crons, d1, durable, kv, page, queues, r2, stream, workers, workflows
 from .guard import check
 from .responses import ApiError, error_document, not_found
 from .state import SESSION_KEY, STATE_KEY, InspectorState
 
 if TYPE_CHECKING:
+    from starlette.requests import Request
+    from starlette.routing import BaseRoute, Router
+
     from ..server import Receive, Send
     from ..session import Session
 
@@ -44,6 +43,11 @@ async def _unknown(request: Request) -> None:
 
 
 def _routes() -> list[BaseRoute]:
+    # Imported when the first request comes, not when `workerlab dev` starts.
+    from starlette.routing import Mount, Route
+
+    from . import crons, d1, durable, kv, page, queues, r2, stream, workers, workflows
+
     api: list[BaseRoute] = []
     for module in (workers, queues, crons, kv, d1, r2, durable, workflows):
         api += module.ROUTES
@@ -51,7 +55,7 @@ def _routes() -> list[BaseRoute]:
         Route("/api/events", stream.events, methods=["GET"]),
         Route("/api/timeline", stream.timeline, methods=["GET"]),
     ]
-    return [*page.ROUTES, *api, Route("/{rest:path}", _unknown)]
+    return [Mount(INSPECTOR_PATH.rstrip("/"), routes=[*page.ROUTES, *api, Route("/{rest:path}", _unknown)])]
 
 
 class InspectorApp:
@@ -65,7 +69,7 @@ class InspectorApp:
     def __init__(self, *, state: InspectorState | None = None, allow_remote: bool = False) -> None:
         self.state = state or InspectorState()
         self.allow_remote = allow_remote
-        self._router = Router(routes=[Mount(INSPECTOR_PATH.rstrip("/"), routes=_routes())])
+        self._router: Router | None = None
 
     @property
     def token(self) -> str:
@@ -99,6 +103,10 @@ class InspectorApp:
         session = scope.get(SESSION_KEY)
         if session is not None:
             self.state.attach(session)
+        if self._router is None:
+            from starlette.routing import Router
+
+            self._router = Router(routes=_routes())
         try:
             await self._router({**scope, STATE_KEY: self.state}, receive, send_with_headers)
         except UserError as error:
@@ -113,6 +121,15 @@ class InspectorApp:
             await _send_error(
                 send_with_headers, 500, "internal", f"The inspector failed: {error!r} (see the terminal)"
             )
+
+
+def inspector_url(host: str, port: int) -> str:
+    """Where a browser on this machine opens the inspector of a server bound to ``host``."""
+    if host in ("0.0.0.0", "::", ""):
+        host = "127.0.0.1"  # bound to every address: loopback is one of them, and the one answered
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}{INSPECTOR_PATH}"
 
 
 async def _send_error(send: Send, status: int, code: str, message: str) -> None:

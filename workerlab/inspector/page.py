@@ -17,7 +17,19 @@ from starlette.routing import Route
 from .responses import not_found
 from .state import state_of
 
-_SCRIPTS = ("core", "main", "workers", "queues", "crons", "kv", "d1", "r2", "durable", "workflows", "timeline")
+_SCRIPTS = (
+    "core",
+    "main",
+    "workers",
+    "queues",
+    "crons",
+    "kv",
+    "d1",
+    "r2",
+    "durable",
+    "workflows",
+    "timeline",
+)
 #: The static files the page loads, and their media types.
 STATIC_FILES = {
     "inspector.css": "text/css; charset=utf-8",

@@ -7,12 +7,13 @@ import json
 import math
 from collections.abc import Mapping
 from datetime import date, datetime
-from typing import Any
-
-from starlette.requests import Request
-from starlette.responses import Response
+from typing import TYPE_CHECKING, Any
 
 from ..errors import UserError
+
+if TYPE_CHECKING:
+    from starlette.requests import Request
+    from starlette.responses import Response
 
 #: Longest text of a value shown as a preview (bodies, KV values); the rest is cut with an ellipsis.
 MAX_PREVIEW_CHARS = 2_000
@@ -37,6 +38,8 @@ def bad_request(message: str) -> ApiError:
 
 
 def json_response(document: Any, status: int = 200) -> Response:
+    from starlette.responses import Response  # the inspector's imports wait for its first request
+
     body = json.dumps(document, ensure_ascii=False, separators=(",", ":"), default=_fallback)
     return Response(body, status, media_type="application/json")
 

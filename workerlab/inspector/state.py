@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from starlette.requests import Request
-
 from .cron_runs import CronRuns
 from .guard import new_token
 from .responses import ApiError, not_found
 from .timeline import Timeline
 
 if TYPE_CHECKING:
+    from starlette.requests import Request
+
     from ..runtime import Runtime
     from ..session import Session
 
