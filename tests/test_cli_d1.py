@@ -93,3 +93,30 @@ def test_execute_prints_one_table_per_statement(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert result.stdout.split("\n\n")[0].split() == ["name", "-----", "ada", "grace"]
     assert result.stdout.split("\n\n")[1].split() == ["n", "-", "2"]
+
+
+def test_wranglers_forms_local_file_and_json(tmp_path: Path) -> None:
+    import json
+
+    cwd = project(tmp_path)
+    assert workerlab(cwd, "d1", "migrations", "apply", "DB", "--local").returncode == 0
+    (cwd / "query.sql").write_text("SELECT count(*) AS n FROM users;\nSELECT name FROM users WHERE id = 1;\n")
+    result = workerlab(cwd, "d1", "execute", "DB", "--local", "--file", "query.sql", "--json")
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    assert [entry["results"] for entry in document] == [[{"n": 2}], [{"name": "ada"}]]
+    assert all(entry["success"] is True and "meta" in entry for entry in document)
+
+
+def test_remote_is_refused_and_the_sql_comes_from_exactly_one_place(tmp_path: Path) -> None:
+    cwd = project(tmp_path)
+    remote = workerlab(cwd, "d1", "execute", "DB", "--remote", "--command", "SELECT 1")
+    assert remote.returncode == 2
+    assert "--remote works on Cloudflare's D1, which workerlab does not reach" in remote.stderr
+    assert "Traceback" not in remote.stderr
+    both = workerlab(cwd, "d1", "execute", "DB", "--command", "SELECT 1", "--file", "x.sql")
+    assert both.returncode == 2 and "exactly one of --command SQL or --file PATH" in both.stderr
+    missing = workerlab(cwd, "d1", "execute", "DB", "--file", "nope.sql")
+    assert missing.returncode == 2 and "--file nope.sql: cannot read it" in missing.stderr
+    applying = workerlab(cwd, "d1", "migrations", "apply", "DB", "--remote")
+    assert applying.returncode == 2 and "--remote" in applying.stderr

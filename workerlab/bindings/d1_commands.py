@@ -10,7 +10,7 @@ from ..clock import Clock, SystemClock
 from ..config import WorkerConfig
 from ..errors import ConfigError
 from ..sql_text import split_sql
-from .d1 import D1Database, D1Error, SQLRunner, d1_path
+from .d1 import D1Database, D1Error, SQLRunner, StatementResult, d1_path
 from .database import Database
 
 #: The table that records applied migrations (wrangler's name and columns).
@@ -129,11 +129,18 @@ def execute_sql_tables(
 
     All or nothing: when a statement fails, the ones before it are rolled back.
     """
+    results = execute_statements(config, binding, persist_dir, sql, durable=durable)
+    return [[dict(zip(r.columns, row, strict=True)) for row in r.rows] for r in results if r.columns]
+
+
+def execute_statements(
+    config: WorkerConfig, binding: str, persist_dir: Path, sql: str, *, durable: bool = False
+) -> list[StatementResult]:
+    """Run ``sql`` on the local database, all or nothing; each statement's result."""
     db = find_d1(config, binding)
     database = Database(d1_path(persist_dir, db), durable=durable)
     try:
         with database.transaction():
-            results = SQLRunner(database).execute_script(sql)
+            return SQLRunner(database).execute_script(sql)
     finally:
         database.close()
-    return [[dict(zip(r.columns, row, strict=True)) for row in r.rows] for r in results if r.columns]
