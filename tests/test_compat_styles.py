@@ -1,6 +1,6 @@
 """Workers written the ways people write them for Cloudflare, run through workerlab's SDK modules.
 
-Each worker lives in tests/workers/compat_<style>/worker.py and imports only what it would
+Each worker lives in tests/styles/compat_<style>/worker.py and imports only what it would
 import on Cloudflare (workers, js, pyodide.ffi, asgi, FastAPI, Starlette, Django). The tests call
 its handler with the request objects the server builds.
 """
@@ -25,7 +25,7 @@ from workerlab.compat.jsrequest import js_request
 from workerlab.compat.request import Request
 from workerlab.context import ExecutionContext, current_context, current_env
 
-WORKERS_DIR = Path(__file__).parent / "workers"
+WORKERS_DIR = Path(__file__).parent / "styles"
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -42,7 +42,7 @@ async def lifespans() -> AsyncIterator[None]:
 
 
 def load_worker(style: str) -> ModuleType:
-    """The worker module of tests/workers/compat_<style>/worker.py, imported once."""
+    """The worker module of tests/styles/compat_<style>/worker.py, imported once."""
     name = f"compat_{style}_worker"
     if name not in sys.modules:
         spec = importlib.util.spec_from_file_location(name, WORKERS_DIR / f"compat_{style}" / "worker.py")
