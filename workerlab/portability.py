@@ -64,8 +64,11 @@ def handler_differences(config: WorkerConfig, worker: WorkerModule) -> list[str]
                 f"Cloudflare looks for on_{event} on the Default class; set compatibility_date to "
                 f"{NO_GLOBAL_HANDLERS_DATE} or later (or add the flag {NO_GLOBAL_HANDLERS_FLAG})"
             )
-        if event in _STRICT_EVENTS and _takes_fewer_than_three(
-            handler.function, bound=handler.owner is not None
+        # Cloudflare calls a class's queue and scheduled strictly; module-level handlers relaxed.
+        if (
+            handler.owner is not None
+            and event in _STRICT_EVENTS
+            and _takes_fewer_than_three(handler.function)
         ):
             found.append(
                 f"{where} takes fewer than three arguments; Cloudflare always calls it with "
@@ -80,13 +83,11 @@ def warn_handler_differences(config: WorkerConfig, worker: WorkerModule) -> None
         logger.warning("%s (workerlab runs it anyway)", finding)
 
 
-def _takes_fewer_than_three(function: Callable[..., Any], *, bound: bool) -> bool:
+def _takes_fewer_than_three(method: Callable[..., Any]) -> bool:
     try:
-        parameters = list(inspect.signature(function).parameters.values())
+        parameters = list(inspect.signature(method).parameters.values())[1:]  # after self
     except (TypeError, ValueError):
         return False
-    if bound and parameters:
-        parameters = parameters[1:]
     if any(p.kind is p.VAR_POSITIONAL for p in parameters):
         return False
     return sum(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in parameters) < 3
