@@ -16,7 +16,7 @@ import json
 import uuid
 from urllib.parse import parse_qs, urlparse
 
-from workers import Response
+from workers import Response, WorkerEntrypoint
 
 #: The columns the CSV header must name.
 COLUMNS = ("email", "name", "plan")
@@ -38,7 +38,7 @@ VALUES (?, ?, ?, ?, ?, ?)
 """
 
 
-async def fetch(request, env, ctx):
+async def route(request, env) -> Response:
     url = urlparse(request.url)
     match request.method, url.path.strip("/").split("/"):
         case "POST", ["imports"]:
@@ -122,7 +122,7 @@ async def import_chunk(env, chunk: dict) -> None:
     await env.DB.batch([*upserts, record_chunk(env, chunk, "done", len(chunk["rows"]))])
 
 
-async def queue(batch, env, ctx):
+async def consume(batch, env) -> None:
     for message in batch.messages:
         chunk = message.body
         if batch.queue == DEAD_LETTER_QUEUE:
@@ -177,3 +177,13 @@ async def progress(import_id: str, env) -> Response:
             ],
         }
     )
+
+
+class Default(WorkerEntrypoint):
+    async def fetch(self, request):
+        """Routes: POST /imports, GET /imports/<id>."""
+        return await route(request, self.env)
+
+    async def queue(self, batch, env, ctx):
+        """Import each chunk (or record a dead-lettered one as failed)."""
+        await consume(batch, env)

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from urllib.parse import urlparse
 
 import workers
-from workers import Response
+from workers import Response, WorkerEntrypoint
 
 #: Seconds before the first retry of a delivery; each further retry waits twice as long.
 FIRST_RETRY_DELAY_S = 30
@@ -36,7 +36,7 @@ def sign(secret: str, payload: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), payload, hashlib.sha256).hexdigest()
 
 
-async def fetch(request, env, ctx):
+async def route(request, env) -> Response:
     path = urlparse(request.url).path
     if request.method == "POST" and path == "/events":
         return await publish(await request.json(), env)
@@ -79,7 +79,7 @@ async def deliver(url: str, event: dict, secret: str) -> str | None:
     return None if response.ok else f"{url} answered {response.status}"
 
 
-async def queue(batch, env, ctx):
+async def consume(batch, env) -> None:
     for message in batch.messages:
         failure = await deliver(message.body["url"], message.body["event"], env.WEBHOOK_SECRET)
         if failure is None:
@@ -88,3 +88,13 @@ async def queue(batch, env, ctx):
             delay_s = retry_delay_s(message.attempts)
             print(f"webhook try {message.attempts} failed: {failure}; retrying in {delay_s}s")
             message.retry(delaySeconds=delay_s)
+
+
+class Default(WorkerEntrypoint):
+    async def fetch(self, request):
+        """Routes: POST /events."""
+        return await route(request, self.env)
+
+    async def queue(self, batch, env, ctx):
+        """Deliver each message's event to its endpoint."""
+        await consume(batch, env)
