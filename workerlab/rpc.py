@@ -139,6 +139,23 @@ def _copy_http(value: Any) -> Any:
     return None
 
 
+def fetch_request(
+    resource: Any,
+    method: str | None = None,
+    headers: Any = None,
+    body: Any = None,
+    redirect: str | None = None,
+    cf: dict[str, Any] | None = None,
+) -> Any:
+    """The request a stub's ``fetch()`` sends: ``resource`` copied when it is a Request given alone,
+    else a new Request made as ``workers.fetch`` makes one."""
+    from .compat.request import Request
+
+    if isinstance(resource, Request) and (method, headers, body, redirect, cf) == (None,) * 5:
+        return resource.clone()
+    return Request(resource, method=method, headers=headers, body=body, cf=cf, redirect=redirect)
+
+
 def check_method(target: object, name: str, label: str) -> Callable[..., Any]:
     """The bound method ``name`` of ``target`` that an RPC call may reach, or a TypeError."""
     if name.startswith("_") or name in RESERVED_METHODS:

@@ -155,7 +155,7 @@ class WorkerApp:
         self, runtime: Runtime, result: object, scope: Scope, receive: Receive, send: Send
     ) -> int:
         if _is_starlette_response(result):
-            return await _send_starlette(result, scope, receive, send)
+            return await _send_mounted(result, scope, receive, send)  # type: ignore[arg-type]
         message = (
             f"The fetch handler of {runtime.worker.path} returned {type(result).__name__}; "
             "expected a workers.Response (or a Starlette Response)"
@@ -328,6 +328,7 @@ async def _send_error(scope: Scope, send: Send, status: int, title: str, detail:
 
 
 async def _send_mounted(app: AsgiApp, scope: Scope, receive: Receive, send: Send) -> int:
+    """Run an ASGI app (or a Starlette response) and return the status it sent."""
     status = 500
 
     async def capture(message: Message) -> None:
@@ -344,16 +345,3 @@ def _is_starlette_response(result: object) -> bool:
     from starlette.responses import Response as StarletteResponse
 
     return isinstance(result, StarletteResponse)
-
-
-async def _send_starlette(response: Any, scope: Scope, receive: Receive, send: Send) -> int:
-    status = 200
-
-    async def capture(message: Message) -> None:
-        nonlocal status
-        if message["type"] == "http.response.start":
-            status = message["status"]
-        await send(message)
-
-    await response(scope, receive, capture)
-    return status

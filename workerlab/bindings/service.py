@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from ..config.source import ConfigSource, keys
 from ..errors import UserError
 from ..events import RpcCall
-from ..rpc import RpcStub, carried, clone
+from ..rpc import RpcStub, carried, fetch_request
 
 if TYPE_CHECKING:
     from ..compat.headers import HeadersInit
@@ -59,12 +59,7 @@ class ServiceBinding(RpcStub):
         cf: dict[str, Any] | None = None,
     ) -> Response:
         """Call the target's fetch handler with a request made as ``workers.fetch`` makes one."""
-        from ..compat.request import Request
-
-        if isinstance(resource, Request) and (method, headers, body, redirect, cf) == (None,) * 5:
-            request = clone(resource, "the request")
-        else:
-            request = Request(resource, method=method, headers=headers, body=body, cf=cf, redirect=redirect)
+        request = fetch_request(resource, method, headers, body, redirect, cf)
         result: Response = await self._call("fetch", (request,), {})
         return result
 

@@ -12,7 +12,7 @@ import inspect
 from typing import TYPE_CHECKING, Any
 
 from ..bindings.results import merge_options
-from ..rpc import RpcStub, call_method, clone
+from ..rpc import RpcStub, call_method, clone, fetch_request
 from .alarms import AlarmInvocationInfo
 from .ids import DurableObjectId, IdMaker
 from .names import CloudflareNames
@@ -118,12 +118,7 @@ class DurableObjectStub(RpcStub):
         cf: dict[str, Any] | None = None,
     ) -> Response:
         """Call the object's ``fetch(request)`` with a request made as ``workers.fetch`` makes one."""
-        from ..compat.request import Request
-
-        if isinstance(resource, Request) and (method, headers, body, redirect, cf) == (None,) * 5:
-            request = clone(resource, "the request")
-        else:
-            request = Request(resource, method=method, headers=headers, body=body, cf=cf, redirect=redirect)
+        request = fetch_request(resource, method, headers, body, redirect, cf)
         label = self._label
 
         async def work(instance: Any, state: DurableObjectState) -> Response:
