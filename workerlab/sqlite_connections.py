@@ -55,7 +55,7 @@ def connect(path: Path | None, *, durable: bool = False, wait_for_locks: bool = 
 def is_locked(error: BaseException) -> bool:
     """Whether ``error`` is SQLite's "database is locked" / "busy" (another process holds it)."""
     code = getattr(error, "sqlite_errorcode", None)
-    return isinstance(error, sqlite3.OperationalError) and code is not None and code & 0xFF in _LOCKED_CODES
+    return isinstance(error, sqlite3.OperationalError) and code is not None and (code & 0xFF) in _LOCKED_CODES
 
 
 #: SQLite's primary result codes for "someone else holds it" (extended codes share their low byte).
