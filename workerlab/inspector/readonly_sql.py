@@ -37,6 +37,13 @@ _DESCRIBING = frozenset(
     {"table_info", "table_xinfo", "table_list", "index_list", "index_info", "index_xinfo", "foreign_key_list"}
 )
 
+_SCHEMA_TABLES = frozenset({"sqlite_master", "sqlite_temp_master", "sqlite_schema", "sqlite_temp_schema"})
+_SCHEMA_CHANGES = {
+    sqlite3.SQLITE_INSERT: "CREATE",
+    sqlite3.SQLITE_DELETE: "DROP",
+    sqlite3.SQLITE_UPDATE: "a schema change",
+}
+
 
 class ReadOnlyError(UserError):
     """A statement the read-only console refuses, or one that failed."""
@@ -63,7 +70,9 @@ class _Guard:
         if action in _READING or (action == sqlite3.SQLITE_PRAGMA and (arg2 is None or arg1 in _DESCRIBING)):
             return sqlite3.SQLITE_OK
         if self.refused is None:
-            self.refused = _ACTION_NAMES.get(action, f"action {action}")
+            # CREATE and DROP are seen first as writes to sqlite_schema, and stop there.
+            schema_change = _SCHEMA_CHANGES.get(action) if arg1 in _SCHEMA_TABLES else None
+            self.refused = schema_change or _ACTION_NAMES.get(action, f"action {action}")
         return sqlite3.SQLITE_DENY
 
 

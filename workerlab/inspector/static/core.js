@@ -16,6 +16,13 @@ export function h(tag, attrs = {}, ...children) {
   return element;
 }
 
+/** Replace what `element` holds by `children` (nested arrays flattened, null and false skipped). */
+export function fill(element, ...children) {
+  element.replaceChildren();
+  append(element, children);
+  return element;
+}
+
 function append(element, children) {
   for (const child of children) {
     if (child === undefined || child === null || child === false) continue;

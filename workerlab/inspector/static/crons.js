@@ -1,6 +1,6 @@
 // Crons: each cron trigger, its next five fire times in UTC, its recent runs, and "run now".
 
-import { act, api, duration, errorBlock, h, outcomeBadge, post, section, table, utc } from "./core.js";
+import { act, api, duration, errorBlock, fill, h, outcomeBadge, post, section, table, utc } from "./core.js";
 
 function cronCard(cron, refresh) {
   const run = h("button", { type: "button", onclick: async () => {
@@ -40,7 +40,7 @@ export default {
       note.textContent = answer.firing
         ? `Times are UTC, as Cloudflare fires them. Now: ${utc(answer.now_ms)}.`
         : "Crons do not fire on schedule in this session (--no-crons); Run now still runs them.";
-      body.replaceChildren(...(answer.crons.length ? answer.crons.map((cron) => cronCard(cron, refresh)) : [h("p", { class: "muted empty" }, "No worker has cron triggers.")]));
+      fill(body, ...(answer.crons.length ? answer.crons.map((cron) => cronCard(cron, refresh)) : [h("p", { class: "muted empty" }, "No worker has cron triggers.")]));
     }
     await refresh();
     return { refresh };

@@ -1,6 +1,6 @@
 // D1: the databases, their tables (rows, columns), rows page by page, and a read-only SQL console.
 
-import { api, crumbs, duration, enc, h, json, post, section, table } from "./core.js";
+import { api, crumbs, duration, enc, fill, h, json, post, section, table } from "./core.js";
 
 const PAGE_SIZE = 50;
 
@@ -40,12 +40,12 @@ function consoleSection(base) {
     run.disabled = true;
     try {
       const result = await post(`${base}/query`, { sql: sql.value });
-      output.replaceChildren(
+      fill(output, 
         h("p", { class: "muted" }, `${result.rows.length} row(s)${result.truncated ? " (cut)" : ""} in ${duration(result.duration_ms)}`),
         resultTable(result.columns, result.rows),
       );
     } catch (error) {
-      output.replaceChildren(h("p", { class: "error", role: "alert" }, error.message));
+      fill(output, h("p", { class: "error", role: "alert" }, error.message));
     } finally {
       run.disabled = false;
     }
@@ -59,7 +59,7 @@ async function mountDatabase(view, worker, binding) {
   view.append(crumbs(h("a", { href: "#/d1" }, "D1"), `env.${binding} of ${worker}`), section("Tables", tables), consoleSection(base));
   async function refresh() {
     const answer = await api(`${base}/tables`);
-    tables.replaceChildren(
+    fill(tables, 
       table(
         [
           ["Table", (t) => h("a", { href: `#/d1/${enc(worker)}/${enc(binding)}/${enc(t.name)}` }, t.name)],
@@ -87,8 +87,8 @@ async function mountTable(view, worker, binding, name) {
   );
   async function refresh() {
     const page = await api(`${base}/tables/${enc(name)}/rows?offset=${offset}&limit=${PAGE_SIZE}`);
-    rows.replaceChildren(h("p", { class: "muted" }, `Rows ${offset + 1}–${offset + page.rows.length}`), resultTable(page.columns, page.rows, "The table is empty."));
-    pager.replaceChildren(
+    fill(rows, h("p", { class: "muted" }, `Rows ${offset + 1}–${offset + page.rows.length}`), resultTable(page.columns, page.rows, "The table is empty."));
+    fill(pager, 
       offset > 0 ? h("button", { type: "button", onclick: () => { offset = Math.max(0, offset - PAGE_SIZE); refresh(); } }, "Previous") : null,
       page.next_offset !== null ? h("button", { type: "button", onclick: () => { offset = page.next_offset; refresh(); } }, "Next") : null,
     );

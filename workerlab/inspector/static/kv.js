@@ -1,6 +1,6 @@
 // KV: the namespaces, their keys page by page (with a prefix), and one value with its metadata.
 
-import { api, crumbs, enc, h, json, section, table, utc } from "./core.js";
+import { api, crumbs, enc, fill, h, json, section, table, utc } from "./core.js";
 
 const PAGE_SIZE = 100;
 
@@ -38,14 +38,14 @@ async function mountNamespace(view, worker, binding, params) {
     shownKey = key;
     try {
       const found = await api(`${base}/value?key=${enc(key)}`);
-      value.replaceChildren(
+      fill(value, 
         h("h3", {}, h("code", {}, found.key)),
         h("p", { class: "muted" }, `${found.size} bytes`),
         found.text !== undefined ? h("pre", { "data-value": "" }, found.text) : h("pre", {}, `base64: ${found.bytes.base64}`),
         found.metadata !== null ? [h("h3", {}, "Metadata"), h("pre", {}, json(found.metadata))] : null,
       );
     } catch (error) {
-      value.replaceChildren(h("p", { class: "muted" }, error.message));
+      fill(value, h("p", { class: "muted" }, error.message));
     }
   }
   async function load(cursor, into) {
@@ -60,10 +60,10 @@ async function mountNamespace(view, worker, binding, params) {
       { empty: "No key." },
     );
     into.append(rows);
-    more.replaceChildren(page.cursor ? h("button", { type: "button", onclick: () => load(page.cursor, keys) }, "More keys") : null);
+    fill(more, page.cursor ? h("button", { type: "button", onclick: () => load(page.cursor, keys) }, "More keys") : null);
   }
   async function refresh() {
-    keys.replaceChildren();
+    fill(keys);
     await load(null, keys);
     if (shownKey) await showValue(shownKey);
   }

@@ -1,7 +1,7 @@
 // Queues: counts of every queue; one queue's messages page by page, its dropped messages, and the
 // actions (send a test message, pause, resume, purge, redrive its dead letters).
 
-import { act, api, badge, crumbs, enc, h, json, post, section, shortId, table, utc } from "./core.js";
+import { act, api, badge, crumbs, enc, fill, h, json, post, section, shortId, table, utc } from "./core.js";
 
 const PAGE_SIZE = 50;
 
@@ -29,7 +29,7 @@ async function mountList(view) {
   view.append(section("Queues", body));
   async function refresh() {
     const { queues } = await api("queues");
-    body.replaceChildren(
+    fill(body, 
       table(
         [
           ["Queue", (q) => queueLink(q.name)],
@@ -129,7 +129,7 @@ async function mountQueue(view, queue) {
   async function refresh() {
     const { queues } = await api("queues");
     const info = queues.find((q) => q.name === queue) ?? { name: queue, dead_letter_of: [], pending: 0 };
-    summary.replaceChildren(
+    fill(summary, 
       h("span", { class: "stat" }, "Pending ", h("strong", { "data-count": "pending" }, count(info.pending))),
       h("span", { class: "stat" }, "Delayed ", h("strong", {}, count(info.delayed))),
       h("span", { class: "stat" }, "In flight ", h("strong", {}, count(info.in_flight))),
@@ -137,16 +137,16 @@ async function mountQueue(view, queue) {
       info.expired !== undefined ? h("span", { class: "stat" }, "Expired ", h("strong", {}, count(info.expired))) : null,
       stateBadge(info), " ", relations(info),
     );
-    actionBar.replaceChildren(actions(queue, info, refresh));
+    fill(actionBar, actions(queue, info, refresh));
     const cursor = cursors[cursors.length - 1];
     const page = await api(`queues/${enc(queue)}/messages?limit=${PAGE_SIZE}${cursor ? `&cursor=${enc(cursor)}` : ""}`);
-    messages.replaceChildren(messagesTable(page.messages, "No message waits in this queue."));
-    pager.replaceChildren(
+    fill(messages, messagesTable(page.messages, "No message waits in this queue."));
+    fill(pager, 
       cursors.length > 1 ? h("button", { type: "button", onclick: () => { cursors = [null]; refresh(); } }, "First page") : null,
       page.cursor ? h("button", { type: "button", onclick: () => { cursors.push(page.cursor); refresh(); } }, "Next page") : null,
     );
     const lost = await api(`queues/${enc(queue)}/dropped?limit=${PAGE_SIZE}`);
-    dropped.replaceChildren(messagesTable(lost.messages, "No message was dropped."));
+    fill(dropped, messagesTable(lost.messages, "No message was dropped."));
   }
   await refresh();
   return { refresh };

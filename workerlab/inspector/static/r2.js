@@ -1,6 +1,6 @@
 // R2: the buckets, their objects folder by folder ("/"), one object's metadata and its download.
 
-import { api, crumbs, enc, h, json, section, table } from "./core.js";
+import { api, crumbs, enc, fill, h, json, section, table } from "./core.js";
 
 const PAGE_SIZE = 100;
 
@@ -49,7 +49,7 @@ async function mountBucket(view, worker, binding, params) {
     shownKey = key;
     try {
       const obj = await api(`${base}/object?key=${enc(key)}`);
-      details.replaceChildren(
+      fill(details, 
         h("h3", {}, h("code", {}, obj.key)),
         h("dl", { class: "facts" },
           h("dt", {}, "Size"), h("dd", {}, size(obj.size)),
@@ -61,7 +61,7 @@ async function mountBucket(view, worker, binding, params) {
         h("a", { class: "button", href: `api/${base}/download?key=${enc(key)}`, download: key.split("/").pop() || "object" }, "Download"),
       );
     } catch (error) {
-      details.replaceChildren(h("p", { class: "muted" }, error.message));
+      fill(details, h("p", { class: "muted" }, error.message));
     }
   }
   async function load(cursor) {
@@ -84,10 +84,10 @@ async function mountBucket(view, worker, binding, params) {
         { empty: "No object here." },
       ),
     );
-    more.replaceChildren(page.cursor ? h("button", { type: "button", onclick: () => load(page.cursor) }, "More objects") : null);
+    fill(more, page.cursor ? h("button", { type: "button", onclick: () => load(page.cursor) }, "More objects") : null);
   }
   async function refresh() {
-    listing.replaceChildren();
+    fill(listing);
     await load(null);
     if (shownKey) await showObject(shownKey);
   }

@@ -1,7 +1,7 @@
 // The event timeline: requests, batches, dead letters, cron runs, RPC calls, alarms, workflow steps
 // and failures, newest first, filtered; or, given a message id, that message's deliveries one by one.
 
-import { api, badge, clock, duration, enc, errorBlock, h, outcomeBadge, section, shortId, table } from "./core.js";
+import { api, badge, clock, duration, enc, errorBlock, fill, h, outcomeBadge, section, shortId, table } from "./core.js";
 
 // Entries kept in the page (the server keeps its own, bounded, history).
 const MAX_KEPT = 2000;
@@ -132,13 +132,13 @@ export default {
     function renderWorkers() {
       const names = [...new Set(entries.map((e) => e.worker).filter(Boolean))].sort();
       const chosen = worker.value;
-      worker.replaceChildren(h("option", { value: "" }, "All workers"), names.map((name) => h("option", { value: name, selected: name === chosen }, name)));
+      fill(worker, h("option", { value: "" }, "All workers"), names.map((name) => h("option", { value: name, selected: name === chosen }, name)));
     }
 
     function render() {
       const shown = entries.filter(passes).reverse();
-      list.replaceChildren(...(shown.length ? shown.map(entryRow) : [h("p", { class: "muted empty" }, "No event matches.")]));
-      if (following) follow.replaceChildren(followPanel(entries, following));
+      fill(list, ...(shown.length ? shown.map(entryRow) : [h("p", { class: "muted empty" }, "No event matches.")]));
+      if (following) fill(follow, followPanel(entries, following));
     }
 
     for (const [control, key] of [[kind, "kind"], [level, "level"], [worker, "worker"], [text, "text"]]) {
@@ -172,7 +172,7 @@ export default {
         entries.push(entry);
         if (entries.length > MAX_KEPT) entries.splice(0, entries.length - MAX_KEPT);
         if (entry.worker && ![...worker.options].some((o) => o.value === entry.worker)) renderWorkers();
-        if (following) follow.replaceChildren(followPanel(entries, following));
+        if (following) fill(follow, followPanel(entries, following));
         if (passes(entry)) {
           list.querySelector(".empty")?.remove();
           list.prepend(entryRow(entry));

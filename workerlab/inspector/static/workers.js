@@ -1,6 +1,6 @@
 // Workers: each loaded worker, its handlers, crons, queue consumers and bindings.
 
-import { api, badge, h, section, table } from "./core.js";
+import { api, badge, fill, h, section, table } from "./core.js";
 
 function bindingLink(binding) {
   const routes = { "KV Namespace": "kv", "D1 Database": "d1", "R2 Bucket": "r2", Queue: "queues",
@@ -49,7 +49,7 @@ export default {
     view.append(section("Workers", body));
     async function refresh() {
       const { workers } = await api("workers");
-      body.replaceChildren(...workers.map(workerCard));
+      fill(body, ...workers.map(workerCard));
     }
     await refresh();
     return { refresh };
