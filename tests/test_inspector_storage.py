@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from test_inspector_support import API, inspected
 
+from workerlab.inspector import readonly_sql
 from workerlab.inspector.readonly_sql import MAX_RESULT_ROWS
 
 
@@ -153,3 +154,12 @@ async def test_an_r2_download_is_an_attachment_that_cannot_run_in_the_page(tmp_p
         assert download.headers["x-content-type-options"] == "nosniff"
         missing = await shop.client.get(API + "r2/shop/FILES/download?key=nope")
         assert missing.status_code == 404
+
+
+async def test_a_query_that_runs_too_long_is_stopped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(readonly_sql, "MAX_QUERY_S", 0.05)
+    forever = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) SELECT count(*) FROM n"
+    async with inspected(tmp_path) as shop:
+        answer = await shop.post("d1/shop/DB/query", {"sql": forever})
+        assert answer.status_code == 400
+        assert answer.json()["error"]["message"] == "The query ran longer than 0.05 s and was stopped"

@@ -4,7 +4,7 @@ import { api, badge, fill, h, section, table } from "./core.js";
 
 function bindingLink(binding) {
   const routes = { "KV Namespace": "kv", "D1 Database": "d1", "R2 Bucket": "r2", Queue: "queues",
-    "Durable Object Namespace": "durable-objects", Workflow: "workflows" };
+    "Durable Object": "durable-objects", Workflow: "workflows" };
   const page = routes[binding.kind];
   const name = binding.binding ? `env.${binding.binding}` : "(no binding)";
   return page ? h("a", { href: `#/${page}` }, name) : name;
