@@ -26,8 +26,7 @@ def start(tmp_path: Path, *flags: str) -> DevProcess:
 def test_the_inspector_is_announced_after_ready_and_serves_its_page(tmp_path: Path) -> None:
     with start(tmp_path) as dev:
         url = dev.wait_ready()
-        ready_at = dev.mark()
-        line = dev.wait_for(r"Inspector on (http://\S+)", after=ready_at - 1)
+        line = dev.wait_for(r"Inspector on (http://\S+)")
         inspector = line.group(1)
         port = url.rsplit(":", 1)[1]
         assert inspector == f"http://127.0.0.1:{port}/cdn-cgi/workerlab/"
