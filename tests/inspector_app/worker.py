@@ -5,8 +5,6 @@ from urllib.parse import parse_qs, urlparse
 
 from workers import DurableObject, Response, WorkerEntrypoint, WorkflowEntrypoint
 
-HOUR_MS = 3_600_000
-
 
 class Counter(DurableObject):
     async def increment(self):
@@ -42,7 +40,8 @@ class Default(WorkerEntrypoint):
             await env.CACHE.put("user:1", '{"name": "Ada"}')
             await env.DB.prepare("INSERT INTO orders (item, quantity) VALUES (?, ?)").bind("tea", 2).run()
             await env.FILES.put("receipts/1.txt", "receipt 1", httpMetadata={"contentType": "text/plain"})
-            await env.FILES.put("page.html", "<script>alert(1)</script>", httpMetadata={"contentType": "text/html"})
+            html = {"contentType": "text/html"}
+            await env.FILES.put("page.html", "<script>alert(1)</script>", httpMetadata=html)
             await env.COUNTER.getByName("main").increment()
             await env.EXPORT.create(id="export-1", params={"month": "2026-01"})
             return Response("seeded")
