@@ -59,7 +59,18 @@ async def test_summary_of_every_queue(tmp_path: Path) -> None:
     result = workerlab(tmp_path, "--json")
     assert result.returncode == 0, result.stderr
     summaries = {s["queue"]: s for s in json.loads(result.stdout)}
-    assert summaries["jobs"] == {"queue": "jobs", "pending": 0, "delayed": 0, "in_flight": 0, "dropped": 1}
+    assert summaries["jobs"] == {
+        "queue": "jobs",
+        "pending": 0,
+        "ready": 0,
+        "delayed": 0,
+        "in_flight": 0,
+        "dropped": 1,
+        "dead_lettered": 0,
+        "expired": 0,
+        "paused": False,
+        "backlog_bytes": 0,
+    }
     assert summaries["later"]["pending"] == 2 and summaries["later"]["dropped"] == 0
 
 

@@ -52,6 +52,26 @@ MAX_SEND_BATCH_BYTES = 256_000
 #: Dropped messages kept per queue for inspection (workerlab's own cap).
 MAX_DROPPED_KEPT = 1_000
 
+# --- Queues: retention, pull consumers, the HTTP API ----------------------------------
+
+#: Shortest message_retention_period (Cloudflare Queues: 60 s).
+MIN_MESSAGE_RETENTION_PERIOD_S = 60
+#: Longest message_retention_period (Cloudflare Queues: 14 days).
+MAX_MESSAGE_RETENTION_PERIOD_S = 1_209_600
+#: Default message_retention_period (Cloudflare Queues: 4 days).
+DEFAULT_MESSAGE_RETENTION_PERIOD_S = 345_600
+#: Messages a pull returns without a batch_size (Cloudflare pull consumers: 5).
+DEFAULT_PULL_BATCH_SIZE = 5
+#: Most messages one pull returns (Cloudflare pull consumers: 100).
+MAX_PULL_BATCH_SIZE = 100
+#: Lease of a pulled message without a visibility_timeout_ms (Cloudflare pull consumers: 30 s).
+DEFAULT_VISIBILITY_TIMEOUT_MS = 30_000
+#: Longest lease of a pulled message (Cloudflare Queues limits: 12 hours).
+MAX_VISIBILITY_TIMEOUT_MS = 43_200_000
+#: Most lease ids one ack request may carry, acks and retries together (workerlab's own cap:
+#: ten full pulls).
+MAX_ACK_LEASES = 1_000
+
 # --- KV -----------------------------------------------------------------------------
 
 #: Longest KV key in bytes (Cloudflare KV limits: 512 bytes).

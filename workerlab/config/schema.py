@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, Literal, Protocol, TypeVar
 
 from .. import limits
 
@@ -44,6 +44,12 @@ class QueueConsumer:
     retry_delay_s: int = limits.DEFAULT_RETRY_DELAY_S
     dead_letter_queue: str | None = None
     max_concurrency: int = limits.DEFAULT_MAX_CONCURRENCY
+    #: ``"worker"``: the worker's queue handler consumes; ``"http_pull"``: clients pull over HTTP.
+    type: Literal["worker", "http_pull"] = "worker"
+    #: Lease of a pulled message when the pull names none (http_pull consumers).
+    visibility_timeout_ms: int = limits.DEFAULT_VISIBILITY_TIMEOUT_MS
+    #: Messages older than this are removed without delivery (counted as expired).
+    message_retention_period_s: int = limits.DEFAULT_MESSAGE_RETENTION_PERIOD_S
 
 
 @dataclass(frozen=True)

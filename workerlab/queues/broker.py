@@ -13,7 +13,7 @@ import contextlib
 import logging
 import sqlite3
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -28,6 +28,7 @@ from ..loglines import logging_bus
 from .codec import decode_body
 from .leases import LeaseKeeper
 from .message import Message, MessageBatch, Resolution, resolve
+from .metrics import queue_metrics
 from .producer import QueueProducerBinding
 from .store import QueueStore, StoredMessage
 
@@ -50,12 +51,14 @@ class MessageRecord:
 
 
 class Broker:
-    """Delivers the messages of every queue that has a consumer to ``dispatch``, by Cloudflare's rules.
+    """Delivers the messages of every queue that has a Worker consumer to ``dispatch``, by Cloudflare's rules.
 
     ``dispatch`` runs the user's handler on a batch and returns ``("ok", None)`` or
     ``("exception", error)`` once the event's waitUntil work is done. What happens to each
     batch and message is told as events on ``bus`` (``workers`` names each queue's consumer).
-    The broker is the session's time source of kind ``"queues"``.
+    ``consumers`` may include ``http_pull`` ones: their settings are kept for the pull API, and
+    nothing is pushed to them. Paused queues deliver nothing until resumed. The broker is the
+    session's time source of kind ``"queues"``.
     """
 
     kind = "queues"
@@ -77,7 +80,8 @@ class Broker:
                 )
         self._store = store
         self._clock = clock
-        self._consumers = dict(consumers)
+        self._settings = dict(consumers)
+        self._consumers = {queue: c for queue, c in consumers.items() if c.type == "worker"}
         self._dispatch = dispatch
         self._bus = bus or logging_bus()
         self._workers = dict(workers or {})
@@ -97,11 +101,35 @@ class Broker:
         """This broker's lease owner id in the store."""
         return self._keeper.owner
 
-    def producer(self, queue: str, *, delivery_delay_s: int = 0) -> QueueProducerBinding:
-        """The ``env.<BINDING>`` object for a producer of ``queue``."""
+    def producer(
+        self, queue: str, *, delivery_delay_s: int = 0, source: str | None = None
+    ) -> QueueProducerBinding:
+        """The ``env.<BINDING>`` object for a producer of ``queue`` (``source="api"``: the sender
+        behind the HTTP publish API)."""
         return QueueProducerBinding(
-            queue, self._store, self._clock, self._on_sent, delivery_delay_s=delivery_delay_s
+            queue,
+            self._store,
+            self._clock,
+            self._on_sent,
+            delivery_delay_s=delivery_delay_s,
+            settings=self.settings,
+            source=source,
         )
+
+    def settings(self, queue: str) -> QueueConsumer:
+        """The consumer settings of ``queue`` (Cloudflare's defaults when it has no consumer)."""
+        found = self._settings.get(queue)
+        return found if found is not None else QueueConsumer(queue)
+
+    def add_settings(self, consumers: Iterable[QueueConsumer]) -> None:
+        """Learn the settings of consumers this broker does not push to (HTTP pull consumers)."""
+        for consumer in consumers:
+            self._settings.setdefault(consumer.queue, consumer)
+
+    def wake(self) -> None:
+        """Look at the queues again now (after a resume, a redrive, a publish in this process)."""
+        if self._wake is not None:
+            self._wake.set()
 
     def _on_sent(self, queue: str) -> None:
         if self._wake is not None and queue in self._consumers:
@@ -126,10 +154,12 @@ class Broker:
         return due_ms
 
     def _next_due_ms(self) -> int | None:
+        paused = self._store.paused_queues()
         due = [
             d
             for queue, consumer in self._consumers.items()
             if self._in_flight[queue] < consumer.max_concurrency
+            and queue not in paused
             and (d := self._due_ms(queue, consumer)) is not None
         ]
         return min(due, default=None)
@@ -146,20 +176,45 @@ class Broker:
             return None
         await self._keeper.start()
         next_due_ms: int | None = None
+        paused = self._store.paused_queues()
         for queue, consumer in self._consumers.items():
-            while self._in_flight[queue] < consumer.max_concurrency:
+            while self._in_flight[queue] < consumer.max_concurrency and queue not in paused:
                 due_ms = self._due_ms(queue, consumer, now_ms)
                 if due_ms is not None and due_ms <= now_ms:
-                    owner, size = self._keeper.owner, consumer.max_batch_size
-                    rows = await self._store.run(self._store.claim, queue, owner, now_ms, size)
+                    rows = await self._claim(queue, consumer, now_ms)
                     if rows:
                         self._start_batch(queue, consumer, rows)
                         continue
+                    if rows is None:
+                        continue  # only expired messages came: look again
                     due_ms = None  # another process took them first
                 if due_ms is not None and (next_due_ms is None or due_ms < next_due_ms):
                     next_due_ms = due_ms
                 break
         return next_due_ms
+
+    async def _claim(self, queue: str, consumer: QueueConsumer, now_ms: int) -> list[StoredMessage] | None:
+        """Lease the next batch of ``queue``; None when every message claimed had expired instead."""
+        store = self._store
+        expire_before_ms = now_ms - consumer.message_retention_period_s * 1000
+        claim = await store.run(
+            store.claim_batch,
+            queue,
+            self._keeper.owner,
+            now_ms,
+            consumer.max_batch_size,
+            expire_before_ms=expire_before_ms,
+        )
+        if claim.expired:
+            logger.info(
+                'Removed %d message(s) of queue "%s" older than its retention period (%d s) without delivery',
+                len(claim.expired),
+                queue,
+                consumer.message_retention_period_s,
+            )
+            if not claim.rows:
+                return None
+        return claim.rows
 
     def _start_batch(self, queue: str, consumer: QueueConsumer, rows: list[StoredMessage]) -> None:
         self._in_flight[queue] += 1
@@ -182,18 +237,26 @@ class Broker:
         outcome: Outcome = "exception"
         error: BaseException | None = None
         try:
-            batch = self._batch(queue, rows)
-            if batch is None:
-                resolution = Resolution([], [(index, None) for index in range(len(rows))])
-            else:
+            batch, undecodable = self._batch(queue, rows)
+            # Where each message of the batch sits in ``rows`` (undecodable rows are left out).
+            placed = [index for index in range(len(rows)) if index not in undecodable]
+            resolution = Resolution([], [])
+            if batch.messages:
                 try:
                     resolution, outcome, error = await self._run_batch(batch)
                 except asyncio.CancelledError:
                     # Shutting down mid-batch: hand the rows back now rather than waiting for lease recovery.
                     self._store.release(self._keeper.owner, [r.seq for r in rows])
                     raise
+            else:
+                outcome = "ok"
+            records: dict[int, Any] = dict(zip(placed, batch.messages, strict=True))
+            records.update((index, stored_record(rows[index])) for index in undecodable)
+            outcome_of_rows = Resolution(
+                [placed[i] for i in resolution.acked], [(placed[i], d) for i, d in resolution.retried]
+            )
             try:
-                await self._settle(queue, consumer, rows, batch, resolution)
+                await self._settle(queue, consumer, rows, records, outcome_of_rows, list(undecodable))
             except sqlite3.Error as failure:
                 logger.error(
                     "Queue %r: could not record a batch's outcome (%s); its messages will be delivered again",
@@ -206,25 +269,34 @@ class Broker:
         finally:
             self._in_flight[queue] -= 1
         elapsed_ms = (time.perf_counter() - started) * 1000
-        messages = batch.messages if batch is not None else [stored_record(row) for row in rows]
+        messages = [*batch.messages, *(records[index] for index in undecodable)]
         self._bus.emit(
             BatchDelivered(
                 self._workers.get(queue, ""), queue, messages, resolution.acked, outcome, error, elapsed_ms
             )
         )
 
-    def _batch(self, queue: str, rows: list[StoredMessage]) -> MessageBatch | None:
-        batch = MessageBatch(queue)
-        try:
-            batch.messages = [
-                Message(batch, r.id, r.timestamp_ms, decode_body(r.body, r.content_type), r.attempts)
-                for r in rows
-            ]
-        except ValueError as error:
-            # Only a store written by something else can get here; the rows fail like a raising handler.
-            logger.error("Queue %r holds a message that cannot be decoded: %s", queue, error)
-            return None
-        return batch
+    def _batch(self, queue: str, rows: list[StoredMessage]) -> tuple[MessageBatch, dict[int, str]]:
+        """The batch of the rows that decode, and why each other row (by index) does not."""
+        batch = MessageBatch(queue, metrics=lambda: queue_metrics(self._store, queue).for_worker())
+        undecodable: dict[int, str] = {}
+        messages = []
+        for index, row in enumerate(rows):
+            try:
+                body = decode_body(row.body, row.content_type)
+            except ValueError as problem:
+                # Only a store written by something else gets here; the message fails alone.
+                undecodable[index] = str(problem)
+                logger.error(
+                    'Queue "%s": message "%s" cannot be decoded (%s); it fails without being delivered',
+                    queue,
+                    row.id,
+                    problem,
+                )
+                continue
+            messages.append(Message(batch, row.id, row.timestamp_ms, body, row.attempts))
+        batch.messages = messages
+        return batch, undecodable
 
     async def _run_batch(self, batch: MessageBatch) -> tuple[Resolution, Outcome, BaseException | None]:
         try:
@@ -241,13 +313,15 @@ class Broker:
         queue: str,
         consumer: QueueConsumer,
         rows: list[StoredMessage],
-        batch: MessageBatch | None,
+        records: Mapping[int, Any],
         resolution: Resolution,
+        failed: list[int],
     ) -> None:
+        """Record what happened to each row (indexes into ``rows``); ``failed`` rows leave the queue
+        whatever their attempts, the others that were retried once their attempts ran out."""
         now_ms = self._clock.now_ms()
         retried: list[tuple[int, int]] = []
         retried_rows: list[tuple[StoredMessage, int]] = []
-        failed: list[int] = []
         for index, delay_s in resolution.retried:
             row = rows[index]
             if row.attempts > consumer.max_retries:
@@ -260,6 +334,7 @@ class Broker:
         await self._store.run(
             self._store.settle,
             self._keeper.owner,
+            queue=queue,
             acked=[rows[i].seq for i in resolution.acked],
             retried=retried,
             dead_lettered=[(dlq, now_ms, rows[i].seq) for i in failed] if dlq else (),
@@ -268,13 +343,12 @@ class Broker:
         bus = self._bus
         for index in failed:
             row = rows[index]
-            record = batch.messages[index] if batch is not None else stored_record(row)
             if dlq:
-                bus.emit(MessageDeadLettered(queue, dlq, record, row.attempts))
+                bus.emit(MessageDeadLettered(queue, dlq, records[index], row.attempts))
             else:
-                bus.emit(MessageDropped(queue, record, row.attempts))
-        if failed and dlq and self._wake is not None and dlq in self._consumers:
-            self._wake.set()
+                bus.emit(MessageDropped(queue, records[index], row.attempts))
+        if failed and dlq and dlq in self._consumers:
+            self.wake()
         if retried_rows and bus.wants(MessageRetried):
             for row, delay_s in retried_rows:
                 bus.emit(MessageRetried(queue, row.id, row.attempts, delay_s))

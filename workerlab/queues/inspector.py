@@ -1,24 +1,108 @@
-"""What the queues of a persist directory hold: the `workerlab queues` command's view."""
+"""What the queues of a store hold, as `workerlab queues` and the inspector show it.
+
+:func:`summarize` counts a queue without reading all of it (the backlog's size is kept by the
+store; only the delayed, in-flight and expired messages are counted row by row) and
+:func:`page` lists its messages a page at a time along an index, so both stay quick with a
+million messages queued. The actions (pause, resume, purge, redrive) are in :mod:`.admin`.
+"""
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime
+from typing import Any, Literal
 
+from .. import limits
 from ..bindings import queue as queue_bindings
-from ..clock import Clock
+from ..clock import Clock, SystemClock, utc_from_ms
 from ..config import WorkerConfig
 from .broker import MessageRecord, stored_record
+from .codec import decode_body
 from .store import QueueStore
+
+MessageState = Literal["ready", "delayed", "pulled", "in_flight", "expired"]
+
+#: Up to this many messages, a summary classifies every message exactly (about 1 ms); beyond, it
+#: reads only index ranges (see :func:`summarize`).
+EXACT_SUMMARY_MAX_MESSAGES = 10_000
+
+_IN_FLIGHT_COUNT = "SELECT count(*) FROM messages WHERE queue = ? AND owner IS NOT NULL"
+# Every waiting row of the queue, classified (row by row: small queues only).
+_WAITING_COUNTS = """
+SELECT
+    count(*) FILTER (WHERE timestamp_ms < ?3),
+    count(*) FILTER (WHERE timestamp_ms >= ?3 AND ready_ms > ?2 AND lease_ms > ?2),
+    count(*) FILTER (WHERE timestamp_ms >= ?3 AND ready_ms > ?2 AND (lease_ms IS NULL OR lease_ms <= ?2))
+FROM messages WHERE queue = ?1 AND owner IS NULL
+"""
+# Index ranges of the waiting rows (large queues): due before the retention cutoff, due after now.
+_DUE_BEFORE = "SELECT count(*) FROM messages WHERE queue = ? AND owner IS NULL AND ready_ms < ?"
+_DUE_AFTER = "SELECT count(*) FROM messages WHERE queue = ? AND owner IS NULL AND ready_ms > ?"
+_ROW = "seq, id, timestamp_ms, content_type, body, attempts, ready_ms, owner, lease_ms, source"
+_PAGE_IN_FLIGHT = f"""
+SELECT {_ROW} FROM messages WHERE queue = ?1 AND owner IS NOT NULL AND seq > ?2 ORDER BY seq LIMIT ?3
+"""
+_PAGE_WAITING = f"""
+SELECT {_ROW} FROM messages
+WHERE queue = ?1 AND owner IS NULL AND (ready_ms > ?2 OR (ready_ms = ?2 AND seq > ?3))
+ORDER BY ready_ms, seq LIMIT ?4
+"""
 
 
 @dataclass(frozen=True)
 class QueueSummary:
+    """The counts of one queue. ``pending`` is every message not yet acked (``ready`` + ``delayed``
+    + ``in_flight``), past-retention ones left out: they count as ``expired``."""
+
     queue: str
-    pending: int  # not yet acked: ready, delayed or in flight
+    pending: int
     delayed: int
+    #: Pushed to a Worker consumer and not yet settled, or pulled with the lease still running.
     in_flight: int
     dropped: int
+    ready: int = 0
+    dead_lettered: int = 0
+    expired: int = 0
+    paused: bool = False
+    backlog_bytes: int = 0
+
+
+@dataclass(frozen=True)
+class QueuedMessage:
+    """One message of a queue as :func:`page` lists it."""
+
+    id: str
+    body: Any
+    attempts: int
+    timestamp: datetime
+    content_type: str
+    state: MessageState
+    #: When it is (next) handed to a consumer: its delay's or retry's end, or its lease's end when
+    #: pulled; None while a Worker consumer has it.
+    next_delivery: datetime | None
+    size_bytes: int
+    #: ``"worker"`` (a producer binding) or ``"api"`` (published over HTTP).
+    source: str
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict; a body JSON cannot carry is base64 (bytes) or its repr (anything else),
+        as ``body_encoding`` says."""
+        body, encoding = _jsonable_body(self.body)
+        document: dict[str, Any] = {
+            "id": self.id,
+            "attempts": self.attempts,
+            "timestamp": self.timestamp.isoformat(),
+            "content_type": self.content_type,
+            "state": self.state,
+            "next_delivery": None if self.next_delivery is None else self.next_delivery.isoformat(),
+            "size_bytes": self.size_bytes,
+            "source": self.source,
+            "body": body,
+        }
+        if encoding is not None:
+            document["body_encoding"] = encoding
+        return document
 
 
 def queue_names(config: WorkerConfig, store: QueueStore) -> list[str]:
@@ -26,8 +110,83 @@ def queue_names(config: WorkerConfig, store: QueueStore) -> list[str]:
     return list(dict.fromkeys([*queue_bindings.queue_names(config), *store.queues()]))
 
 
-def summarize(store: QueueStore, queue: str, clock: Clock) -> QueueSummary:
-    return QueueSummary(queue, *store.counts(queue, clock.now_ms()))
+def summarize(
+    store: QueueStore,
+    queue: str,
+    clock: Clock,
+    *,
+    retention_s: int = limits.DEFAULT_MESSAGE_RETENTION_PERIOD_S,
+) -> QueueSummary:
+    """The counts of ``queue`` now, messages older than ``retention_s`` (the consumer's
+    ``message_retention_period``) counted as expired whether or not they were removed yet.
+
+    Up to ``EXACT_SUMMARY_MAX_MESSAGES`` messages every one is classified. A larger queue is
+    counted from index ranges only: pulled messages count as delayed, and a message counts as
+    expired once due before the retention cutoff (one delayed past its retention is counted when
+    it is removed, as it comes due).
+    """
+    now_ms = clock.now_ms()
+    cutoff_ms = now_ms - retention_s * 1000
+    db = store.connection
+    state = store.state(queue)
+    (in_flight,) = db.execute(_IN_FLIGHT_COUNT, (queue,)).fetchone()
+    if state.backlog_count <= EXACT_SUMMARY_MAX_MESSAGES:
+        unremoved, pulled, delayed = db.execute(_WAITING_COUNTS, (queue, now_ms, cutoff_ms)).fetchone()
+    else:
+        (unremoved,) = db.execute(_DUE_BEFORE, (queue, cutoff_ms)).fetchone()
+        (delayed,) = db.execute(_DUE_AFTER, (queue, now_ms)).fetchone()
+        pulled = 0
+    pending = max(0, state.backlog_count - unremoved)
+    in_flight += pulled
+    return QueueSummary(
+        queue=queue,
+        pending=pending,
+        delayed=delayed,
+        in_flight=in_flight,
+        dropped=state.dropped,
+        ready=max(0, pending - delayed - in_flight),
+        dead_lettered=state.dead_lettered,
+        expired=state.expired + unremoved,
+        paused=state.paused,
+        backlog_bytes=state.backlog_bytes,
+    )
+
+
+def page(
+    store: QueueStore,
+    queue: str,
+    cursor: str | None,
+    limit: int,
+    *,
+    now_ms: int | None = None,
+    retention_s: int = limits.DEFAULT_MESSAGE_RETENTION_PERIOD_S,
+) -> tuple[list[QueuedMessage], str | None]:
+    """Up to ``limit`` messages of ``queue`` from ``cursor`` (None: the start), and the cursor of
+    the next page (None: this was the last). Messages a Worker consumer has come first, then the
+    others in the order they will be delivered. Each page is one indexed range read, so a page is
+    as quick at the end of a million messages as at the start; a cursor stays valid while the
+    queue changes (a message that moves may be listed twice or not at all, as with any live list).
+    """
+    if limit < 1:
+        raise ValueError(f"page(): limit must be 1 or more, got {limit}")
+    now_ms = SystemClock().now_ms() if now_ms is None else now_ms
+    cutoff_ms = now_ms - retention_s * 1000
+    phase, ready_ms, seq = _parse_cursor(cursor)
+    db = store.connection
+    rows: list[tuple[Any, ...]] = []
+    if phase == "i":
+        rows = db.execute(_PAGE_IN_FLIGHT, (queue, seq, limit + 1)).fetchall()
+        if len(rows) <= limit:
+            phase, ready_ms, seq = "w", -(2**62), -1
+            rows += db.execute(_PAGE_WAITING, (queue, ready_ms, seq, limit + 1 - len(rows))).fetchall()
+    else:
+        rows = db.execute(_PAGE_WAITING, (queue, ready_ms, seq, limit + 1)).fetchall()
+    records = [_queued(row, now_ms, cutoff_ms) for row in rows[:limit]]
+    if len(rows) <= limit:
+        return records, None
+    last = rows[limit - 1]
+    next_cursor = f"i:{last[0]}" if last[7] is not None else f"w:{last[6]}:{last[0]}"
+    return records, next_cursor
 
 
 def first_pending(store: QueueStore, queue: str, limit: int) -> list[MessageRecord]:
@@ -47,3 +206,62 @@ def record_json(record: MessageRecord) -> dict[str, Any]:
         "timestamp": record.timestamp.isoformat(),
         "body": record.body,
     }
+
+
+def _parse_cursor(cursor: str | None) -> tuple[str, int, int]:
+    """``(phase, ready_ms, seq)`` of a cursor :func:`page` gave out; a ValueError for anything else."""
+    if cursor is None or cursor == "":
+        return "i", 0, 0
+    try:
+        phase, _, rest = cursor.partition(":")
+        if phase == "i":
+            return "i", 0, int(rest)
+        if phase == "w":
+            ready_ms, _, seq = rest.partition(":")
+            return "w", int(ready_ms), int(seq)
+    except ValueError:
+        pass
+    raise ValueError(f"page(): {cursor!r} is not a cursor a page of messages gave out")
+
+
+def _queued(row: tuple[Any, ...], now_ms: int, cutoff_ms: int) -> QueuedMessage:
+    _, message_id, timestamp_ms, content_type, data, attempts, ready_ms, owner, lease_ms, source = row
+    try:
+        body = decode_body(data, content_type)
+    except ValueError:
+        body = bytes(data)
+    state: MessageState
+    next_ms: int | None = ready_ms
+    if owner is not None:
+        state, next_ms = "in_flight", None
+    elif timestamp_ms < cutoff_ms:
+        state = "expired"
+    elif lease_ms is not None and lease_ms > now_ms:
+        state = "pulled"
+    else:
+        state = "delayed" if ready_ms > now_ms else "ready"
+    return QueuedMessage(
+        id=message_id,
+        body=body,
+        attempts=attempts,
+        timestamp=utc_from_ms(timestamp_ms),
+        content_type=content_type,
+        state=state,
+        next_delivery=None if next_ms is None else utc_from_ms(next_ms),
+        size_bytes=len(data),
+        source=source or "worker",
+    )
+
+
+def _jsonable_body(body: Any) -> tuple[Any, str | None]:
+    if isinstance(body, bytes | bytearray | memoryview):
+        return base64.b64encode(bytes(body)).decode("ascii"), "base64"
+    if body is None or isinstance(body, str | int | float | bool):
+        return body, None
+    import json
+
+    try:
+        json.dumps(body, allow_nan=False)
+    except (TypeError, ValueError):
+        return repr(body), "repr"
+    return body, None

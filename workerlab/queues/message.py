@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from .. import limits
 from ..clock import to_epoch_ms, utc_from_ms
+from ..compat.jsvalues import JsObject
 from ..context import Outcome
 from ..errors import QueueError
 
@@ -140,12 +141,21 @@ class Message:
 
 
 class MessageBatch:
-    """A batch handed to a queue handler: ``queue``, ``messages``, ``ackAll()``, ``retryAll()``."""
+    """A batch handed to a queue handler: ``queue``, ``messages``, ``metadata``, ``ackAll()``,
+    ``retryAll()``."""
 
-    def __init__(self, queue: str, records: Iterable[tuple[str, int, Any, int]] = ()) -> None:
-        """``records`` are ``(id, timestamp_ms, body, attempts)`` tuples, oldest first."""
+    def __init__(
+        self,
+        queue: str,
+        records: Iterable[tuple[str, int, Any, int]] = (),
+        *,
+        metrics: Callable[[], Any] | None = None,
+    ) -> None:
+        """``records`` are ``(id, timestamp_ms, body, attempts)`` tuples, oldest first; ``metrics``
+        gives the queue's backlog metrics when the handler reads ``batch.metadata``."""
         self.queue = queue
         self.messages: list[Message] = [Message(self, *record) for record in records]
+        self._metrics = metrics
         self._ack_all = False
         self._retry_all = False
         self._retry_all_delay_s: int | None = None
@@ -169,6 +179,13 @@ class MessageBatch:
             else:
                 records.append((new_message_id(), now_ms, item, 1))
         return cls(queue, records)
+
+    @property
+    def metadata(self) -> JsObject:
+        """``{metrics: {backlogCount, backlogBytes, oldestMessageTimestamp?}}`` of the queue, read
+        when asked (a batch made by hand, as in tests, reports an empty queue)."""
+        metrics = self._metrics() if self._metrics is not None else JsObject(backlogCount=0, backlogBytes=0)
+        return JsObject(metrics=metrics)
 
     # --- the handler's calls -----------------------------------------------------------
 

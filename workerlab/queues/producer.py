@@ -7,11 +7,15 @@ from typing import TYPE_CHECKING, Any
 
 from .. import limits
 from ..clock import Clock
+from ..compat.jsvalues import JsObject
 from ..errors import QueueError
+from . import admin
 from .codec import DEFAULT_CONTENT_TYPE, ContentType, check_content_type, encode_body
 from .message import check_delay_s, delay_option, new_message_id, new_message_ids
+from .metrics import queue_metrics
 
 if TYPE_CHECKING:
+    from ..config import QueueConsumer
     from .store import QueueStore
 
 #: Keys a sendBatch message dict may hold.
@@ -19,11 +23,36 @@ _MESSAGE_KEYS = frozenset({"body", "contentType", "content_type", "delaySeconds"
 _SEND_OPTIONS = frozenset({"contentType", "content_type", "delaySeconds", "delay_seconds"})
 
 
+class SendResponse:
+    """What ``send`` / ``sendBatch`` resolve to: ``metadata.metrics`` of the queue, read when asked."""
+
+    __slots__ = ("_metrics",)
+
+    def __init__(self, metrics: Callable[[], JsObject]) -> None:
+        self._metrics = metrics
+
+    @property
+    def metadata(self) -> JsObject:
+        """``{metrics: {backlogCount, backlogBytes, oldestMessageTimestamp?}}``."""
+        return JsObject(metrics=self._metrics())
+
+    def __getitem__(self, name: str) -> JsObject:
+        if name != "metadata":
+            raise KeyError(name)
+        return self.metadata
+
+    def __repr__(self) -> str:
+        return "SendResponse(metadata=...)"
+
+
 class QueueProducerBinding:
     """``env.<BINDING>`` for a ``[[queues.producers]]`` entry.
 
     Every check runs before anything is stored; when ``send`` / ``sendBatch`` returns,
-    the messages are committed to the store (a sendBatch all or nothing).
+    the messages are committed to the store (a sendBatch all or nothing). ``delivery_delay_s``
+    delays the messages that name no delay of their own; ``settings`` gives the queue's
+    consumer settings (its retention period, for :meth:`metrics`); ``source`` marks where the
+    messages come from when it is not a Worker (``"api"``: the HTTP publish API).
     """
 
     def __init__(
@@ -34,12 +63,17 @@ class QueueProducerBinding:
         on_sent: Callable[[str], None],
         *,
         delivery_delay_s: int = 0,
+        settings: Callable[[str], QueueConsumer] | None = None,
+        source: str | None = None,
     ) -> None:
         self.queue = queue
         self._store = store
         self._clock = clock
         self._on_sent = on_sent
         self._delivery_delay_s = check_delay_s(delivery_delay_s, f"queue {queue!r} delivery_delay")
+        self._settings = settings
+        self._source = source
+        self._response = SendResponse(self._metrics_now)
 
     async def send(
         self,
@@ -50,7 +84,7 @@ class QueueProducerBinding:
         content_type: str | None = None,
         delaySeconds: int | None = None,
         delay_seconds: int | None = None,
-    ) -> None:
+    ) -> SendResponse:
         """Send one message; ``contentType`` json (default), text, bytes or v8; ``delaySeconds`` 0..43200."""
         if options is not None:
             _check_keys(options, _SEND_OPTIONS, "send() options")
@@ -66,9 +100,13 @@ class QueueProducerBinding:
         now_ms = self._clock.now_ms()
         ready_ms = now_ms + 1000 * (self._delivery_delay_s if delay_s is None else delay_s)
         await self._store.run(
-            self._store.insert, self.queue, [(new_message_id(), now_ms, kind, data, ready_ms)]
+            self._store.insert,
+            self.queue,
+            [(new_message_id(), now_ms, kind, data, ready_ms)],
+            source=self._source,
         )
         self._on_sent(self.queue)
+        return self._response
 
     async def sendBatch(
         self,
@@ -77,7 +115,7 @@ class QueueProducerBinding:
         *,
         delaySeconds: int | None = None,
         delay_seconds: int | None = None,
-    ) -> None:
+    ) -> SendResponse:
         """Send up to 100 messages (dicts with ``body`` and optional ``contentType`` / ``delaySeconds``)
         in one all-or-nothing write; a message's own delay beats the batch's ``delaySeconds``."""
         if isinstance(messages, str | bytes | Mapping) or not isinstance(messages, Iterable):
@@ -117,10 +155,27 @@ class QueueProducerBinding:
                 f"(MAX_SEND_BATCH_BYTES), got {total_bytes} bytes in {len(rows)} messages",
                 code="queue-batch-bytes",
             )
-        await self._store.run(self._store.insert, self.queue, rows)
+        await self._store.run(self._store.insert, self.queue, rows, source=self._source)
         self._on_sent(self.queue)
+        return self._response
 
     send_batch = sendBatch
+
+    async def metrics(self) -> JsObject:
+        """``{backlogCount, backlogBytes, oldestMessageTimestamp?}`` of the queue (a datetime; absent
+        when the queue is empty). Messages past the retention period are removed first."""
+        if self._settings is not None:
+            retention_s = self._settings(self.queue).message_retention_period_s
+            now_ms = self._clock.now_ms()
+            while (
+                await self._store.run(admin.expire, self._store, self.queue, now_ms, retention_s)
+                == admin.CHUNK_MESSAGES
+            ):
+                pass
+        return self._metrics_now()
+
+    def _metrics_now(self) -> JsObject:
+        return queue_metrics(self._store, self.queue).for_worker()
 
     def __repr__(self) -> str:
         return f"QueueProducerBinding(queue={self.queue!r})"

@@ -1,15 +1,18 @@
 """The durable message store: one SQLite database (WAL) shared by every process on a persist directory.
 
-A row is a message waiting in a queue: ready (``ready_ms`` reached), delayed, or leased to
-one process (``owner``) while a batch of it is in flight. Claiming a batch leases it and
-counts the delivery in the same transaction, so a crash mid-batch still counts it; rows of
-a dead owner go back to the queue (see :mod:`.leases`). Nothing of the backlog is held in
-memory: the broker asks the store each time.
+A row is a message waiting in a queue: ready (``ready_ms`` reached), delayed, pulled (its lease
+runs until ``ready_ms``), or leased to one process (``owner``) while a pushed batch of it is in
+flight. Claiming a batch leases it and counts the delivery in the same transaction, so a crash
+mid-batch still counts it; rows of a dead owner go back to the queue (see :mod:`.leases`).
+Nothing of the backlog is held in memory: the broker asks the store each time. The tables are
+described in :mod:`.schema`; the counters every write keeps in step in :mod:`.state`.
 """
 
 from __future__ import annotations
 
+import errno
 import functools
+import os
 import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -18,51 +21,22 @@ from typing import Any, NamedTuple, TypeVar
 from .. import limits
 from ..errors import StorageError
 from ..sqlite_connections import LockWait, connect
+from . import state
+from .schema import SCHEMA_VERSION, create_or_upgrade
 
 T = TypeVar("T")
 
 #: The database file under a persist directory.
 STORE_FILE_NAME = "queues.sqlite3"
-_SCHEMA_VERSION = 1
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS messages (
-    seq INTEGER PRIMARY KEY,
-    queue TEXT NOT NULL,
-    id TEXT NOT NULL,
-    timestamp_ms INTEGER NOT NULL,
-    content_type TEXT NOT NULL,
-    body BLOB NOT NULL,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    ready_ms INTEGER NOT NULL,
-    owner TEXT
-);
-CREATE INDEX IF NOT EXISTS messages_waiting ON messages (queue, ready_ms) WHERE owner IS NULL;
-CREATE TABLE IF NOT EXISTS dropped (
-    seq INTEGER PRIMARY KEY,
-    queue TEXT NOT NULL,
-    id TEXT NOT NULL,
-    timestamp_ms INTEGER NOT NULL,
-    content_type TEXT NOT NULL,
-    body BLOB NOT NULL,
-    attempts INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS dropped_by_queue ON dropped (queue, seq);
-CREATE TABLE IF NOT EXISTS owners (
-    owner TEXT PRIMARY KEY,
-    host TEXT NOT NULL,
-    pid INTEGER NOT NULL,
-    heartbeat_ms INTEGER NOT NULL
-);
-"""
-
-_CLAIM = """
+_COLUMNS = "ready_ms, seq, id, timestamp_ms, content_type, body, attempts"
+_CLAIM = f"""
 UPDATE messages SET owner = ?1, attempts = attempts + 1
 WHERE seq IN (
     SELECT seq FROM messages WHERE queue = ?2 AND owner IS NULL AND ready_ms <= ?3
     ORDER BY ready_ms, seq LIMIT ?4
 )
-RETURNING ready_ms, seq, id, timestamp_ms, content_type, body, attempts
+RETURNING {_COLUMNS}
 """
 _WAITING_AT = (
     "SELECT ready_ms FROM messages WHERE queue = ? AND owner IS NULL ORDER BY ready_ms, seq LIMIT 1 OFFSET ?"
@@ -81,6 +55,13 @@ class StoredMessage(NamedTuple):
     content_type: str
     body: bytes
     attempts: int
+
+
+class Claim(NamedTuple):
+    """A claimed batch: the rows to deliver, and the rows found expired instead (removed, counted)."""
+
+    rows: list[StoredMessage]
+    expired: list[StoredMessage]
 
 
 class Owner(NamedTuple):
@@ -116,30 +97,27 @@ class QueueStore:
             path = Path(path)
             if path.is_dir() or not path.suffix:
                 path = path / STORE_FILE_NAME
-            path.parent.mkdir(parents=True, exist_ok=True)
         connection: sqlite3.Connection | None = None
         try:
+            if path is not None:
+                path.parent.mkdir(parents=True, exist_ok=True)
             connection = connect(path, durable=durable)
             with _transaction(connection):
                 version = connection.execute("PRAGMA user_version").fetchone()[0]
-                if version > _SCHEMA_VERSION:
-                    connection.close()
+                if version > SCHEMA_VERSION:
                     raise StorageError(
                         f"{path}: queue store schema version {version} is newer than this workerlab "
-                        f"understands ({_SCHEMA_VERSION}); use the same workerlab version for every process",
+                        f"understands ({SCHEMA_VERSION}); use the same workerlab version for every process",
                         code="queue-store-version",
                     )
-                for statement in filter(str.strip, _SCHEMA.split(";")):
-                    connection.execute(statement)
-                connection.execute(f"PRAGMA user_version = {_SCHEMA_VERSION}")
-        except sqlite3.DatabaseError as error:
+                if version < SCHEMA_VERSION:
+                    create_or_upgrade(connection, version)
+        except (OSError, sqlite3.Error, StorageError) as error:
             if connection is not None:
                 connection.close()
-            raise StorageError(
-                f"{path}: cannot open the queue store ({error}); expected a workerlab queue database "
-                "(delete the file to start with empty queues)",
-                code="queue-store",
-            ) from None
+            if isinstance(error, StorageError):
+                raise
+            raise _open_error(path, error) from None
         if on_loop:
             connection.execute("PRAGMA busy_timeout = 0")
         return cls(connection, path, durable)
@@ -159,16 +137,35 @@ class QueueStore:
         """True when other processes may use the same database (a file, not memory)."""
         return self.path is not None
 
+    @property
+    def connection(self) -> sqlite3.Connection:
+        """The database connection, for the operations of :mod:`.admin`, :mod:`.pull` and friends:
+        they write inside :meth:`transaction`."""
+        return self._db
+
+    def transaction(self) -> _transaction:
+        """``with store.transaction():`` one ``BEGIN IMMEDIATE`` ... ``COMMIT`` (ROLLBACK on error)."""
+        return _transaction(self._db)
+
     # --- producing -------------------------------------------------------------------------
 
-    def insert(self, queue: str, rows: Sequence[tuple[str, int, str, bytes, int]]) -> None:
-        """Append rows ``(id, timestamp_ms, content_type, body, ready_ms)`` to ``queue`` atomically."""
+    def insert(
+        self, queue: str, rows: Sequence[tuple[str, int, str, bytes, int]], *, source: str | None = None
+    ) -> None:
+        """Append rows ``(id, timestamp_ms, content_type, body, ready_ms)`` to ``queue`` atomically;
+        ``source`` says where they came from when not a Worker's producer binding (``"api"``)."""
         params: list[object] = [queue]
+        size = 0
         for row in rows:
             params += row
+            size += len(row[3])
         db = self._db
         with _transaction(db):
-            db.execute(_insert_statement(len(rows)), params)
+            if source is None:
+                db.execute(_insert_statement(len(rows)), params)
+            else:  # messages published over HTTP: not the hot path
+                db.executemany(_INSERT_WITH_SOURCE, [(queue, *row, source) for row in rows])
+            state.bump(db, queue, count=len(rows), size=size)
 
     # --- consuming -------------------------------------------------------------------------
 
@@ -180,61 +177,122 @@ class QueueStore:
     def claim(self, queue: str, owner: str, now_ms: int, limit: int) -> list[StoredMessage]:
         """Lease up to ``limit`` ready messages of ``queue`` to ``owner``, oldest first, counting the
         delivery in the same transaction."""
+        return self.claim_batch(queue, owner, now_ms, limit).rows
+
+    def claim_batch(
+        self, queue: str, owner: str, now_ms: int, limit: int, *, expire_before_ms: int | None = None
+    ) -> Claim:
+        """:meth:`claim`, except that claimed messages sent before ``expire_before_ms`` are removed
+        and counted as expired instead (all in one transaction)."""
         db = self._db
         with _transaction(db):
             rows = db.execute(_CLAIM, (owner, queue, now_ms, limit)).fetchall()
-        rows.sort()
-        return list(map(StoredMessage._make, rows))
+            stored = list(map(StoredMessage._make, rows))
+            expired: list[StoredMessage] = []
+            if expire_before_ms is not None and any(r.timestamp_ms < expire_before_ms for r in stored):
+                expired = [r for r in stored if r.timestamp_ms < expire_before_ms]
+                stored = [r for r in stored if r.timestamp_ms >= expire_before_ms]
+                self.remove_expired(queue, [r.seq for r in expired])
+        stored.sort()
+        return Claim(stored, expired)
+
+    def remove_expired(self, queue: str, seqs: Sequence[int]) -> int:
+        """Remove the rows ``seqs`` of ``queue`` as expired, inside the caller's transaction."""
+        removed = self._db.execute(
+            "DELETE FROM messages WHERE queue = ? AND seq IN (SELECT value FROM json_each(?))"
+            " RETURNING length(body)",
+            (queue, json_list(seqs)),
+        ).fetchall()
+        state.bump(self._db, queue, count=-len(removed), size=-_total(removed), expired=len(removed))
+        return len(removed)
+
+    def remove_acked(self, queue: str, seqs: Iterable[int]) -> int:
+        """Delete the unowned rows ``seqs`` of ``queue`` (acked pulled messages), inside the caller's
+        transaction; return how many were there."""
+        removed = self._db.execute(
+            "DELETE FROM messages WHERE queue = ? AND owner IS NULL"
+            " AND seq IN (SELECT value FROM json_each(?)) RETURNING length(body)",
+            (queue, json_list(seqs)),
+        ).fetchall()
+        state.bump(self._db, queue, count=-len(removed), size=-_total(removed))
+        return len(removed)
 
     def settle(
         self,
         owner: str,
         *,
+        queue: str | None = None,
         acked: Sequence[int] = (),
         retried: Iterable[tuple[int, int]] = (),
         dead_lettered: Iterable[tuple[str, int, int]] = (),
         dropped: Sequence[tuple[str, int]] = (),
     ) -> None:
-        """Apply a batch's outcome in one transaction: delete ``acked`` seqs; put ``retried``
-        ``(ready_ms, seq)`` back in their queue; move ``dead_lettered`` ``(dlq, now_ms, seq)`` to the
-        dead-letter queue with attempts reset; remove ``dropped`` ``(queue, seq)`` into the capped
-        dropped list. Rows no longer leased to ``owner`` are left alone."""
+        """Apply a batch's outcome in one transaction: delete ``acked`` seqs (of ``queue``); put
+        ``retried`` ``(ready_ms, seq)`` back in their queue; move ``dead_lettered``
+        ``(dlq, now_ms, seq)`` to the dead-letter queue with attempts reset; remove ``dropped``
+        ``(queue, seq)`` into the capped dropped list. Rows no longer leased to ``owner`` are left alone."""
         db = self._db
         with _transaction(db):
             if acked:
-                db.execute(
-                    "DELETE FROM messages WHERE owner = ? AND seq IN (SELECT value FROM json_each(?))",
-                    (owner, _json_list(acked)),
-                )
+                removed = db.execute(
+                    "DELETE FROM messages WHERE owner = ? AND seq IN (SELECT value FROM json_each(?))"
+                    " RETURNING queue, length(body)",
+                    (owner, json_list(acked)),
+                ).fetchall()
+                if removed:
+                    state.bump(db, queue or removed[0][0], count=-len(removed), size=-_total(removed))
             db.executemany(
                 "UPDATE messages SET ready_ms = ?, owner = NULL WHERE seq = ? AND owner = ?",
                 [(*r, owner) for r in retried],
             )
-            db.executemany(
-                "UPDATE messages SET queue = ?, ready_ms = ?, attempts = 0, owner = NULL"
-                " WHERE seq = ? AND owner = ?",
-                [(*d, owner) for d in dead_lettered],
-            )
+            for dlq, now_ms, seq in dead_lettered:
+                self.move_to_dead_letters(dlq, now_ms, seq, owner=owner)
             if dropped:
-                self._drop(owner, dropped)
+                for dropped_queue, seq in dropped:
+                    self.drop(dropped_queue, seq, owner=owner)
 
-    def _drop(self, owner: str, dropped: Sequence[tuple[str, int]]) -> None:
+    def move_to_dead_letters(self, dlq: str, now_ms: int, seq: int, *, owner: str | None = None) -> bool:
+        """Move the row ``seq`` (leased to ``owner``; None: not leased) to the queue ``dlq``, ready
+        at ``now_ms`` with its attempts reset, inside the caller's transaction; whether it was there."""
         db = self._db
-        db.executemany(
+        found = db.execute(
+            "SELECT queue, length(body) FROM messages WHERE seq = ? AND owner IS ?", (seq, owner)
+        ).fetchone()
+        if found is None:
+            return False
+        db.execute(
+            "UPDATE messages SET queue = ?, ready_ms = ?, attempts = 0, owner = NULL, lease_ms = NULL"
+            " WHERE seq = ?",
+            (dlq, now_ms, seq),
+        )
+        queue, size = found
+        state.bump(db, queue, count=-1, size=-size, dead_lettered=1)
+        state.bump(db, dlq, count=1, size=size)
+        return True
+
+    def drop(self, queue: str, seq: int, *, owner: str | None = None) -> bool:
+        """Remove the row ``seq`` (leased to ``owner``; None: not leased) into the capped list of
+        dropped messages of ``queue``, inside the caller's transaction; whether it was there."""
+        db = self._db
+        removed = db.execute(
+            "DELETE FROM messages WHERE seq = ? AND owner IS ?"
+            " RETURNING queue, id, timestamp_ms, content_type, body, attempts",
+            (seq, owner),
+        ).fetchone()
+        if removed is None:
+            return False
+        db.execute(
             "INSERT INTO dropped (queue, id, timestamp_ms, content_type, body, attempts)"
-            " SELECT queue, id, timestamp_ms, content_type, body, attempts FROM messages"
-            " WHERE seq = ? AND owner = ?",
-            [(seq, owner) for _, seq in dropped],
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            removed,
         )
-        db.executemany(
-            "DELETE FROM messages WHERE seq = ? AND owner = ?", [(seq, owner) for _, seq in dropped]
+        db.execute(
+            "DELETE FROM dropped WHERE queue = ?1 AND seq <= ("
+            " SELECT seq FROM dropped WHERE queue = ?1 ORDER BY seq DESC LIMIT 1 OFFSET ?2)",
+            (queue, limits.MAX_DROPPED_KEPT),
         )
-        for queue in {queue for queue, _ in dropped}:
-            db.execute(
-                "DELETE FROM dropped WHERE queue = ?1 AND seq <= ("
-                " SELECT seq FROM dropped WHERE queue = ?1 ORDER BY seq DESC LIMIT 1 OFFSET ?2)",
-                (queue, limits.MAX_DROPPED_KEPT),
-            )
+        state.bump(db, queue, count=-1, size=-len(removed[4]), dropped=1)
+        return True
 
     def release(self, owner: str, seqs: Iterable[int]) -> None:
         """Give the rows ``seqs`` leased by ``owner`` back to their queues."""
@@ -277,26 +335,41 @@ class QueueStore:
         """The messages of ``queue`` not yet acked (ready, delayed or in flight), in delivery order;
         the first ``limit`` of them when a limit is given."""
         rows = self._db.execute(
-            "SELECT ready_ms, seq, id, timestamp_ms, content_type, body, attempts FROM messages"
-            " WHERE queue = ? ORDER BY ready_ms, seq LIMIT ?",
+            f"SELECT {_COLUMNS} FROM messages WHERE queue = ? ORDER BY ready_ms, seq LIMIT ?",
             (queue, limit),
         ).fetchall()
         return list(map(StoredMessage._make, rows))
 
+    def row(self, seq: int) -> StoredMessage | None:
+        """The message row ``seq``, if it is still stored."""
+        found = self._db.execute(f"SELECT {_COLUMNS} FROM messages WHERE seq = ?", (seq,)).fetchone()
+        return None if found is None else StoredMessage._make(found)
+
     def queues(self) -> list[str]:
-        """Every queue that holds a pending or a dropped message."""
-        rows = self._db.execute("SELECT queue FROM messages UNION SELECT queue FROM dropped ORDER BY 1")
+        """Every queue the store has held a message of, by name."""
+        rows = self._db.execute("SELECT queue FROM queue_state UNION SELECT queue FROM dropped ORDER BY 1")
         return [name for (name,) in rows]
 
+    def state(self, queue: str) -> state.QueueState:
+        """The pause flag and counters of ``queue``."""
+        return state.read_state(self._db, queue)
+
+    def paused_queues(self) -> frozenset[str]:
+        """The queues whose delivery is paused."""
+        return state.paused_queues(self._db)
+
     def counts(self, queue: str, now_ms: int) -> tuple[int, int, int, int]:
-        """``(pending, delayed, in flight, dropped)`` message counts of ``queue``."""
+        """``(pending, delayed, in flight, dropped)`` message counts of ``queue``; pulled messages
+        whose lease still runs count as in flight (a full count: it reads every row of the queue)."""
         pending, delayed, in_flight = self._db.execute(
-            "SELECT count(*), count(*) FILTER (WHERE owner IS NULL AND ready_ms > ?),"
-            " count(owner) FROM messages WHERE queue = ?",
+            "SELECT count(*),"
+            " count(*) FILTER"
+            " (WHERE owner IS NULL AND ready_ms > ?1 AND (lease_ms IS NULL OR lease_ms <= ?1)),"
+            " count(*) FILTER (WHERE owner IS NOT NULL OR lease_ms > ?1)"
+            " FROM messages WHERE queue = ?2",
             (now_ms, queue),
         ).fetchone()
-        dropped = self._db.execute("SELECT count(*) FROM dropped WHERE queue = ?", (queue,)).fetchone()[0]
-        return pending, delayed, in_flight, dropped
+        return pending, delayed, in_flight, self.state(queue).dropped
 
     def count(self, queue: str | None = None) -> int:
         """Messages not yet acked, in ``queue`` or in all queues."""
@@ -332,6 +405,35 @@ class _transaction:
         self._db.execute("COMMIT" if kind is None else "ROLLBACK")
 
 
+def _open_error(path: Path | None, error: OSError | sqlite3.Error) -> StorageError:
+    """Why the store at ``path`` cannot be opened, with advice that fits the cause."""
+    folder = path.parent if path is not None else None
+    unwritable = isinstance(error, PermissionError) or (
+        isinstance(error, OSError) and error.errno in (errno.EACCES, errno.EPERM, errno.EROFS)
+    )
+    if isinstance(error, sqlite3.Error) and folder is not None:
+        message = str(error).lower()
+        unwritable = (
+            "readonly" in message
+            or "unable to open" in message
+            or not os.access(folder, os.W_OK)
+            or (path is not None and path.exists() and not os.access(path, os.W_OK))
+        )
+    if unwritable:
+        return StorageError(
+            f"{path}: cannot write the queue store ({error}): the persist directory {folder} must be "
+            "writable by this user; fix its permissions or choose another with --persist-to",
+            code="queue-store-unwritable",
+        )
+    if isinstance(error, OSError):
+        return StorageError(f"{path}: cannot open the queue store ({error})", code="queue-store")
+    return StorageError(
+        f"{path}: cannot open the queue store ({error}); expected a workerlab queue database "
+        "(move the file away to start with empty queues)",
+        code="queue-store",
+    )
+
+
 @functools.lru_cache(maxsize=limits.MAX_SEND_BATCH_MESSAGES)
 def _insert_statement(count: int) -> str:
     # One multi-row INSERT costs less than executemany's statement per row.
@@ -339,6 +441,18 @@ def _insert_statement(count: int) -> str:
     return f"INSERT INTO messages (queue, id, timestamp_ms, content_type, body, ready_ms) VALUES {values}"
 
 
-def _json_list(numbers: Sequence[int]) -> str:
+_INSERT_WITH_SOURCE = (
+    "INSERT INTO messages (queue, id, timestamp_ms, content_type, body, ready_ms, source)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def json_list(numbers: Iterable[int]) -> str:
+    """``numbers`` as a JSON array, for ``IN (SELECT value FROM json_each(?))``."""
     # One statement over a JSON array costs less than one statement per row.
     return "[" + ",".join(map(str, numbers)) + "]"
+
+
+def _total(rows: Iterable[Sequence[Any]]) -> int:
+    """The sum of the last column of ``rows`` (the byte sizes a RETURNING clause gave)."""
+    return sum(row[-1] for row in rows)
