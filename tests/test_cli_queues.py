@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from workerlab.clock import FakeClock
+from workerlab.clock import FakeClock, SystemClock
 from workerlab.config import load_config
 from workerlab.session import Session, SessionOptions
 
@@ -35,7 +35,8 @@ async def queue(batch, env, ctx):
 async def fill(folder: Path) -> None:
     (folder / "wrangler.toml").write_text(CONFIG)
     (folder / "worker.py").write_text(WORKER)
-    options = SessionOptions(persist_dir=folder / "state", clock=FakeClock())
+    # The command reads the real clock: messages sent at a fake 2026-01-01 would be past retention.
+    options = SessionOptions(persist_dir=folder / "state", clock=FakeClock(SystemClock().now_s()))
     session = await Session.open([load_config(folder / "wrangler.toml")], options)
     env = session.primary.env
     await env.JOBS.send({"job": 1})
