@@ -11,8 +11,11 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 from devprocess import DevProcess
 from test_inspector_support import SHOP_CONFIG
+
+from workerlab.inspector.client import InspectorClient, InspectorRequestError
 
 #: Longest a shutdown may take with an event stream open (uvicorn's own grace is 5 s).
 SHUTDOWN_BUDGET_S = 3.0
@@ -91,3 +94,21 @@ def test_no_inspector_leaves_the_path_to_the_worker(tmp_path: Path) -> None:
         assert not any(line.startswith("Inspector on") for line in dev.lines)
         answer = httpx.get(f"{url}/cdn-cgi/workerlab/")
         assert (answer.status_code, answer.text) == (200, "shop")
+
+
+def test_a_program_uses_the_api_through_the_client(tmp_path: Path) -> None:
+    with start(tmp_path) as dev:
+        url = dev.wait_ready()
+        with InspectorClient(url) as client:
+            assert [q["name"] for q in client.queues()] == ["jobs", "jobs-dlq"]
+            client.send("jobs-dlq", {"job": "from a script"})
+            (message,) = client.messages("jobs-dlq")["messages"]
+            assert message["body"] == {"job": "from a script"}
+            with pytest.raises(InspectorRequestError, match="no cron"):
+                client.post("crons/shop/run", {"cron": "* * * * *"})
+
+
+def test_the_client_says_when_nothing_answers() -> None:
+    with InspectorClient("http://127.0.0.1:9") as client, pytest.raises(InspectorRequestError) as failure:
+        client.queues()
+    assert "is `workerlab dev` running there?" in failure.value.message

@@ -27,7 +27,7 @@ async function mountNamespace(view, worker, binding, params) {
   const prefix = h("input", { type: "search", placeholder: "Key prefix", value: params.get("prefix") ?? "", "aria-label": "Key prefix" });
   const keys = h("div");
   const more = h("div", { class: "pager" });
-  const value = h("div", { class: "value" });
+  const value = h("div", { class: "value" }, h("p", { class: "muted" }, "Pick a key to see its value."));
   let shownKey = params.get("key");
   view.append(
     crumbs(h("a", { href: "#/kv" }, "KV"), `env.${binding} of ${worker}`),

@@ -16,6 +16,8 @@ import workflows from "./workflows.js";
 const PAGES = { workers, queues, crons, kv, d1, r2, "durable-objects": durable, workflows, timeline };
 // How long a burst of events is gathered into one refresh.
 const REFRESH_DELAY_MS = 250;
+// Entries kept for a page still loading.
+const EARLY_KEPT = 500;
 
 let current = null;
 let refreshTimer = null;
@@ -36,13 +38,17 @@ async function show() {
   const fresh = h("div", { class: "page", "data-view": route.page });
   view.replaceChildren(fresh);
   document.title = `${page.title} · workerlab inspector`;
-  const mounted = { page, route, handle: null };
+  // Entries that arrive while the page loads are handed to it once it has.
+  const mounted = { page, route, handle: null, early: [] };
   current = mounted;
   try {
     mounted.handle = await page.mount(fresh, route);
   } catch (error) {
     fresh.append(h("p", { class: "error" }, error.message));
+    return;
   }
+  for (const entry of mounted.early) mounted.handle?.onEntry?.(entry);
+  mounted.early = [];
 }
 
 function scheduleRefresh() {
@@ -62,6 +68,7 @@ function scheduleRefresh() {
 
 onLive((kind, data) => {
   const mounted = current;
+  if (mounted && !mounted.handle && kind === "entry" && mounted.early.length < EARLY_KEPT) mounted.early.push(data);
   if (!mounted?.handle) return;
   if (kind === "entry") {
     mounted.handle.onEntry?.(data);

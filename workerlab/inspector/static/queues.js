@@ -10,7 +10,8 @@ function queueLink(name) {
 }
 
 function stateBadge(queue) {
-  return queue.paused ? badge("paused", "warning") : badge("delivering", "ok");
+  if (queue.paused) return badge("paused", "warning");
+  return queue.consumer ? badge("delivering", "ok") : badge("kept: no consumer");
 }
 
 function relations(queue) {

@@ -34,7 +34,7 @@ async function mountBucket(view, worker, binding, params) {
   const prefix = params.get("prefix") ?? "";
   const listing = h("div");
   const more = h("div", { class: "pager" });
-  const details = h("div", { class: "value" });
+  const details = h("div", { class: "value" }, h("p", { class: "muted" }, "Pick an object to see its metadata."));
   let shownKey = params.get("key");
   const folders = prefix.split("/").filter(Boolean);
   view.append(
