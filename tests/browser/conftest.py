@@ -94,7 +94,9 @@ def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shop]:
         yield running
 
 
-@pytest.fixture(scope="session")
+# Module scope: while Playwright's sync API is open, its event loop runs in this thread, so it must
+# be closed before the asyncio tests of other folders run.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     from playwright.sync_api import expect, sync_playwright
 
