@@ -37,6 +37,8 @@ REDIRECT_STATUS = 307
 CACHE_CONTROL = "public, max-age=0, must-revalidate"
 #: Most route rules in run_worker_first (Cloudflare: 100).
 MAX_ROUTE_RULES = 100
+#: Characters ``encodeURIComponent`` leaves as they are, besides letters, digits and ``-_.~``.
+_URI_COMPONENT_SAFE = "!*'()"
 #: The first compatibility date on which a browser navigation prefers an asset (SPA) over the worker.
 NAVIGATION_PREFERS_ASSETS_DATE = "2025-04-01"
 
@@ -187,11 +189,22 @@ def _is_html_alias(url_path: str) -> bool:
     return url_path.endswith((".html", "/index"))
 
 
-def canonical_path(raw_path: str) -> str:
-    """``raw_path`` decoded segment by segment, repeated slashes collapsed, and encoded again."""
-    parts = [quote(unquote(part), safe="!$&'()*+,;=:@") for part in raw_path.split("/") if part]
-    trailing = "/" if raw_path.endswith("/") and parts else ""
-    return "/" + "/".join(parts) + trailing
+def decode_path(raw_path: str) -> str:
+    """``raw_path`` decoded segment by segment, repeated slashes collapsed (a segment that is not
+    valid percent-encoded UTF-8 stays as it is)."""
+    parts = []
+    for part in raw_path.split("/"):
+        try:
+            parts.append(unquote(part, errors="strict"))
+        except UnicodeDecodeError:
+            parts.append(part)
+    return re.sub("/+", "/", "/".join(parts))
+
+
+def encode_path(path: str) -> str:
+    """A decoded path as Cloudflare writes it canonically: each segment as JavaScript's
+    ``encodeURIComponent`` encodes it."""
+    return "/".join(quote(part, safe=_URI_COMPONENT_SAFE) for part in path.split("/"))
 
 
 def goes_to_worker(
@@ -202,7 +215,12 @@ def goes_to_worker(
     has_worker: bool,
     navigation: bool,
 ) -> bool:
-    """Whether a request for ``path`` runs the worker (else the assets answer it), as Cloudflare routes."""
+    """Whether a request for ``path`` runs the worker (else the assets answer it), as Cloudflare routes.
+
+    A path no asset matches goes to the worker, unless the ``not_found_handling`` page (the
+    single-page app's index, the nearest 404.html) answers it: Cloudflare keeps that page in the
+    routing decision when ``run_worker_first`` is a list of rules, and for browser navigations.
+    """
     if isinstance(rules, RouteRules):
         decided = rules.worker_first(path)
         if decided is not None:
@@ -213,5 +231,6 @@ def goes_to_worker(
         return False
     if files.resolve(path) is not None:
         return False
-    # A browser navigation gets the single-page app's index rather than the worker.
-    return not (navigation and files.not_found_handling == "single-page-application")
+    if isinstance(rules, RouteRules) or navigation:
+        return files.not_found(path).path is None
+    return True

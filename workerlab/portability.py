@@ -129,7 +129,10 @@ def watching_import_time_work(folder: Path, found: list[str]) -> Iterator[None]:
 
 
 def config_differences(config: WorkerConfig) -> list[str]:
-    """Bindings with no local emulation, and config keys workerlab does not act on."""
+    """Bindings with no local emulation, config keys workerlab does not act on, and the asset
+    directory's rule files (``_headers``, ``_redirects``, ``.assetsignore``), which it does not apply."""
+    from .assets import NEVER_SERVED
+    from .bindings.assets import Assets
     from .bindings.not_emulated import NotEmulatedBinding
 
     found = [
@@ -142,4 +145,17 @@ def config_differences(config: WorkerConfig) -> list[str]:
         f"{config.path.name}: {key} is a valid wrangler key that workerlab ignores"
         for key in config.ignored_keys
     ]
+    found += [
+        f"{_shown(spec.directory / name, config.path.parent.resolve())}: Cloudflare applies this file to the "
+        "static assets; workerlab ignores it (and never serves it)"
+        for spec in config.bindings
+        if isinstance(spec, Assets)
+        for name in sorted(NEVER_SERVED)
+        if (spec.directory / name).is_file()
+    ]
     return found
+
+
+def _shown(path: Path, folder: Path) -> str:
+    """``path`` relative to ``folder`` when it is inside it."""
+    return str(path.relative_to(folder)) if path.is_relative_to(folder) else str(path)

@@ -18,7 +18,8 @@ from ..assets import (
     HtmlHandling,
     NotFoundHandling,
     RouteRules,
-    canonical_path,
+    decode_path,
+    encode_path,
     goes_to_worker,
 )
 from ..config.source import MISSING, ConfigSource, keys
@@ -66,18 +67,19 @@ class AssetsBinding:
         from ..compat.response import Response
 
         suffix = f"?{query}" if query else ""
-        path = canonical_path(raw_path)
-        reply = self.files.resolve(path) if path == raw_path else None
-        if path != raw_path:
-            return Response(None, status=REDIRECT_STATUS, headers={"location": path + suffix})
+        path = decode_path(raw_path)
+        reply = self.files.resolve(path)
         if reply is None:
             reply = self.files.not_found(path)
-        if reply.location is not None:
-            return Response(None, status=reply.status, headers={"location": reply.location + suffix})
-        if reply.path is None:
-            return Response(None, status=reply.status)
+            if reply.path is None:
+                return Response(None, status=reply.status)
         if method not in ("GET", "HEAD"):
             return Response(None, status=405, headers={"allow": "GET, HEAD"})
+        # html_handling's redirect, or the canonical spelling of the path (decoded, then encoded again).
+        location = encode_path(reply.location if reply.location is not None else path)
+        if reply.location is not None or location != raw_path:
+            return Response(None, status=REDIRECT_STATUS, headers={"location": location + suffix})
+        assert reply.path is not None
         etag = self.files.etag(reply.path)
         response_headers = {"etag": etag}
         content_type = self.files.content_type(reply.path)
