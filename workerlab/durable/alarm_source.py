@@ -21,6 +21,9 @@ logger = logging.getLogger("workerlab")
 
 #: How long close() waits for alarm runs in flight; an interrupted run stays due for the next start.
 CLOSE_GRACE_S = WAIT_UNTIL_GRACE_S
+#: Most alarm runs under way at once on a real clock; the others due start as those finish
+#: (workerlab's own bound: each run keeps its object live, and its database open, until it ends).
+MAX_ALARMS_IN_FLIGHT = 64
 
 
 class AlarmSource:
@@ -43,9 +46,10 @@ class AlarmSource:
         due = [when for book in self._books if (when := book.next_due_ms()) is not None]
         return min(due) / 1000 if due else None
 
-    def _due(self) -> list[tuple[AlarmBook, Alarm]]:
+    def _due(self, limit: int | None = None) -> list[tuple[AlarmBook, Alarm]]:
+        """The alarms due now, earliest first (``limit``: the earliest of each book only)."""
         now_ms = self.clock.now_ms()
-        due = [(book, alarm) for book in self._books for alarm in book.due(now_ms)]
+        due = [(book, alarm) for book in self._books for alarm in book.due(now_ms, limit)]
         due.sort(key=lambda pair: pair[1].scheduled_ms)  # stable: books in the order added
         return due
 
@@ -62,13 +66,20 @@ class AlarmSource:
         await run_on_clock(self.clock, self.next_due_s, self._start_due, self.wakeup, lambda: self._closed)
 
     def _start_due(self, now_s: float) -> None:
-        for book, alarm in self._due():
+        room = MAX_ALARMS_IN_FLIGHT - len(self._tasks)
+        if room <= 0:
+            return  # a run that ends wakes the loop
+        for book, alarm in self._due(room)[:room]:
             book.claim(alarm.object_id)
             task = asyncio.create_task(
                 self._run_one(book, alarm), name=f"workerlab-alarm-{alarm.object_id[:8]}"
             )
             self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        self.wakeup.wake()
 
     async def _run_one(self, book: AlarmBook, alarm: Alarm) -> None:
         try:

@@ -49,6 +49,7 @@ _DUE = (
     f"SELECT {_COLUMNS} FROM alarms WHERE worker = ? AND class_name = ? AND scheduled_ms <= ? "
     "ORDER BY scheduled_ms"
 )
+_DUE_FIRST = f"{_DUE} LIMIT ?"
 _FIRST = f"{_BY_TIME} LIMIT ?"
 _ONE = f"SELECT {_COLUMNS} FROM alarms WHERE worker = ? AND class_name = ? AND object_id = ?"
 _SET = """
@@ -195,10 +196,14 @@ class AlarmBook:
         rows = self.index.read(_FIRST, (*self._key, len(self._running) + 1))
         return next((alarm.scheduled_ms for alarm in rows if alarm.object_id not in self._running), None)
 
-    def due(self, now_ms: int) -> list[Alarm]:
-        """The alarms due at ``now_ms`` and not running, earliest first."""
-        rows = self.index.read(_DUE, (*self._key, now_ms))
-        return [alarm for alarm in rows if alarm.object_id not in self._running]
+    def due(self, now_ms: int, limit: int | None = None) -> list[Alarm]:
+        """The alarms due at ``now_ms`` and not running, earliest first (the first ``limit``)."""
+        if limit is None:
+            rows = self.index.read(_DUE, (*self._key, now_ms))
+        else:
+            rows = self.index.read(_DUE_FIRST, (*self._key, now_ms, limit + len(self._running)))
+        due = [alarm for alarm in rows if alarm.object_id not in self._running]
+        return due if limit is None else due[:limit]
 
     def is_running(self, object_id: str) -> bool:
         return object_id in self._running

@@ -40,3 +40,7 @@ IDLE_EVICTION_S = 70.0
 #: past it the least recently used idle ones are evicted before their idle time is up
 #: (workerlab's own bound on memory and open files).
 MAX_LIVE_OBJECTS = 1_000
+#: Most live objects holding their database open at once; past it the least recently used idle
+#: ones close theirs and stay live (workerlab's own bound: an open SQLite connection costs about
+#: 150 KB before its page cache, an instance a few KB).
+MAX_OPEN_DATABASES = 256

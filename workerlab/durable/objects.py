@@ -138,6 +138,9 @@ class Objects:
                 if snapshot is not None:
                     store.restore(snapshot)
             self._open[hex_id] = store
+            live = self._live.get(hex_id)
+            if live is not None:
+                self._residency.opened(live)
         store.file.gate = gate  # the gate of the instance now using it
         return store
 
@@ -170,6 +173,10 @@ class Objects:
         self._residency.forget(live)
         if self._live.get(live.hex_id) is live:
             del self._live[live.hex_id]
+        self.close_database(live)
+
+    def close_database(self, live: LiveObject) -> None:
+        """Close the object's database; its storage opens it again when next used."""
         live.state.storage.detach()
         self._close_store(live.hex_id)
 

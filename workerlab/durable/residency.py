@@ -5,6 +5,11 @@ workerlab clock, or, least recently used first, when more than the session's bud
 The budget is :data:`~.limits.MAX_LIVE_OBJECTS`, lowered to what the process's open-file limit
 allows: a live object's database holds up to three files open (the file, its WAL, its index).
 Only idle objects are evicted (see :meth:`Owner.evictable`).
+
+Open databases have a budget of their own, :data:`~.limits.MAX_OPEN_DATABASES` (within the
+live budget): a connection costs far more memory than an instance (SQLite's allocators and page
+cache), so past it the least recently used idle objects close their database and stay live; their
+storage opens it again on their next call.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from typing import Any, Protocol
 
 from ..clock import Clock
 from .gate import InputGate
-from .limits import IDLE_EVICTION_S, MAX_LIVE_OBJECTS
+from .limits import IDLE_EVICTION_S, MAX_LIVE_OBJECTS, MAX_OPEN_DATABASES
 
 #: Open files a live object's database may hold (SQLite's database, -wal and -shm files).
 FILES_PER_OBJECT = 3
@@ -33,6 +38,10 @@ class Owner(Protocol):
 
     def forget(self, live: LiveObject) -> None:
         """Drop the instance and close its database."""
+        ...
+
+    def close_database(self, live: LiveObject) -> None:
+        """Close the object's database and keep the instance (it is evictable)."""
         ...
 
 
@@ -69,10 +78,13 @@ def live_object_budget() -> int:
 class Residency:
     """The live objects of a session, least recently used first."""
 
-    def __init__(self, clock: Clock, max_live: int | None = None) -> None:
+    def __init__(self, clock: Clock, max_live: int | None = None, max_open: int | None = None) -> None:
         self.max_live = live_object_budget() if max_live is None else max_live
+        #: How many live objects may hold their database open at once.
+        self.max_open = min(MAX_OPEN_DATABASES, self.max_live) if max_open is None else max_open
         self._clock = clock
         self._order: OrderedDict[LiveObject, None] = OrderedDict()
+        self._open: OrderedDict[LiveObject, None] = OrderedDict()  # those with an open database
         self._next_sweep_s = clock.now_s() + IDLE_EVICTION_S / 2
 
     def __len__(self) -> int:
@@ -84,10 +96,31 @@ class Residency:
             self.evict(live.last_used_s)
         self._order[live] = None
 
+    @property
+    def open_databases(self) -> int:
+        return len(self._open)
+
     def touch(self, live: LiveObject) -> None:
         """An event starts on ``live``: it is the most recently used."""
         if live in self._order:
             self._order.move_to_end(live)
+            if live in self._open:
+                self._open.move_to_end(live)
+
+    def opened(self, live: LiveObject) -> None:
+        """``live`` opened its database; past the budget, idle objects close theirs, least
+        recently used first."""
+        if live not in self._order:
+            return  # an evicted object's storage, still held: closed with its next instance
+        self._open[live] = None
+        if len(self._open) <= self.max_open:
+            return
+        for other in list(self._open):
+            if other is not live and other.owner.evictable(other):
+                other.owner.close_database(other)
+                del self._open[other]
+                if len(self._open) <= self.max_open:
+                    return
 
     def used(self, live: LiveObject) -> None:
         """An event on ``live`` ended; now and then, look for idle objects."""
@@ -97,6 +130,7 @@ class Residency:
 
     def forget(self, live: LiveObject) -> None:
         self._order.pop(live, None)
+        self._open.pop(live, None)
 
     def evict(self, now_s: float | None = None) -> int:
         """Evict the idle objects unused since :data:`IDLE_EVICTION_S`, and the least recently

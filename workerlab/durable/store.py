@@ -3,14 +3,23 @@
 One file per object under ``<persist>/durable_objects/<ClassName>/``, named from the id alone,
 holds the object's SQL tables and its key-value pairs (:mod:`.kv`). ``persist_dir`` None keeps
 the database in memory.
+
+A new object's file starts as a copy of an empty database already in WAL mode with the
+key-value table: letting SQLite make each one costs a rollback-journal commit (to switch to WAL)
+and a new WAL's header, each synced to disk, which is most of the time of an object's first
+write. The copy appears under its final name whole or not at all (written aside, then linked).
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
+import os
 import re
+import secrets
 import sqlite3
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +33,9 @@ from .sqlfile import SqliteFile
 #: The folder of Durable Object storage under a persist directory.
 DURABLE_OBJECTS_DIR = "durable_objects"
 _ID_SHAPE = re.compile(r"[0-9a-f]{64}")
+#: SQLite's page cache of one object's database, in KiB (``PRAGMA cache_size``; SQLite's default
+#: is 2,000 KiB per connection). Reads past it come from the operating system's file cache.
+OBJECT_PAGE_CACHE_KIB = 256
 
 
 def class_dir(persist_dir: Path, class_name: str) -> Path:
@@ -46,15 +58,74 @@ def object_id_of(file_name: str) -> str | None:
     return stem if stem != file_name and _ID_SHAPE.fullmatch(stem) else None
 
 
+@functools.cache
+def empty_database() -> bytes:
+    """The bytes of a new object's database: empty, in WAL mode, with the key-value table."""
+    with tempfile.TemporaryDirectory(prefix="workerlab-") as folder:
+        path = Path(folder) / "empty.sqlite3"
+        conn = sqlite3.connect(path, isolation_level=None)
+        try:
+            conn.execute("PRAGMA synchronous = OFF")  # a scratch file: nothing to keep
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute(SCHEMA)
+        finally:
+            conn.close()  # checkpoints the WAL into the file and removes it
+        return path.read_bytes()
+
+
+def create_object_file(path: Path, *, durable: bool) -> None:
+    """Make ``path`` a new object's database unless it exists. It is written aside and linked
+    into place, so that no crash leaves a part of it and no other process's file is replaced;
+    ``durable`` syncs it and its folder to disk first. Where hard links are refused, SQLite makes
+    the file when it opens it."""
+    if path.exists():
+        return
+    folder = path.parent
+    folder.mkdir(parents=True, exist_ok=True)
+    aside = folder / f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.new"
+    with open(aside, "xb") as out:
+        out.write(empty_database())
+        if durable:
+            out.flush()
+            os.fsync(out.fileno())
+    try:
+        os.link(aside, path)
+    except FileExistsError:
+        return  # another process made it meanwhile: theirs is the file
+    except OSError:
+        return
+    finally:
+        os.unlink(aside)
+    if durable:
+        _sync_folder(folder)
+
+
+def _sync_folder(folder: Path) -> None:
+    try:
+        descriptor = os.open(folder, os.O_RDONLY)
+    except OSError:  # folders cannot be opened here (Windows): their entries are synced with them
+        return
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
 class ObjectStore:
     """One object's open database, with the guard on user SQL and its transaction bookkeeping."""
 
     def __init__(self, path: Path | None, *, durable: bool, gate: InputGate) -> None:
         self.path = path
+        if path is not None:
+            try:
+                create_object_file(path, durable=durable)
+            except OSError as error:
+                raise StorageError(f"cannot create the Durable Object storage file {path}: {error}") from None
         self.file = SqliteFile(path, durable=durable, gate=gate)
         self.guard = SqlGuard()
         conn = self.file.conn
         try:
+            conn.execute(f"PRAGMA cache_size = -{OBJECT_PAGE_CACHE_KIB}")
             conn.execute("PRAGMA foreign_keys = ON")  # as Cloudflare enforces them
             conn.execute(SCHEMA)
         except sqlite3.Error as error:
