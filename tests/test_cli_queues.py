@@ -36,7 +36,7 @@ async def fill(folder: Path) -> None:
     (folder / "wrangler.toml").write_text(CONFIG)
     (folder / "worker.py").write_text(WORKER)
     # The command reads the real clock: messages sent at a fake 2026-01-01 would be past retention.
-    options = SessionOptions(persist_dir=folder / "state", clock=FakeClock(SystemClock().now_s()))
+    options = SessionOptions(persist_dir=folder / "state", clock=FakeClock(int(SystemClock().now_s())))
     session = await Session.open([load_config(folder / "wrangler.toml")], options)
     env = session.primary.env
     await env.JOBS.send({"job": 1})

@@ -17,7 +17,9 @@ if TYPE_CHECKING:
 def dev_mounts(*, inspector: bool = True) -> Sequence[tuple[str, AsgiApp]]:
     """The apps `workerlab dev` serves beside the worker (imported only when it starts). The first
     entry whose prefix a path starts with serves it: more specific prefixes come first."""
-    mounts: list[tuple[str, AsgiApp]] = []
+    from .queues_api import API_PATH, QueuesApiApp
+
+    mounts: list[tuple[str, AsgiApp]] = [(API_PATH, QueuesApiApp())]  # Cloudflare's queue REST API
     if inspector:
         from .inspector import INSPECTOR_PATH, InspectorApp
 

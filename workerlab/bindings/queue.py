@@ -53,7 +53,10 @@ class _QueueKind:
         return producers
 
     async def open(self, spec: QueueProducer, site: BindingSite) -> QueueProducerBinding:
-        return site.session.queue_broker().producer(spec.queue, delivery_delay_s=spec.delivery_delay_s)
+        broker = site.session.queue_broker()
+        # Pull consumers are not pushed to, but their retention still applies to env.Q.metrics().
+        broker.add_settings(site.config.consumers)
+        return broker.producer(spec.queue, delivery_delay_s=spec.delivery_delay_s)
 
     def describe(self, spec: QueueProducer, site: BindingSite) -> tuple[str, Mode]:
         return spec.queue, "local"

@@ -29,7 +29,7 @@ from .codec import decode_body
 from .leases import LeaseKeeper
 from .message import Message, MessageBatch, Resolution, resolve
 from .metrics import queue_metrics
-from .producer import QueueProducerBinding
+from .producer import HttpPublisher, QueueProducerBinding
 from .store import QueueStore, StoredMessage
 
 logger = logging.getLogger("workerlab")
@@ -101,11 +101,8 @@ class Broker:
         """This broker's lease owner id in the store."""
         return self._keeper.owner
 
-    def producer(
-        self, queue: str, *, delivery_delay_s: int = 0, source: str | None = None
-    ) -> QueueProducerBinding:
-        """The ``env.<BINDING>`` object for a producer of ``queue`` (``source="api"``: the sender
-        behind the HTTP publish API)."""
+    def producer(self, queue: str, *, delivery_delay_s: int = 0) -> QueueProducerBinding:
+        """The ``env.<BINDING>`` object for a producer of ``queue``."""
         return QueueProducerBinding(
             queue,
             self._store,
@@ -113,7 +110,12 @@ class Broker:
             self._on_sent,
             delivery_delay_s=delivery_delay_s,
             settings=self.settings,
-            source=source,
+        )
+
+    def publisher(self, queue: str) -> HttpPublisher:
+        """The sender of messages published to ``queue`` over the HTTP API."""
+        return HttpPublisher(
+            queue, self._store, self._clock, self._on_sent, settings=self.settings, source="api"
         )
 
     def settings(self, queue: str) -> QueueConsumer:

@@ -55,6 +55,11 @@ class QueueProducerBinding:
     messages come from when it is not a Worker (``"api"``: the HTTP publish API).
     """
 
+    #: How errors name the calls (a subclass serving another API names them its way).
+    _send_name = "send()"
+    _batch_name = "sendBatch()"
+    _item_name = "sendBatch() message {index}"
+
     def __init__(
         self,
         queue: str,
@@ -87,16 +92,18 @@ class QueueProducerBinding:
     ) -> SendResponse:
         """Send one message; ``contentType`` json (default), text, bytes or v8; ``delaySeconds`` 0..43200."""
         if options is not None:
-            _check_keys(options, _SEND_OPTIONS, "send() options")
-            contentType = _one(contentType, options.get("contentType"), "send() contentType")
-            content_type = _one(content_type, options.get("content_type"), "send() content_type")
-            delaySeconds = _one(delaySeconds, options.get("delaySeconds"), "send() delaySeconds")
-            delay_seconds = _one(delay_seconds, options.get("delay_seconds"), "send() delay_seconds")
-        kind = _content_type(contentType, content_type, "send()")
-        delay_s = delay_option(None, delaySeconds, delay_seconds, "send()")
+            _check_keys(options, _SEND_OPTIONS, f"{self._send_name} options")
+            contentType = _one(contentType, options.get("contentType"), f"{self._send_name} contentType")
+            content_type = _one(content_type, options.get("content_type"), f"{self._send_name} content_type")
+            delaySeconds = _one(delaySeconds, options.get("delaySeconds"), f"{self._send_name} delaySeconds")
+            delay_seconds = _one(
+                delay_seconds, options.get("delay_seconds"), f"{self._send_name} delay_seconds"
+            )
+        kind = _content_type(contentType, content_type, self._send_name)
+        delay_s = delay_option(None, delaySeconds, delay_seconds, self._send_name)
         data = encode_body(body, kind)
         if len(data) > limits.MAX_MESSAGE_BYTES:
-            raise _too_big("send()", len(data), kind)
+            raise _too_big(self._send_name, len(data), kind)
         now_ms = self._clock.now_ms()
         ready_ms = now_ms + 1000 * (self._delivery_delay_s if delay_s is None else delay_s)
         await self._store.run(
@@ -119,18 +126,20 @@ class QueueProducerBinding:
         """Send up to 100 messages (dicts with ``body`` and optional ``contentType`` / ``delaySeconds``)
         in one all-or-nothing write; a message's own delay beats the batch's ``delaySeconds``."""
         if isinstance(messages, str | bytes | Mapping) or not isinstance(messages, Iterable):
-            raise TypeError(f"sendBatch() expects a list of message dicts, got {type(messages).__name__}")
+            raise TypeError(
+                f"{self._batch_name} expects a list of message dicts, got {type(messages).__name__}"
+            )
         if not isinstance(messages, Sequence):
             messages = list(messages)
         if not messages:
-            raise TypeError("sendBatch() requires at least one message")
+            raise TypeError(f"{self._batch_name} requires at least one message")
         if len(messages) > limits.MAX_SEND_BATCH_MESSAGES:
             raise QueueError(
-                f"sendBatch() accepts at most {limits.MAX_SEND_BATCH_MESSAGES} messages "
+                f"{self._batch_name} accepts at most {limits.MAX_SEND_BATCH_MESSAGES} messages "
                 f"(MAX_SEND_BATCH_MESSAGES), got {len(messages)}",
                 code="queue-batch-count",
             )
-        batch_delay_s = delay_option(options, delaySeconds, delay_seconds, "sendBatch()")
+        batch_delay_s = delay_option(options, delaySeconds, delay_seconds, self._batch_name)
         if batch_delay_s is None:
             batch_delay_s = self._delivery_delay_s
         now_ms = self._clock.now_ms()
@@ -143,15 +152,15 @@ class QueueProducerBinding:
                 kind, ready_ms = DEFAULT_CONTENT_TYPE, batch_ready_ms
                 data = encode_body(message["body"], kind)
             else:
-                kind, data, own_delay_s = _parse_message(message, f"sendBatch() message {index}")
+                kind, data, own_delay_s = _parse_message(message, self._item_name.format(index=index))
                 ready_ms = batch_ready_ms if own_delay_s is None else now_ms + 1000 * own_delay_s
             if len(data) > limits.MAX_MESSAGE_BYTES:
-                raise _too_big(f"sendBatch() message {index}", len(data), kind)
+                raise _too_big(self._item_name.format(index=index), len(data), kind)
             total_bytes += len(data)
             rows.append((ids[index], now_ms, kind, data, ready_ms))
         if total_bytes > limits.MAX_SEND_BATCH_BYTES:
             raise QueueError(
-                f"sendBatch() accepts at most {limits.MAX_SEND_BATCH_BYTES} bytes in all "
+                f"{self._batch_name} accepts at most {limits.MAX_SEND_BATCH_BYTES} bytes in all "
                 f"(MAX_SEND_BATCH_BYTES), got {total_bytes} bytes in {len(rows)} messages",
                 code="queue-batch-bytes",
             )
@@ -179,6 +188,15 @@ class QueueProducerBinding:
 
     def __repr__(self) -> str:
         return f"QueueProducerBinding(queue={self.queue!r})"
+
+
+class HttpPublisher(QueueProducerBinding):
+    """The sender behind the HTTP publish API: the same checks and writes as a producer binding, its
+    messages marked as sent by ``"api"``, its errors naming the API's fields."""
+
+    _send_name = "publish"
+    _batch_name = "batch"
+    _item_name = "messages[{index}]"
 
 
 def _parse_message(message: object, where: str) -> tuple[ContentType, bytes, int | None]:
