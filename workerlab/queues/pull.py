@@ -136,7 +136,9 @@ def pull(
                 if message.timestamp_ms < expire_before_ms:
                     expired.append(message.seq)
                 elif message.attempts > consumer.max_retries + 1:
-                    result.failed.append(_fail(store, consumer, message, now_ms, "its attempts ran out"))
+                    # Not delivered after all: the failed attempts are those before this pull.
+                    spent = message._replace(attempts=attempts)
+                    result.failed.append(_fail(store, consumer, spent, now_ms, "its attempts ran out"))
                 elif message.content_type not in PULLABLE_CONTENT_TYPES:
                     reason = f"a {message.content_type} message cannot be pulled (send json, text or bytes)"
                     result.failed.append(_fail(store, consumer, message, now_ms, reason))
