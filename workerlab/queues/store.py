@@ -406,18 +406,19 @@ class _transaction:
 
 
 def _open_error(path: Path | None, error: OSError | sqlite3.Error) -> StorageError:
-    """Why the store at ``path`` cannot be opened, with advice that fits the cause."""
+    """Why the store at ``path`` cannot be opened, with advice that fits the cause: only a file that
+    is not a database is worth moving away; a folder that cannot be written needs its permissions."""
     folder = path.parent if path is not None else None
-    unwritable = isinstance(error, PermissionError) or (
-        isinstance(error, OSError) and error.errno in (errno.EACCES, errno.EPERM, errno.EROFS)
-    )
-    if isinstance(error, sqlite3.Error) and folder is not None:
-        message = str(error).lower()
-        unwritable = (
-            "readonly" in message
-            or "unable to open" in message
-            or not os.access(folder, os.W_OK)
-            or (path is not None and path.exists() and not os.access(path, os.W_OK))
+    text = str(error).lower()
+    if isinstance(error, OSError):
+        unwritable = error.errno in (errno.EACCES, errno.EPERM, errno.EROFS)
+    else:
+        unwritable = "readonly" in text or (
+            folder is not None
+            and (
+                (folder.is_dir() and not os.access(folder, os.W_OK))
+                or (path is not None and path.is_file() and not os.access(path, os.W_OK))
+            )
         )
     if unwritable:
         return StorageError(
@@ -425,11 +426,15 @@ def _open_error(path: Path | None, error: OSError | sqlite3.Error) -> StorageErr
             "writable by this user; fix its permissions or choose another with --persist-to",
             code="queue-store-unwritable",
         )
-    if isinstance(error, OSError):
-        return StorageError(f"{path}: cannot open the queue store ({error})", code="queue-store")
+    if isinstance(error, sqlite3.DatabaseError) and ("not a database" in text or "malformed" in text):
+        return StorageError(
+            f"{path}: cannot open the queue store ({error}); expected a workerlab queue database "
+            "(move the file away to start with empty queues)",
+            code="queue-store",
+        )
     return StorageError(
-        f"{path}: cannot open the queue store ({error}); expected a workerlab queue database "
-        "(move the file away to start with empty queues)",
+        f"{path}: cannot open the queue store ({error}); expected {path} to be a database file "
+        f"that workerlab can create and write in the folder {folder}",
         code="queue-store",
     )
 
