@@ -248,12 +248,16 @@ async def fetch(app: ASGIApp, req: Request, env: Any, ctx: Any = None) -> JsResp
     body = req._take_body() if req._body is not None else b""
     exchange = _Exchange(body, loop.create_future())
     task = loop.create_task(exchange.run(app, request_scope(req, env, lifespan.state)))
-    _keep_running(task)
     try:
         return await exchange.response
     except Exception:
         logger.debug("ASGI request failed: %s %s", req.method, req.url)
         raise
+    finally:
+        # Most apps are done by the time their response is; what goes on after it (background
+        # tasks) is the event's waitUntil work, as on Cloudflare.
+        if not task.done():
+            _keep_running(task)
 
 
 async def websocket(app: ASGIApp, req: Request, env: Any = None) -> NoReturn:
