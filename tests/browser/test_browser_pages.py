@@ -31,7 +31,7 @@ def test_crons_page_shows_the_next_five_times_and_runs_now(inspector: Any) -> No
     expect(card).to_contain_text("No run since workerlab dev started.")
     expect(page.locator("[data-view='crons']")).to_contain_text("--no-crons")
     card.get_by_role("button", name="Run now").click()
-    expect(page.locator(".toast.ok")).to_contain_text('Ran "0 3 * * 1": ok')
+    expect(page.locator(".toast.ok", has_text='Ran "0 3 * * 1": ok')).to_be_visible()
     expect(card.locator("tbody tr")).to_have_count(1)
     expect(card.locator("tbody tr").first).to_contain_text("ok")
     inspector.screenshot("crons")

@@ -1,24 +1,39 @@
 """Queue routes: every queue with its counts and consumer, messages page by page, dropped messages,
 and the actions (send a test message, pause, resume, purge, redrive a dead-letter queue).
 
-The reads and the actions are the functions `workerlab queues` calls (:mod:`workerlab.queues.inspector`),
-so the page, the command line and a script see and do the same thing.
+The reads and the actions are the functions `workerlab queues` calls (:mod:`workerlab.queues.inspector`
+and :mod:`workerlab.queues.admin`), so the page, the command line and a script see and do the
+same thing. A page of messages is one indexed range read, however long the queue.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from starlette.requests import Request
-from starlette.responses import Response
 from starlette.routing import Route
 
+from .. import limits
+from ..bindings.queue import QueueProducer
+from ..queues import admin
 from ..queues import inspector as queue_views
-from ..queues.broker import Broker, stored_record
-from ..queues.store import QueueStore, StoredMessage
-from ..session import Session
-from .responses import ApiError, bad_request, json_response, jsonable, preview, query_int, read_json
+from .responses import (
+    bad_request,
+    json_response,
+    jsonable,
+    not_found,
+    preview,
+    query_int,
+    read_json,
+    required_string,
+)
 from .state import record_action, session_of
+
+if TYPE_CHECKING:
+    from starlette.requests import Request
+    from starlette.responses import Response
+
+    from ..queues.store import QueueStore
+    from ..session import Session
 
 #: Messages per page unless the request asks for another count.
 DEFAULT_MESSAGES_PER_PAGE = 50
@@ -29,32 +44,41 @@ SENDABLE_CONTENT_TYPES = ("json", "text")
 
 
 def queue_marker(store: QueueStore) -> object:
-    """A value that changes whenever the store does (another process's commits included)."""
-    return store.data_version()
+    """A value that changes whenever the store does: this process's writes (``total_changes``) and
+    other processes' commits (``data_version``)."""
+    return store.connection.total_changes, store.data_version()
 
 
-def _broker(session: Session) -> Broker | None:
-    return session.broker
+def _store(session: Session) -> QueueStore | None:
+    broker = session.broker
+    return None if broker is None else broker.store
 
 
-def _topology(session: Session) -> dict[str, dict[str, Any]]:
-    """What the configs say of each queue: its consumer, its dead-letter queue, its producers."""
+def _retention_s(session: Session, queue: str) -> int:
+    for runtime in session.workers.values():
+        for consumer in runtime.config.consumers:
+            if consumer.queue == queue:
+                return consumer.message_retention_period_s
+    return limits.DEFAULT_MESSAGE_RETENTION_PERIOD_S
+
+
+def _topology(session: Session, store: QueueStore | None) -> dict[str, dict[str, Any]]:
+    """What the configs say of each queue (its consumer, its dead-letter queue, its producers), for
+    every queue a config names or the store holds."""
     queues: dict[str, dict[str, Any]] = {}
 
     def entry(name: str) -> dict[str, Any]:
-        return queues.setdefault(
-            name,
-            {
-                "name": name,
-                "consumer": None,
-                "dead_letter_queue": None,
-                "dead_letter_of": [],
-                "producers": [],
-            },
-        )
+        empty: dict[str, Any] = {
+            "consumer": None,
+            "dead_letter_queue": None,
+            "dead_letter_of": [],
+            "producers": [],
+        }
+        return queues.setdefault(name, {"name": name, **empty})
 
     for runtime in session.workers.values():
-        for name in queue_views.queue_names(runtime.config, _store_or_none(session)):
+        names = queue_views.queue_names(runtime.config, store) if store is not None else []
+        for name in names:
             entry(name)
         for consumer in runtime.config.consumers:
             found = entry(consumer.queue)
@@ -62,100 +86,116 @@ def _topology(session: Session) -> dict[str, dict[str, Any]]:
             if consumer.dead_letter_queue:
                 found["dead_letter_queue"] = consumer.dead_letter_queue
                 entry(consumer.dead_letter_queue)["dead_letter_of"].append(consumer.queue)
-        for spec, kind, _ in runtime.bindings:
-            if kind.section == "queues.producers":
+        for spec, _, _ in runtime.bindings:
+            if isinstance(spec, QueueProducer):
                 entry(spec.queue)["producers"].append({"worker": runtime.name, "binding": spec.binding})
     return queues
 
 
-def _store_or_none(session: Session) -> Any:
-    broker = _broker(session)
-    return _EmptyStore() if broker is None else broker.store
-
-
-class _EmptyStore:
-    def queues(self) -> list[str]:
-        return []
-
-
-def _message_document(row: StoredMessage, now_ms: int) -> dict[str, Any]:
-    record = stored_record(row)
-    return {
-        "id": record.id,
-        "attempts": row.attempts,
-        "timestamp": record.timestamp.isoformat(),
-        "content_type": row.content_type,
-        "next_delivery_ms": row.ready_ms,
-        "state": "delayed" if row.ready_ms > now_ms else "ready",
-        "body": jsonable(record.body),
-        "preview": preview(record.body),
-    }
+def _known_queue(request: Request) -> tuple[Session, QueueStore, str]:
+    """The session, its queue store and the ``{queue}`` of the path, which some config names or the
+    store holds (a 404 otherwise)."""
+    session = session_of(request)
+    queue = request.path_params["queue"]
+    store = _store(session)
+    known = _topology(session, store)
+    if store is None or queue not in known:
+        names = ", ".join(known) or "none"
+        raise not_found(f"No queue named {queue!r} is configured or holds messages (queues: {names})")
+    return session, store, queue
 
 
 async def list_queues(request: Request) -> Response:
     session = session_of(request)
-    broker = _broker(session)
-    queues = _topology(session)
+    store = _store(session)
+    queues = _topology(session, store)
     for name, found in queues.items():
-        if broker is None:
-            found.update(pending=0, delayed=0, in_flight=0, dropped=0)
+        if store is None:
+            found.update(pending=0, ready=0, delayed=0, in_flight=0, dropped=0, expired=0, paused=False)
             continue
-        summary = queue_views.summarize(broker.store, name, session.clock)
+        retention_s = _retention_s(session, name)
+        summary = await store.run(queue_views.summarize, store, name, session.clock, retention_s=retention_s)
         found.update({key: value for key, value in vars(summary).items() if key != "queue"})
     return json_response({"queues": list(queues.values())})
 
 
 async def list_messages(request: Request) -> Response:
-    session = session_of(request)
-    queue = request.path_params["queue"]
+    session, store, queue = _known_queue(request)
     limit = query_int(request, "limit", DEFAULT_MESSAGES_PER_PAGE, low=1, high=MAX_MESSAGES_PER_PAGE)
-    broker = _broker(session)
-    if broker is None:
-        return json_response({"messages": [], "cursor": None})
+    cursor = request.query_params.get("cursor") or None
+    retention_s = _retention_s(session, queue)
     now_ms = session.clock.now_ms()
-    rows = broker.store.pending(queue, limit)
-    return json_response({"messages": [_message_document(row, now_ms) for row in rows], "cursor": None})
+    try:
+        found, next_cursor = await store.run(
+            queue_views.page, store, queue, cursor, limit, now_ms=now_ms, retention_s=retention_s
+        )
+    except ValueError as error:
+        raise bad_request(str(error)) from None
+    messages = [{**message.to_json(), "preview": preview(message.body)} for message in found]
+    return json_response({"messages": messages, "cursor": next_cursor})
 
 
 async def list_dropped(request: Request) -> Response:
-    session = session_of(request)
-    queue = request.path_params["queue"]
+    _, store, queue = _known_queue(request)
     limit = query_int(request, "limit", DEFAULT_MESSAGES_PER_PAGE, low=1, high=MAX_MESSAGES_PER_PAGE)
-    broker = _broker(session)
-    records = [] if broker is None else queue_views.last_dropped(broker.store, queue, limit)
-    return json_response(
-        {
-            "messages": [
-                {**queue_views.record_json(r), "body": jsonable(r.body), "preview": preview(r.body)}
-                for r in records
-            ]
-        }
-    )
+    records = await store.run(queue_views.last_dropped, store, queue, limit)
+    messages = [
+        {**queue_views.record_json(r), "body": jsonable(r.body), "preview": preview(r.body)} for r in records
+    ]
+    return json_response({"messages": messages})
 
 
 async def send_message(request: Request) -> Response:
-    session = session_of(request)
-    queue = request.path_params["queue"]
+    session, _, queue = _known_queue(request)
     document = await read_json(request)
     if "body" not in document:
         raise bad_request('expected "body" in the request body: the message to send')
     content_type = document.get("content_type", "json")
     if content_type not in SENDABLE_CONTENT_TYPES:
-        raise bad_request(
-            f"content_type must be one of {', '.join(SENDABLE_CONTENT_TYPES)}, found {content_type!r}"
-        )
-    delay_s = document.get("delay_seconds")
-    await (
-        session.queue_broker()
-        .producer(queue)
-        .send(document["body"], contentType=content_type, delaySeconds=delay_s)
+        kinds = ", ".join(SENDABLE_CONTENT_TYPES)
+        raise bad_request(f"content_type must be one of {kinds}, found {content_type!r}")
+    producer = session.queue_broker().producer(queue)
+    await producer.send(
+        document["body"], contentType=content_type, delaySeconds=document.get("delay_seconds")
     )
     record_action(request, f"Sent a test message to {queue}", "queues", queue=queue)
     return json_response({"sent": 1})
 
 
-async def not_yet(request: Request) -> Response:
-    raise ApiError(501, "not-available", "This queue action is not available yet")
+async def pause(request: Request) -> Response:
+    _, store, queue = _known_queue(request)
+    changed = await store.run(admin.pause, store, queue)
+    record_action(request, f"Paused delivery of {queue}", "queues", queue=queue)
+    return json_response({"paused": True, "changed": changed})
+
+
+async def resume(request: Request) -> Response:
+    _, store, queue = _known_queue(request)
+    changed = await store.run(admin.resume, store, queue)
+    record_action(request, f"Resumed delivery of {queue}", "queues", queue=queue)
+    return json_response({"paused": False, "changed": changed})
+
+
+async def purge(request: Request) -> Response:
+    _, store, queue = _known_queue(request)
+    purged = await store.run(admin.purge, store, queue)
+    record_action(request, f"Purged {purged} message(s) of {queue}", "queues", queue=queue)
+    return json_response({"purged": purged})
+
+
+async def redrive(request: Request) -> Response:
+    session, store, queue = _known_queue(request)
+    document = await read_json(request)
+    to = required_string(document, "to")
+    known = _topology(session, store)
+    if to not in known:
+        raise bad_request(f"Cannot redrive to {to!r}: no such queue (queues: {', '.join(known)})")
+    limit = document.get("limit")
+    if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool)):
+        raise bad_request(f'"limit" must be a whole number of messages, found {limit!r}')
+    moved = await store.run(admin.redrive, store, queue, to, session.clock.now_ms(), limit=limit)
+    record_action(request, f"Redrove {moved} message(s) from {queue} to {to}", "queues", queue=queue, to=to)
+    return json_response({"moved": moved})
 
 
 ROUTES = [
@@ -163,8 +203,8 @@ ROUTES = [
     Route("/api/queues/{queue}/messages", list_messages, methods=["GET"]),
     Route("/api/queues/{queue}/dropped", list_dropped, methods=["GET"]),
     Route("/api/queues/{queue}/send", send_message, methods=["POST"]),
-    Route("/api/queues/{queue}/pause", not_yet, methods=["POST"]),
-    Route("/api/queues/{queue}/resume", not_yet, methods=["POST"]),
-    Route("/api/queues/{queue}/purge", not_yet, methods=["POST"]),
-    Route("/api/queues/{queue}/redrive", not_yet, methods=["POST"]),
+    Route("/api/queues/{queue}/pause", pause, methods=["POST"]),
+    Route("/api/queues/{queue}/resume", resume, methods=["POST"]),
+    Route("/api/queues/{queue}/purge", purge, methods=["POST"]),
+    Route("/api/queues/{queue}/redrive", redrive, methods=["POST"]),
 ]

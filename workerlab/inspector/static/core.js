@@ -64,6 +64,16 @@ export async function api(path, { method = "GET", body } = {}) {
 
 export const post = (path, body) => api(path, { method: "POST", body });
 
+/** `load` wrapped so that only the latest call's answer counts: an earlier one resolves to null. */
+export function latestOnly(load) {
+  let generation = 0;
+  return async (...args) => {
+    const mine = ++generation;
+    const result = await load(...args);
+    return mine === generation ? result : null;
+  };
+}
+
 /** A message in the corner for a few seconds. */
 export function toast(text, kind = "info") {
   const item = h("div", { class: `toast ${kind}`, role: kind === "error" ? "alert" : "status" }, text);

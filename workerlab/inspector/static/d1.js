@@ -40,7 +40,7 @@ function consoleSection(base) {
     run.disabled = true;
     try {
       const result = await post(`${base}/query`, { sql: sql.value });
-      fill(output, 
+      fill(output,
         h("p", { class: "muted" }, `${result.rows.length} row(s)${result.truncated ? " (cut)" : ""} in ${duration(result.duration_ms)}`),
         resultTable(result.columns, result.rows),
       );
@@ -59,7 +59,7 @@ async function mountDatabase(view, worker, binding) {
   view.append(crumbs(h("a", { href: "#/d1" }, "D1"), `env.${binding} of ${worker}`), section("Tables", tables), consoleSection(base));
   async function refresh() {
     const answer = await api(`${base}/tables`);
-    fill(tables, 
+    fill(tables,
       table(
         [
           ["Table", (t) => h("a", { href: `#/d1/${enc(worker)}/${enc(binding)}/${enc(t.name)}` }, t.name)],
@@ -88,7 +88,7 @@ async function mountTable(view, worker, binding, name) {
   async function refresh() {
     const page = await api(`${base}/tables/${enc(name)}/rows?offset=${offset}&limit=${PAGE_SIZE}`);
     fill(rows, h("p", { class: "muted" }, `Rows ${offset + 1}–${offset + page.rows.length}`), resultTable(page.columns, page.rows, "The table is empty."));
-    fill(pager, 
+    fill(pager,
       offset > 0 ? h("button", { type: "button", onclick: () => { offset = Math.max(0, offset - PAGE_SIZE); refresh(); } }, "Previous") : null,
       page.next_offset !== null ? h("button", { type: "button", onclick: () => { offset = page.next_offset; refresh(); } }, "Next") : null,
     );

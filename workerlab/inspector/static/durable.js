@@ -12,7 +12,7 @@ async function mountList(view) {
   view.append(section("Durable Object namespaces", body));
   async function refresh() {
     const { namespaces } = await api("durable-objects");
-    fill(body, 
+    fill(body,
       table(
         [
           ["Namespace", (n) => h("a", { href: `#/durable-objects/${enc(n.worker)}/${enc(n.binding)}` }, `env.${n.binding}`)],
@@ -36,7 +36,7 @@ async function mountNamespace(view, worker, binding) {
   view.append(crumbs(h("a", { href: "#/durable-objects" }, "Durable Objects"), `env.${binding} of ${worker}`), section("Objects", body));
   async function refresh() {
     const { objects } = await api(`${base}/objects`);
-    fill(body, 
+    fill(body,
       table(
         [
           ["Id", (o) => h("a", { href: `#/durable-objects/${enc(worker)}/${enc(binding)}/${o.id}`, title: o.id }, shortId(o.id))],
@@ -66,18 +66,18 @@ async function mountObject(view, worker, binding, id) {
   );
   async function refresh() {
     const obj = await api(`${base}/objects/${enc(id)}`);
-    fill(head, 
+    fill(head,
       h("dl", { class: "facts" },
         h("dt", {}, "Id"), h("dd", {}, h("code", {}, obj.id)),
         h("dt", {}, "Name"), h("dd", {}, obj.name ?? "unique id"),
         h("dt", {}, "Class"), h("dd", {}, obj.class_name),
         h("dt", {}, "Alarm"), h("dd", { "data-alarm": "" }, alarmText(obj.alarm))),
     );
-    fill(pairs, 
+    fill(pairs,
       table([["Key", (p) => h("code", {}, p.key)], ["Value", (p) => p.preview]], obj.pairs, { empty: "No key-value pair." }),
       obj.more_pairs ? h("p", { class: "muted" }, "More pairs are stored than shown.") : null,
     );
-    fill(tables, 
+    fill(tables,
       table(
         [["Table", (t) => t.name], ["Rows", (t) => String(t.rows)], ["Columns", (t) => t.columns.map((c) => c.name).join(", ")]],
         obj.tables,

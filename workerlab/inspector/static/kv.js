@@ -1,6 +1,6 @@
 // KV: the namespaces, their keys page by page (with a prefix), and one value with its metadata.
 
-import { api, crumbs, enc, fill, h, json, section, table, utc } from "./core.js";
+import { api, crumbs, enc, fill, h, json, latestOnly, section, table, utc } from "./core.js";
 
 const PAGE_SIZE = 100;
 
@@ -38,7 +38,7 @@ async function mountNamespace(view, worker, binding, params) {
     shownKey = key;
     try {
       const found = await api(`${base}/value?key=${enc(key)}`);
-      fill(value, 
+      fill(value,
         h("h3", {}, h("code", {}, found.key)),
         h("p", { class: "muted" }, `${found.size} bytes`),
         found.text !== undefined ? h("pre", { "data-value": "" }, found.text) : h("pre", {}, `base64: ${found.bytes.base64}`),
@@ -48,8 +48,10 @@ async function mountNamespace(view, worker, binding, params) {
       fill(value, h("p", { class: "muted" }, error.message));
     }
   }
-  async function load(cursor, into) {
-    const page = await api(`${base}/keys?limit=${PAGE_SIZE}&prefix=${enc(prefix.value)}${cursor ? `&cursor=${enc(cursor)}` : ""}`);
+  const fetchKeys = latestOnly((cursor) => api(`${base}/keys?limit=${PAGE_SIZE}&prefix=${enc(prefix.value)}${cursor ? `&cursor=${enc(cursor)}` : ""}`));
+  async function load(cursor) {
+    const page = await fetchKeys(cursor);
+    if (!page) return;  // a newer listing replaced this one
     const rows = table(
       [
         ["Key", (k) => h("a", { href: "#", onclick: (event) => { event.preventDefault(); showValue(k.name); } }, k.name)],
@@ -59,12 +61,12 @@ async function mountNamespace(view, worker, binding, params) {
       page.keys,
       { empty: "No key." },
     );
-    into.append(rows);
-    fill(more, page.cursor ? h("button", { type: "button", onclick: () => load(page.cursor, keys) }, "More keys") : null);
+    if (cursor) keys.append(rows);
+    else fill(keys, rows);
+    fill(more, page.cursor ? h("button", { type: "button", onclick: () => load(page.cursor) }, "More keys") : null);
   }
   async function refresh() {
-    fill(keys);
-    await load(null, keys);
+    await load(null);
     if (shownKey) await showValue(shownKey);
   }
   await refresh();

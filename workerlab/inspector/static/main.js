@@ -66,13 +66,24 @@ function scheduleRefresh() {
   }, REFRESH_DELAY_MS);
 }
 
+// Entries up to this sequence number were history when the stream (re)started: the page already
+// shows their effects, so they refresh nothing.
+let historyUpTo = 0;
+let connections = 0;
+
 onLive((kind, data) => {
   const mounted = current;
+  if (kind === "hello") {
+    historyUpTo = data.latest_seq;
+    connections += 1;
+    if (connections > 1) scheduleRefresh();  // reconnected: things may have changed meanwhile
+    return;
+  }
   if (mounted && !mounted.handle && kind === "entry" && mounted.early.length < EARLY_KEPT) mounted.early.push(data);
   if (!mounted?.handle) return;
   if (kind === "entry") {
     mounted.handle.onEntry?.(data);
-    if (mounted.page.refreshOn.includes(data.kind)) scheduleRefresh();
+    if (data.seq > historyUpTo && mounted.page.refreshOn.includes(data.kind)) scheduleRefresh();
   } else if (kind === "changed") {
     if (data.topics.some((topic) => mounted.page.refreshOn.includes(topic))) scheduleRefresh();
   } else if (kind === "reset") {

@@ -4,6 +4,7 @@
 import { act, api, badge, crumbs, enc, fill, h, json, post, section, shortId, table, utc } from "./core.js";
 
 const PAGE_SIZE = 50;
+const STATE_KINDS = { ready: "ok", delayed: "warning", pulled: "warning", in_flight: "", expired: "error" };
 
 function queueLink(name) {
   return h("a", { href: `#/queues/${enc(name)}` }, name);
@@ -30,7 +31,7 @@ async function mountList(view) {
   view.append(section("Queues", body));
   async function refresh() {
     const { queues } = await api("queues");
-    fill(body, 
+    fill(body,
       table(
         [
           ["Queue", (q) => queueLink(q.name)],
@@ -56,8 +57,8 @@ function messageRow(message) {
   return [
     h("a", { href: `#/timeline?message=${enc(message.id)}`, title: "Follow this message on the timeline" }, shortId(message.id)),
     String(message.attempts),
-    message.next_delivery_ms !== undefined ? utc(message.next_delivery_ms) : "—",
-    message.state ? badge(message.state, message.state === "delayed" ? "warning" : "") : "",
+    message.next_delivery ? utc(Date.parse(message.next_delivery)) : "—",
+    message.state ? badge(message.state.replace("_", " "), STATE_KINDS[message.state] ?? "") : "",
     h("details", { class: "body" }, h("summary", {}, message.preview), h("pre", {}, json(message.body))),
   ];
 }
@@ -130,7 +131,7 @@ async function mountQueue(view, queue) {
   async function refresh() {
     const { queues } = await api("queues");
     const info = queues.find((q) => q.name === queue) ?? { name: queue, dead_letter_of: [], pending: 0 };
-    fill(summary, 
+    fill(summary,
       h("span", { class: "stat" }, "Pending ", h("strong", { "data-count": "pending" }, count(info.pending))),
       h("span", { class: "stat" }, "Delayed ", h("strong", {}, count(info.delayed))),
       h("span", { class: "stat" }, "In flight ", h("strong", {}, count(info.in_flight))),
@@ -142,7 +143,7 @@ async function mountQueue(view, queue) {
     const cursor = cursors[cursors.length - 1];
     const page = await api(`queues/${enc(queue)}/messages?limit=${PAGE_SIZE}${cursor ? `&cursor=${enc(cursor)}` : ""}`);
     fill(messages, messagesTable(page.messages, "No message waits in this queue."));
-    fill(pager, 
+    fill(pager,
       cursors.length > 1 ? h("button", { type: "button", onclick: () => { cursors = [null]; refresh(); } }, "First page") : null,
       page.cursor ? h("button", { type: "button", onclick: () => { cursors.push(page.cursor); refresh(); } }, "Next page") : null,
     );

@@ -1,6 +1,6 @@
 // R2: the buckets, their objects folder by folder ("/"), one object's metadata and its download.
 
-import { api, crumbs, enc, fill, h, json, section, table } from "./core.js";
+import { api, crumbs, enc, fill, h, json, latestOnly, section, table } from "./core.js";
 
 const PAGE_SIZE = 100;
 
@@ -49,7 +49,8 @@ async function mountBucket(view, worker, binding, params) {
     shownKey = key;
     try {
       const obj = await api(`${base}/object?key=${enc(key)}`);
-      fill(details, 
+      fill(
+        details,
         h("h3", {}, h("code", {}, obj.key)),
         h("dl", { class: "facts" },
           h("dt", {}, "Size"), h("dd", {}, size(obj.size)),
@@ -64,30 +65,31 @@ async function mountBucket(view, worker, binding, params) {
       fill(details, h("p", { class: "muted" }, error.message));
     }
   }
+  const fetchObjects = latestOnly((cursor) => api(`${base}/objects?delimiter=/&limit=${PAGE_SIZE}&prefix=${enc(prefix)}${cursor ? `&cursor=${enc(cursor)}` : ""}`));
   async function load(cursor) {
-    const page = await api(`${base}/objects?delimiter=/&limit=${PAGE_SIZE}&prefix=${enc(prefix)}${cursor ? `&cursor=${enc(cursor)}` : ""}`);
+    const page = await fetchObjects(cursor);
+    if (!page) return;  // a newer listing replaced this one
     const rows = [
       ...page.prefixes.map((folder) => ({ folder })),
       ...page.objects,
     ];
-    listing.append(
-      table(
-        [
-          ["Name", (row) => row.folder
-            ? h("a", { href: `${here}?prefix=${enc(row.folder)}` }, `${row.folder.slice(prefix.length)}`)
-            : h("a", { href: "#", onclick: (event) => { event.preventDefault(); showObject(row.key); } }, row.key.slice(prefix.length))],
-          ["Size", (row) => (row.folder ? "folder" : size(row.size))],
-          ["Type", (row) => row.http_metadata?.contentType ?? ""],
-          ["Uploaded", (row) => row.uploaded ?? ""],
-        ],
-        rows,
-        { empty: "No object here." },
-      ),
+    const rowsTable = table(
+      [
+        ["Name", (row) => row.folder
+          ? h("a", { href: `${here}?prefix=${enc(row.folder)}` }, `${row.folder.slice(prefix.length)}`)
+          : h("a", { href: "#", onclick: (event) => { event.preventDefault(); showObject(row.key); } }, row.key.slice(prefix.length))],
+        ["Size", (row) => (row.folder ? "folder" : size(row.size))],
+        ["Type", (row) => row.http_metadata?.contentType ?? ""],
+        ["Uploaded", (row) => row.uploaded ?? ""],
+      ],
+      rows,
+      { empty: "No object here." },
     );
+    if (cursor) listing.append(rowsTable);
+    else fill(listing, rowsTable);
     fill(more, page.cursor ? h("button", { type: "button", onclick: () => load(page.cursor) }, "More objects") : null);
   }
   async function refresh() {
-    fill(listing);
     await load(null);
     if (shownKey) await showObject(shownKey);
   }

@@ -84,7 +84,7 @@ function followPanel(entries, id) {
   const rows = deliveryRows(entries, id);
   const last = rows[rows.length - 1];
   const status = !last ? "not delivered yet (or before the history kept)" : last.fate === "acked" ? "acked" : last.fate;
-  return section(
+  const panel = section(
     `Message ${id}`,
     h("p", {}, "Now: ", h("strong", { "data-message-state": status }, status), " · ", h("a", { href: "#/timeline" }, "stop following")),
     table(
@@ -101,6 +101,8 @@ function followPanel(entries, id) {
       { empty: "No delivery of this message is on the timeline yet.", rowAttrs: (r) => ({ "data-fate": r.fate }) },
     ),
   );
+  panel.dataset.follow = id;
+  return panel;
 }
 
 export default {

@@ -9,7 +9,7 @@ async function mountList(view) {
   view.append(section("Workflows", body));
   async function refresh() {
     const { workflows } = await api("workflows");
-    fill(body, 
+    fill(body,
       table(
         [
           ["Workflow", (w) => h("a", { href: `#/workflows/${enc(w.name)}` }, w.name)],
@@ -30,7 +30,7 @@ async function mountWorkflow(view, name) {
   view.append(crumbs(h("a", { href: "#/workflows" }, "Workflows"), name), section("Instances (newest first)", body));
   async function refresh() {
     const { instances } = await api(`workflows/${enc(name)}/instances`);
-    fill(body, 
+    fill(body,
       table(
         [
           ["Instance", (i) => h("a", { href: `#/workflows/${enc(name)}/${enc(i.id)}` }, i.id)],
@@ -62,14 +62,14 @@ async function mountInstance(view, name, id) {
       } }, action[0].toUpperCase() + action.slice(1));
       return button;
     });
-    fill(head, 
+    fill(head,
       h("p", {}, "Status ", h("span", { "data-status": instance.status }, outcomeBadge(instance.status))),
       h("div", { class: "actions" }, buttons),
       h("h3", {}, "Params"), h("pre", {}, json(instance.params)),
       instance.output !== null ? [h("h3", {}, "Output"), h("pre", {}, json(instance.output))] : null,
       instance.error ? h("p", { class: "error" }, `${instance.error.name}: ${instance.error.message}`) : null,
     );
-    fill(steps, 
+    fill(steps,
       table(
         [
           ["Step", (s) => s.name],
