@@ -221,6 +221,23 @@ async def test_durable_object_rpc_and_the_importable_env(worker: Worker) -> None
     assert await entries.json() == [["ada", "hi"], ["bob", "yo"]]
 
 
+QUEUE_BODIES_ARE_PLAIN_DICTS = (
+    "workerlab/queues/message.py hands the consumer each body as decoded (a plain dict), not as the "
+    "dict with attribute access and to_py() of SPEC section 12"
+)
+
+
+@pytest.mark.xfail(strict=True, reason=QUEUE_BODIES_ARE_PLAIN_DICTS)
+@pytest.mark.workerlab(config=config("sdk_durable"))
+async def test_queue_message_bodies_have_attribute_access_and_to_py(
+    worker: Worker, capsys: pytest.CaptureFixture[str]
+) -> None:
+    await worker.fetch("/sign", method="POST", json={"author": "ada", "note": "hi"})
+    await worker.drain()
+    assert [m.body for m in worker.queues["signed"].acked] == [{"author": "ada", "entries": 1}]
+    assert "signed by ada (1 so far): {'author': 'ada', 'entries': 1}\n" in capsys.readouterr().out
+
+
 @pytest.mark.workerlab(config=config("sdk_durable"))
 async def test_patch_env_and_the_request_s_sdk_names(
     worker: Worker, caplog: pytest.LogCaptureFixture

@@ -33,6 +33,7 @@ class Default(WorkerEntrypoint):
         if path == "sign" and request.method == "POST":
             form = await request.json()
             result = python_from_rpc(await book.sign(form["author"], form["note"]))
+            await self.env.SIGNED.send({"author": form["author"], "entries": result["entries"]})
             return Response.json(result, status=201)
         if path == "entries":
             return Response.json(await book.entries())
@@ -49,3 +50,8 @@ class Default(WorkerEntrypoint):
             same = request.js_object.url == request.url
             return Response(data, headers={"x-method": str(request.method), "x-js-same-url": str(same)})
         return Response("not found", status=404)
+
+    async def queue(self, batch, env, ctx):
+        for message in batch.messages:
+            body = message.body  # a dict with attribute access, as the platform hands it over
+            print(f"signed by {body.author} ({body['entries']} so far): {body.to_py()}")
