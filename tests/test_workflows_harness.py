@@ -377,12 +377,6 @@ async def test_advance_interleaves_workflows_with_crons_alarms_and_deliveries(wo
     assert worker.clock.now_s() - worker.module.START_S == 16 * MINUTE_S
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Session._load adds each worker's CronScheduler to the timers after its bindings opened the "
-    "workflow engine and the alarm index, so at one instant workflows and alarms run before crons, "
-    "not after them as Worker.advance() documents",
-)
 async def test_at_one_instant_crons_fire_first(worker: Worker) -> None:
     await worker.advance(4 * MINUTE_S)
     await worker.env.DRIP.create(id="d", params={"n": 0})
@@ -489,12 +483,6 @@ async def test_each_date_runs_its_step_do_form(start: Start, date: str, workflow
     assert await instance.status() == {"status": "complete", "output": 41}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bindings/workflow.py registers every workflow with the engine's default step_form='both', "
-    "not the form the worker's compatibility date gives (implicit from 2026-02-25, flag "
-    "python_workflows_implicit_dependencies), so the other form is accepted too",
-)
 @pytest.mark.parametrize(
     ("date", "workflow", "refusal"),
     [

@@ -120,10 +120,12 @@ class Session:
         self._collect_consumers()
         from .cron import CronScheduler
 
+        # Crons first: at one instant they fire before alarms, workflow steps and deliveries.
         for runtime in self.workers.values():
-            await runtime.open_bindings(self._stack)
             if runtime.config.crons and self.options.crons:
                 self.timers.add(CronScheduler(runtime.config.crons, self.clock, runtime.scheduled))
+        for runtime in self.workers.values():
+            await runtime.open_bindings(self._stack)
         if self._consumers:
             self.timers.add(self.queue_broker())
 

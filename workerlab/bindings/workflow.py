@@ -13,11 +13,26 @@ from ..config.source import MISSING, ConfigSource, keys
 from .classes import exported_class
 
 if TYPE_CHECKING:
+    from ..config.schema import WorkerConfig
     from ..workflows import WorkflowBinding
+    from ..workflows.step import StepForm
     from .registry import BindingSite, Mode
 
 #: Most steps of one instance unless ``limits.steps`` says otherwise (Cloudflare: 10,000).
 DEFAULT_STEPS_LIMIT = 10_000
+#: From this compatibility date a step function's parameters name the steps it depends on;
+#: before it, ``step.do(name, depends=[...])`` fills them in order (Cloudflare's Python Workflows).
+IMPLICIT_DEPENDENCIES_DATE = "2026-02-25"
+#: The flag that keeps the older form after that date.
+NO_IMPLICIT_DEPENDENCIES_FLAG = "no_python_workflows_implicit_dependencies"
+
+
+def step_form(config: WorkerConfig) -> StepForm:
+    """Which ``step.do`` Cloudflare gives a worker of this config."""
+    date = config.compatibility_date or ""
+    if date >= IMPLICIT_DEPENDENCIES_DATE and NO_IMPLICIT_DEPENDENCIES_FLAG not in config.compatibility_flags:
+        return "implicit"
+    return "legacy"
 
 
 @dataclass(frozen=True)
@@ -69,6 +84,7 @@ class _WorkflowKind:
                 lambda: owner.env,
                 site.work,
                 step_limit=spec.steps_limit,
+                step_form=step_form(owner.config),
             )
         return engine.binding(spec.name)
 
