@@ -7,6 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import httpx
+from devprocess import DevProcess
+
 from workerlab.clock import FakeClock, SystemClock
 from workerlab.config import load_config
 from workerlab.session import Session, SessionOptions
@@ -45,13 +48,14 @@ async def fill(folder: Path) -> None:
     await session.close()
 
 
-def workerlab(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def workerlab(cwd: Path, *args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "workerlab", "queues", "--persist-to", "state", *args],
         cwd=cwd,
         capture_output=True,
         text=True,
         timeout=60,
+        input=input,
     )
 
 
@@ -91,3 +95,143 @@ def test_nothing_stored_yet(tmp_path: Path) -> None:
     result = workerlab(tmp_path)
     assert result.returncode == 0
     assert "No queue has stored anything yet" in result.stdout
+
+
+# --- acting on the queues of a running `workerlab dev` ----------------------------------------
+
+LIVE_CONFIG = """
+name = "live"
+main = "worker.py"
+[[queues.producers]]
+binding = "JOBS"
+queue = "jobs"
+[[queues.producers]]
+binding = "BARRIER"
+queue = "barrier"
+[[queues.consumers]]
+queue = "jobs"
+max_batch_timeout = 0
+max_retries = 0
+dead_letter_queue = "jobs-dlq"
+[[queues.consumers]]
+queue = "barrier"
+max_batch_timeout = 0
+"""
+
+LIVE_WORKER = """
+import json
+from workers import Response
+
+failed_once = set()
+
+
+async def fetch(request, env, ctx):
+    sent = json.loads(await request.text())
+    binding = env.BARRIER if sent["queue"] == "barrier" else env.JOBS
+    await binding.sendBatch([{"body": body} for body in sent["bodies"]])
+    return Response("sent")
+
+
+async def queue(batch, env, ctx):
+    for message in batch.messages:
+        print(f"GOT {batch.queue} {message.body} {message.attempts}", flush=True)
+        if message.body.startswith("fail") and message.id not in failed_once:
+            failed_once.add(message.id)
+            message.retry()
+"""
+
+
+def live_project(folder: Path) -> Path:
+    (folder / "wrangler.toml").write_text(LIVE_CONFIG)
+    (folder / "worker.py").write_text(LIVE_WORKER)
+    return folder
+
+
+def send_to(dev: DevProcess, queue: str, *bodies: str) -> None:
+    response = httpx.post(dev.url + "/", json={"queue": queue, "bodies": list(bodies)}, timeout=10)
+    assert response.text == "sent"
+
+
+def delivered(dev: DevProcess, queue: str) -> list[str]:
+    return [line.split()[2] for line in dev.lines if line.startswith(f"GOT {queue} ")]
+
+
+def test_pause_and_resume_a_running_consumer(tmp_path: Path) -> None:
+    with DevProcess(["--no-reload", "--persist-to", "state"], cwd=live_project(tmp_path)) as dev:
+        dev.wait_ready()
+        paused = workerlab(tmp_path, "pause", "jobs")
+        assert paused.stdout.strip() == 'Paused message delivery for queue "jobs".', paused.stderr
+
+        send_to(dev, "jobs", "held")
+        send_to(dev, "barrier", "b1")
+        # The barrier queue's batch went out after "held" was sent: the consumer saw the pause.
+        dev.wait_for(r"^GOT barrier b1 1$")
+        assert delivered(dev, "jobs") == []
+        assert json.loads(workerlab(tmp_path, "jobs", "--json").stdout)["paused"] is True
+
+        mark = dev.mark()
+        assert (
+            workerlab(tmp_path, "resume", "jobs").stdout.strip()
+            == 'Resumed message delivery for queue "jobs".'
+        )
+        dev.wait_for(r"^GOT jobs held 1$", after=mark)
+    assert workerlab(tmp_path, "pause-delivery", "jobs").returncode == 0  # wrangler's name works too
+    assert workerlab(tmp_path, "resume", "jobs").returncode == 0
+
+
+def test_purge_a_queue_while_the_server_runs(tmp_path: Path) -> None:
+    with DevProcess(["--no-reload", "--persist-to", "state"], cwd=live_project(tmp_path)) as dev:
+        dev.wait_ready()
+        workerlab(tmp_path, "pause", "jobs")
+        send_to(dev, "jobs", "p1", "p2", "p3")
+
+        refused = workerlab(tmp_path, "purge", "jobs", input="nope\n")
+        assert refused.returncode != 0
+        assert "Incorrect queue name provided. Skipping purge operation" in refused.stderr
+        unanswered = workerlab(tmp_path, "purge", "jobs", input="")
+        assert unanswered.returncode != 0 and "pass --yes" in unanswered.stderr
+        assert json.loads(workerlab(tmp_path, "jobs", "--json").stdout)["pending"] == 3
+
+        confirmed = workerlab(tmp_path, "purge", "jobs", input="jobs\n")
+        assert confirmed.stdout.strip() == 'Purged queue "jobs": 3 message(s) deleted.', confirmed.stderr
+        send_to(dev, "jobs", "p4")
+        assert workerlab(tmp_path, "purge", "jobs", "--yes").stdout.strip().endswith("1 message(s) deleted.")
+
+        workerlab(tmp_path, "resume", "jobs")
+        send_to(dev, "jobs", "after")
+        dev.wait_for(r"^GOT jobs after 1$")
+        assert delivered(dev, "jobs") == ["after"]
+
+
+def test_redrive_dead_letters_into_a_running_consumer(tmp_path: Path) -> None:
+    with DevProcess(["--no-reload", "--persist-to", "state"], cwd=live_project(tmp_path)) as dev:
+        dev.wait_ready()
+        send_to(dev, "jobs", "fail-a", "fail-b")
+        dev.wait_for(r"^QUEUE jobs 0/2 ")  # both failed, both moved to jobs-dlq (which has no consumer)
+        assert json.loads(workerlab(tmp_path, "jobs-dlq", "--json").stdout)["pending"] == 2
+
+        mark = dev.mark()
+        one = workerlab(tmp_path, "redrive", "jobs-dlq", "--to", "jobs", "--limit", "1")
+        assert one.stdout.strip() == 'Moved 1 message(s) from dead-letter queue "jobs-dlq" back to "jobs".'
+        dev.wait_for(r"^GOT jobs fail-a 1$", after=mark)  # attempts start again at 1
+        mark = dev.mark()
+        rest = workerlab(tmp_path, "redrive", "jobs-dlq")  # --to defaults to the queue it serves
+        assert rest.stdout.strip() == 'Moved 1 message(s) from dead-letter queue "jobs-dlq" back to "jobs".'
+        dev.wait_for(r"^GOT jobs fail-b 1$", after=mark)
+        dev.wait_for(r"^QUEUE jobs 1/1 ", after=mark)
+    counts = json.loads(workerlab(tmp_path, "--json").stdout)
+    jobs = next(s for s in counts if s["queue"] == "jobs")
+    assert (jobs["pending"], jobs["dead_lettered"]) == (0, 2)
+    assert next(s for s in counts if s["queue"] == "jobs-dlq")["pending"] == 0
+
+
+def test_commands_on_queues_report_user_errors_without_a_traceback(tmp_path: Path) -> None:
+    live_project(tmp_path)
+    same = workerlab(tmp_path, "redrive", "jobs-dlq", "--to", "jobs-dlq")
+    assert same.returncode != 0
+    assert 'the target queue must differ from "jobs-dlq" itself' in same.stderr
+    assert "Traceback" not in same.stderr
+    unknown = workerlab(tmp_path, "redrive", "nowhere")
+    assert unknown.returncode != 0 and "say where the messages go with --to QUEUE" in unknown.stderr
+    note = workerlab(tmp_path, "pause", "typo")
+    assert 'note: queue "typo" is not named in' in note.stderr and note.returncode == 0
