@@ -17,8 +17,8 @@ from ..compat.jsvalues import JsObject
 if TYPE_CHECKING:
     from .store import QueueStore
 
-#: Largest backlog whose oldest message is found exactly (a scan of its rows: about 1 ms).
-EXACT_OLDEST_MAX_MESSAGES = 10_000
+#: Largest backlog whose oldest message is found exactly (a scan of its rows: about 0.1 ms).
+EXACT_OLDEST_MAX_MESSAGES = 1_000
 #: Beyond that, how many of the next messages to deliver are looked at.
 OLDEST_SAMPLE_MESSAGES = 1_000
 

@@ -210,9 +210,10 @@ class QueueStore:
         """Delete the unowned rows ``seqs`` of ``queue`` (acked pulled messages), inside the caller's
         transaction; return how many were there."""
         removed = self._db.execute(
-            "DELETE FROM messages WHERE queue = ? AND owner IS NULL"
-            " AND seq IN (SELECT value FROM json_each(?)) RETURNING length(body)",
-            (queue, json_list(seqs)),
+            # "+queue": find the rows by their seq, not by scanning the queue's index.
+            "DELETE FROM messages WHERE seq IN (SELECT value FROM json_each(?))"
+            " AND +queue = ? AND owner IS NULL RETURNING length(body)",
+            (json_list(seqs), queue),
         ).fetchall()
         state.bump(self._db, queue, count=-len(removed), size=-_total(removed))
         return len(removed)
