@@ -18,7 +18,6 @@ def test_the_list_of_queues(inspector: Any) -> None:
     expect(jobs).to_contain_text("shop")
     expect(jobs).to_contain_text("jobs-dlq")
     expect(page.locator("tr[data-queue='jobs-dlq']")).to_contain_text("dead-letter queue of jobs")
-    inspector.screenshot("queues")
 
 
 def test_send_pause_resume_and_purge(inspector: Any) -> None:
@@ -61,6 +60,9 @@ def test_a_failing_message_followed_to_the_dead_letter_queue_and_redriven(inspec
     expect(steps.nth(2)).to_contain_text("moved to jobs-dlq")
     expect(page.locator("[data-message-state]")).to_have_text("dead-lettered")
     inspector.screenshot("message")
+    page = inspector.open("queues")
+    expect(page.locator("tr[data-queue='jobs-dlq'] td").nth(2)).to_have_text("1")
+    inspector.screenshot("queues")
     # Redrive it while jobs is paused, so that it waits there instead of failing again.
     page = inspector.open("queues/jobs")
     page.get_by_role("button", name="Pause delivery").click()

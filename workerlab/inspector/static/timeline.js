@@ -147,10 +147,16 @@ export default {
       control.addEventListener("input", () => { filters[key] = control.value; render(); });
     }
 
+    let kept = null;
+    function showStats() {
+      stats.textContent = `${kept.entries} event(s) kept by workerlab dev (at most ${kept.max_events}); ${kept.dropped} older one(s) let go.`;
+    }
+
     async function load() {
       const answer = await api(`timeline?limit=${MAX_KEPT}${following ? `&message=${enc(following)}` : ""}`);
       entries = answer.entries;
-      stats.textContent = `${answer.stats.entries} event(s) kept by workerlab dev (at most ${answer.stats.max_events}); ${answer.stats.dropped} older one(s) let go.`;
+      kept = answer.stats;
+      showStats();
       renderWorkers();
       render();
     }
@@ -172,6 +178,11 @@ export default {
         if (following && !(entry.messages?.some((m) => m.id === following) || entry.message_id === following)) return;
         if (entries.length && entry.seq <= entries[entries.length - 1].seq) return;
         entries.push(entry);
+        if (kept && !following) {
+          if (kept.entries < kept.max_events) kept.entries += 1;
+          else kept.dropped += 1;
+          showStats();
+        }
         if (entries.length > MAX_KEPT) entries.splice(0, entries.length - MAX_KEPT);
         if (entry.worker && ![...worker.options].some((o) => o.value === entry.worker)) renderWorkers();
         if (following) fill(follow, followPanel(entries, following));
