@@ -112,11 +112,6 @@ async def test_advance_fires_alarms_in_time_order_with_crons_and_deliveries(work
     assert alarms_due(worker) is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Session adds a worker's cron source after its bindings opened the alarm source, and "
-    "Timers runs sources in the order added: at one instant alarms run before crons",
-)
 async def test_at_one_instant_crons_run_before_alarms(worker: Worker) -> None:
     await arm(worker, "on-the-minute", 120)
     await worker.advance(120)
