@@ -31,6 +31,9 @@ CHROMIUM_FLAGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+PLAYWRIGHT_MISSING = (
+    "browser tests: Playwright's Python package is not installed (pip install -e '.[browser]')"
+)
 #: How long a page may take to show what a test waits for.
 WAIT_MS = 10_000
 
@@ -51,9 +54,11 @@ def missing_browser() -> str | None:
     try:
         import playwright.sync_api  # noqa: F401
     except ImportError:
-        return "Playwright's Python package is not installed (pip install playwright)"
-    if chromium_path() is None:
-        return "no Chromium found (apt-get install chromium, or set WORKERLAB_CHROMIUM to its path)"
+        return PLAYWRIGHT_MISSING
+    path = chromium_path()
+    if path is None or not Path(path).is_file():
+        where = f" at {path}" if path else ""
+        return f"no Chromium found{where} (apt-get install chromium, or set WORKERLAB_CHROMIUM to its path)"
     return None
 
 

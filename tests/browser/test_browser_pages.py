@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from playwright.sync_api import expect
+import pytest
+
+# Without Playwright the module is skipped (conftest says why for Chromium).
+expect = pytest.importorskip(
+    "playwright.sync_api", reason="browser tests: Playwright is not installed (pip install -e '.[browser]')"
+).expect
 
 
 def test_workers_page_lists_the_worker_and_its_bindings(inspector: Any) -> None:
