@@ -1,10 +1,11 @@
-"""What many objects cost: new object files made from a template, the open-database budget, and
-the bound on alarm runs under way at once on a real clock."""
+"""What many objects cost: new object files made from a template, the open-database budget,
+databases closed off the loop, and the bound on alarm runs under way at once on a real clock."""
 
 from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -12,9 +13,10 @@ import pytest
 from test_durable_support import Counter, Lab, LabFactory
 
 from workerlab.compat.entrypoint import DurableObject
-from workerlab.durable import run_in_durable_object
+from workerlab.durable import closer, run_in_durable_object
 from workerlab.durable.alarm_source import MAX_ALARMS_IN_FLIGHT
 from workerlab.durable.limits import MAX_OPEN_DATABASES
+from workerlab.durable.sqlfile import SqliteFile
 from workerlab.durable.store import (
     OBJECT_PAGE_CACHE_KIB,
     class_dir,
@@ -111,6 +113,31 @@ async def test_an_object_in_the_middle_of_an_event_keeps_its_database(lab: Lab) 
     assert store is not None and not store.closed
     release.set()
     assert await holding == 1
+
+
+@pytest.mark.parametrize(("pending", "where"), [(closer.MAX_PENDING_CLOSES, "worker"), (0, "loop")])
+async def test_databases_close_in_worker_threads_unless_many_wait(
+    make_lab: LabFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pending: int, where: str
+) -> None:
+    threads: list[str] = []
+    close = SqliteFile.close
+
+    def recorded(file: SqliteFile) -> None:
+        threads.append(threading.current_thread().name)
+        close(file)
+
+    monkeypatch.setattr(SqliteFile, "close", recorded)
+    monkeypatch.setattr(closer, "MAX_PENDING_CLOSES", pending)
+    lab = make_lab(tmp_path)
+    lab.engine.residency.max_open = 1
+    ns = lab.namespace(Counter)
+    for index in range(5):
+        await ns.getByName(f"c{index}").increment(index)
+    await lab.engine.closer.aclose()  # what the engine's close() waits for
+    assert len(threads) == 4 and lab.engine.closer.pending == 0
+    on_worker = [name.startswith("workerlab-do-close") for name in threads]
+    assert on_worker == [where == "worker"] * 4
+    assert [await ns.getByName(f"c{index}").count() for index in range(5)] == list(range(5))
 
 
 class Slow(DurableObject):

@@ -21,6 +21,7 @@ from ..errors import ConfigError
 from ..events import EventBus
 from .alarm_source import AlarmSource
 from .alarms import AlarmBook, AlarmIndex
+from .closer import Closer
 from .namespace import DurableObjectNamespace
 from .objects import Objects
 from .residency import Residency
@@ -45,6 +46,8 @@ class DurableObjects:
         self._namespaces: dict[tuple[str, str], DurableObjectNamespace] = {}
         #: Which objects are in memory, across the namespaces.
         self.residency = Residency(clock)
+        #: Closes evicted objects' databases off the event loop.
+        self.closer = Closer()
 
     def namespace(
         self,
@@ -76,6 +79,7 @@ class DurableObjects:
             env=env,
             work=work,
             residency=self.residency,
+            closer=self.closer,
         )
         namespace = DurableObjectNamespace(objects, worker)
         objects.book = AlarmBook(
@@ -104,6 +108,7 @@ class DurableObjects:
         await self.alarms.close()
         for namespace in self._namespaces.values():
             namespace.objects.close()
+        await self.closer.aclose()
         self.index.close()
 
 

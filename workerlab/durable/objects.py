@@ -20,6 +20,7 @@ from ..context import BackgroundWork, ExecutionContext, current_context, current
 from ..rpc import carried
 from ..tracebacks import user_traceback
 from .alarms import AlarmBook
+from .closer import Closer
 from .gate import InputGate
 from .ids import DurableObjectId
 from .residency import LiveObject, Residency
@@ -47,6 +48,7 @@ class Objects:
         env: Callable[[], Any],
         work: BackgroundWork | None,
         residency: Residency,
+        closer: Closer,
     ) -> None:
         self.cls = cls
         self.class_name = class_name
@@ -57,6 +59,7 @@ class Objects:
         self._env = env
         self._work = work
         self._residency = residency
+        self._closer = closer
         self._has_alarm = callable(getattr(cls, "alarm", None))
         self._live: dict[str, LiveObject] = {}
         self._open: dict[str, ObjectStore] = {}  # one connection per object, shared by its storages
@@ -155,7 +158,10 @@ class Objects:
             return
         if store.path is None:
             self._snapshots[hex_id] = store.snapshot()
-        store.close()
+            store.close()
+        else:
+            store.closed = True  # its storage opens a new connection if used again
+            self._closer.close(store.file)
 
     # --- eviction (the residency's owner) ------------------------------------------------
 
