@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import UserError
 from .guard import check
-from .responses import ApiError, error_document, not_found
+from .responses import ApiError, error_body, not_found
 from .state import SESSION_KEY, STATE_KEY, InspectorState
 
 if TYPE_CHECKING:
@@ -133,7 +133,7 @@ def inspector_url(host: str, port: int) -> str:
 
 
 async def _send_error(send: Send, status: int, code: str, message: str) -> None:
-    body = error_document(code, message)
+    body = error_body(code, message)
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})

@@ -44,7 +44,7 @@ def json_response(document: Any, status: int = 200) -> Response:
     return Response(body, status, media_type="application/json")
 
 
-def error_document(code: str, message: str) -> bytes:
+def error_body(code: str, message: str) -> bytes:
     """The body of an error answer: ``{"error": {"code", "message"}}``."""
     return json.dumps({"error": {"code": code, "message": message}}).encode()
 
