@@ -9,6 +9,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -30,7 +31,7 @@ def running(style: str, state: Path, *args: str, config: str = "wrangler.toml") 
         yield dev
 
 
-def serve(style: str, *args: str, config: str = "wrangler.toml"):  # type: ignore[no-untyped-def]
+def serve(style: str, *args: str, config: str = "wrangler.toml") -> Any:
     """A module-scoped fixture serving one style worker."""
 
     @pytest.fixture(scope="module")
