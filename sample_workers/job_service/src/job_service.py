@@ -1,19 +1,22 @@
-"""A background job service: an HTTP API over job records in D1, worked through a queue.
+"""A background job service: an HTTP API over job records in D1, worked through queues.
 
     POST   /jobs                        {type, payload, priority?, maxAttempts?, delaySeconds?}
                                         -> 202 {success, jobId, message}
     GET    /jobs/:id                    {success, job}
     GET    /jobs?status=&type=&limit=   {success, count, jobs}, highest priority first
-    POST   /jobs/:id/retry              a failed job gets a fresh run
-    DELETE /jobs/:id                    cancel a pending job
+    POST   /jobs/:id/retry              a failed job gets a fresh run: {success, message}
+    DELETE /jobs/:id                    cancel a pending or running job: {success, message}
     GET    /stats                       {success, stats}
-    GET    /health
+    GET    /health                      {status, service, timestamp}
 
-The ``jobs`` queue carries ``{jobId, run, priority}``; its consumer retries a failing job
-with exponential backoff until the job's ``maxAttempts``, then marks it failed. Deliveries
-that fail for other reasons (a malformed message, D1 refusing a write) are left to the
-queue's own retries, and end in ``jobs-dlq``, whose consumer marks the job failed. A cron
-deletes completed and cancelled jobs older than ``JOB_RETENTION_DAYS``.
+Jobs of priority ``HIGH_PRIORITY`` and above go through ``jobs-high``, the others through
+``jobs``: both are consumed at once, so waiting high-priority jobs never queue behind a backlog
+of ordinary ones (and within a batch, higher priority goes first). A message carries
+``{jobId, run, priority}``; the consumer retries a failing job with exponential backoff until
+the job's ``maxAttempts``, then marks it failed. Deliveries that fail for other reasons (a
+malformed message, D1 refusing a write) are left to the queue's own retries, and end in
+``jobs-dlq``, whose consumer marks the job failed. A cron deletes completed and cancelled jobs
+older than ``JOB_RETENTION_DAYS``.
 """
 
 from __future__ import annotations
@@ -28,11 +31,15 @@ import job_store
 from job_types import DAY_MS, JOB_TYPES, InvalidPayload, JobFailed, JobRun
 from workers import Response, WorkerEntrypoint
 
-#: The dead-letter queue of the jobs queue (see wrangler.toml).
+#: The dead-letter queue of both job queues (see wrangler.toml).
 DEAD_LETTER_QUEUE = "jobs-dlq"
+#: The service's name in /health.
+SERVICE = "queue"
 
 DEFAULT_PRIORITY = 0
 MAX_PRIORITY = 10
+#: Jobs of this priority and above go through the high-priority queue (env.JOBS_HIGH).
+HIGH_PRIORITY = 5
 DEFAULT_MAX_ATTEMPTS = 3
 #: Every attempt after the first is a queue retry: keep this at most the queue's max_retries + 1.
 MAX_MAX_ATTEMPTS = 10
@@ -159,7 +166,7 @@ def _job_ref(body: Any) -> tuple[str, int]:
     return job_id, run
 
 
-def _rate(part: int, total: int) -> float:
+def _percent(part: int, total: int) -> float:
     return round(100 * part / total, 2) if total else 0.0
 
 
@@ -209,13 +216,12 @@ class Default(WorkerEntrypoint):
     # --- HTTP API ----------------------------------------------------------------------------
 
     async def health(self) -> Response:
+        answer = {"status": "ok", "service": SERVICE, "timestamp": job_store.iso(now_ms())}
         try:
-            row = await self.env.DB.prepare("SELECT COUNT(*) AS jobs FROM jobs").first()
+            await self.env.DB.prepare("SELECT COUNT(*) AS jobs FROM jobs").first()
         except Exception as error:
-            return Response.json({"success": False, "status": "unhealthy", "error": f"{error}"}, status=503)
-        return Response.json(
-            {"success": True, "status": "healthy", "jobs": row["jobs"], "time": job_store.iso(now_ms())}
-        )
+            return Response.json({**answer, "status": "error", "error": f"{error}"}, status=503)
+        return Response.json(answer)
 
     async def create_job(self, spec: dict[str, Any]) -> Response:
         job_type, payload, priority, max_attempts, delay_s = validate_new_job(spec)
@@ -225,7 +231,9 @@ class Default(WorkerEntrypoint):
         refusal = await self.enqueue(job_id, 1, priority, delay_s)
         if refusal is not None:
             return refusal
-        message = f"Job queued; it starts in {delay_s} seconds" if delay_s else "Job queued"
+        message = "Job enqueued successfully"
+        if delay_s:
+            message += f"; it starts in {delay_s} seconds"
         return Response.json({"success": True, "jobId": job_id, "message": message}, status=202)
 
     async def list_jobs(self, query: dict[str, list[str]]) -> Response:
@@ -243,9 +251,10 @@ class Default(WorkerEntrypoint):
 
     async def cancel_job(self, job_id: str) -> Response:
         if await job_store.cancel(self.env.DB, job_id, now_ms()):
-            # Its queue message is still on the way; the consumer acks it without running the job.
-            return Response.json({"success": True, "jobId": job_id, "message": "Job cancelled"})
-        return await self._refusal(job_id, "Only pending jobs can be cancelled")
+            # A message still on the way is acked without running the job; a run in progress
+            # finishes, but its outcome is not recorded over the cancellation.
+            return Response.json({"success": True, "message": "Job cancelled"})
+        return await self._refusal(job_id, "Only pending or running jobs can be cancelled")
 
     async def retry_job(self, job_id: str) -> Response:
         row = await job_store.start_new_run(self.env.DB, job_id, now_ms())
@@ -254,7 +263,7 @@ class Default(WorkerEntrypoint):
         refusal = await self.enqueue(job_id, row["run"], row["priority"], 0)
         if refusal is not None:
             return refusal
-        return Response.json({"success": True, "jobId": job_id, "message": "Job queued again"}, status=202)
+        return Response.json({"success": True, "message": "Job retry queued"}, status=202)
 
     async def _refusal(self, job_id: str, rule: str) -> Response:
         row = await job_store.get_job(self.env.DB, job_id)
@@ -265,20 +274,26 @@ class Default(WorkerEntrypoint):
     async def stats(self) -> Response:
         counts = await job_store.count_by_status(self.env.DB)
         total = sum(counts.values())
+        completion, failure = _percent(counts["completed"], total), _percent(counts["failed"], total)
         stats = {
             "total": total,
             **counts,
-            "completionRate": _rate(counts["completed"], total),
-            "failureRate": _rate(counts["failed"], total),
+            # As the API has always shown them ("92.00%"), and as numbers for programs.
+            "completionRate": f"{completion:.2f}%",
+            "failureRate": f"{failure:.2f}%",
+            "completionPercent": completion,
+            "failurePercent": failure,
         }
         return Response.json({"success": True, "stats": stats})
 
     async def enqueue(self, job_id: str, run: int, priority: int, delay_s: int) -> Response | None:
-        """Send the job's message; if the queue refuses it, fail the job and answer 503."""
+        """Send the job's message to the queue of its priority; if the queue refuses it, fail the
+        job and answer 503."""
+        queue = self.env.JOBS
+        if priority >= HIGH_PRIORITY and getattr(self.env, "JOBS_HIGH", None) is not None:
+            queue = self.env.JOBS_HIGH
         try:
-            await self.env.JOBS.send(
-                {"jobId": job_id, "run": run, "priority": priority}, delaySeconds=delay_s
-            )
+            await queue.send({"jobId": job_id, "run": run, "priority": priority}, delaySeconds=delay_s)
         except Exception as error:
             await job_store.fail(self.env.DB, job_id, run, f"Could not be queued: {error}", now_ms())
             return error_response(503, f"job {job_id} is recorded but could not be queued: {error}")
@@ -286,7 +301,7 @@ class Default(WorkerEntrypoint):
 
     # --- queue consumers ---------------------------------------------------------------------
 
-    async def queue(self, batch: Any) -> None:
+    async def queue(self, batch: Any, env: Any, ctx: Any) -> None:
         if batch.queue == DEAD_LETTER_QUEUE:
             await self.bury(batch)
             return
@@ -328,8 +343,10 @@ class Default(WorkerEntrypoint):
         if retryable and attempts < max_attempts:
             delay_s = backoff_seconds(attempts)
             text = f"Attempt {attempts} of {max_attempts} failed: {reason} (next attempt in {delay_s} s)"
-            await job_store.retry_later(self.env.DB, row["id"], row["run"], text, now_ms())
-            message.retry(delaySeconds=delay_s)
+            if await job_store.retry_later(self.env.DB, row["id"], row["run"], text, now_ms()):
+                message.retry(delaySeconds=delay_s)
+            else:  # cancelled while it ran: no next attempt
+                message.ack()
             return
         final = "" if retryable else " (retrying cannot help)"
         text = f"Attempt {attempts} of {max_attempts} failed{final}: {reason}"
@@ -364,7 +381,7 @@ class Default(WorkerEntrypoint):
 
     # --- cron --------------------------------------------------------------------------------
 
-    async def scheduled(self, controller: Any) -> None:
+    async def scheduled(self, controller: Any, env: Any, ctx: Any) -> None:
         days = int(getattr(self.env, "JOB_RETENTION_DAYS", DEFAULT_RETENTION_DAYS))
         cutoff_ms = controller.scheduledTime - days * DAY_MS
         deleted = await job_store.delete_finished_before(self.env.DB, cutoff_ms)

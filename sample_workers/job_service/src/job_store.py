@@ -74,7 +74,7 @@ WHERE id = ? AND run = ? AND status IN ('pending', 'processing')
 """
 _CANCEL = """
 UPDATE jobs SET status = 'cancelled', completed_at = ?, updated_at = ?
-WHERE id = ? AND status = 'pending'
+WHERE id = ? AND status IN ('pending', 'processing')
 """
 _NEW_RUN = """
 UPDATE jobs SET status = 'pending', run = run + 1, attempts = 0, result = NULL, error = NULL,
@@ -134,9 +134,11 @@ async def complete(db: Any, job_id: str, run: int, result: dict[str, Any], now: 
     await db.prepare(_COMPLETE).bind(json.dumps(result), now, now, job_id, run).run()
 
 
-async def retry_later(db: Any, job_id: str, run: int, error: str, now: int) -> None:
-    """Back to pending with the error of the attempt that failed (the queue delivers it again)."""
-    await db.prepare(_RETRY_LATER).bind(error, now, job_id, run).run()
+async def retry_later(db: Any, job_id: str, run: int, error: str, now: int) -> bool:
+    """Back to pending with the error of the attempt that failed (the queue delivers it again);
+    False when the job is no longer running (cancelled meanwhile)."""
+    result = await db.prepare(_RETRY_LATER).bind(error, now, job_id, run).run()
+    return result["meta"]["changes"] > 0
 
 
 async def record_error(db: Any, job_id: str, run: int, error: str, now: int) -> None:
@@ -151,7 +153,9 @@ async def fail(db: Any, job_id: str, run: int, error: str, now: int) -> bool:
 
 
 async def cancel(db: Any, job_id: str, now: int) -> bool:
-    """Cancel a pending job (waiting, delayed or between attempts); whether it was pending."""
+    """Cancel a pending job (waiting, delayed or between attempts) or a running one; whether it was
+    either. A run in progress is never recorded over the cancellation: every later write of the
+    consumer requires the job to be pending or processing."""
     result = await db.prepare(_CANCEL).bind(now, now, job_id).run()
     return result["meta"]["changes"] > 0
 

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 import respx
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from job_service_fakes import FAKE_AI, SITE, WEBHOOK_TARGET, FakeAI
 
 CONFIG = "sample_workers/job_service/wrangler.toml"
 
@@ -21,19 +27,42 @@ async def service(worker: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
 
 @pytest.fixture
 def outbound(worker: Any) -> Iterator[respx.MockRouter]:
-    """respx routes for the email API and the webhook receiver named in the worker's vars; both answer 200."""
+    """respx routes for the email API, the webhook receivers and a small site to crawl; all answer."""
     with respx.mock(assert_all_called=False, assert_all_mocked=True) as router:
         router.post(worker.env.EMAIL_API_URL, name="email").respond(200, json={"id": "msg_1"})
         router.post(worker.env.WEBHOOK_URL, name="webhook").respond(204)
+        router.route(url=WEBHOOK_TARGET, name="target").respond(200, json={"received": True})
+        router.get(f"{SITE}/", name="home").respond(
+            200,
+            html="<title>Example</title><a href='/about'>About</a> <a href='https://other.example/'>x</a>",
+        )
+        router.get(f"{SITE}/about", name="about").respond(
+            200, html="<title>About us</title><a href='/'>home</a>"
+        )
         yield router
 
 
-#: A valid payload per job type.
+@pytest.fixture
+def fake_ai() -> Iterator[FakeAI]:
+    """The fake the tests' marker puts on env.AI, fresh for each test."""
+    FAKE_AI.calls.clear()
+    FAKE_AI.during = None
+    yield FAKE_AI
+    FAKE_AI.during = None
+
+
+#: A valid payload per job type, as the service's documentation shows them.
 PAYLOADS: dict[str, dict[str, Any]] = {
-    "send-email": {"to": "ada@example.com", "subject": "Welcome", "text": "Hello Ada"},
-    "webhook-delivery": {"event": "order.created", "data": {"orderId": 42}},
-    "batch-import": {"source": "crm", "records": [{"id": 1, "name": "Ada"}, {"id": "b", "name": "Grace"}]},
+    "send-email": {"to": "user@example.com", "subject": "Welcome!", "body": "Welcome to our service..."},
+    "webhook-delivery": {"url": WEBHOOK_TARGET, "method": "POST", "body": {"event": "user.signup", "id": 7}},
+    "batch-import": {
+        "items": [{"sku": "A-1", "name": "Lamp"}, {"id": 2, "name": "Desk"}],
+        "namespace": "products",
+    },
     "generate-report": {"report": "job-activity", "days": 7},
+    "generate-embedding": {"text": "Text to embed", "model": "@cf/baai/bge-base-en-v1.5"},
+    "generate-content": {"prompt": "Write a blog post about...", "model": "@cf/meta/llama-3.1-8b-instruct"},
+    "crawl-website": {"url": SITE, "maxPages": 100},
 }
 
 

@@ -11,10 +11,10 @@ from workerlab import limits
 pytestmark = pytest.mark.workerlab(config="sample_workers/job_service/wrangler.toml")
 
 
-async def test_health_reports_the_database(api) -> None:
+async def test_health_answers_as_documented(api) -> None:
     status, body = await api.call("GET", "/health")
     assert status == 200
-    assert body == {"success": True, "status": "healthy", "jobs": 0, "time": "2026-01-01T00:00:00.000Z"}
+    assert body == {"status": "ok", "service": "queue", "timestamp": "2026-01-01T00:00:00.000Z"}
 
 
 async def test_a_new_job_is_recorded_pending_and_queued(worker, api) -> None:
@@ -41,7 +41,7 @@ async def test_defaults_of_a_new_job(api) -> None:
     )
     assert status == 202
     assert body["success"] is True
-    assert body["message"] == "Job queued"
+    assert body["message"] == "Job enqueued successfully"
     job = await api.get(body["jobId"])
     assert (job["priority"], job["maxAttempts"], job["attempts"]) == (0, 3, 0)
 
@@ -66,12 +66,15 @@ async def test_defaults_of_a_new_job(api) -> None:
         ),
         (
             '{"type": "send-email", "payload": {"to": "a@b.io", "subject": "s"}}',
-            "payload.text or payload.html",
+            "payload needs the message: payload.body",
         ),
         ('{"type": "webhook-delivery", "payload": {"event": "x"}}', "payload.data must be a JSON object"),
         ('{"type": "webhook-delivery", "payload": {"event": "a b", "data": {}}}', "payload.event must be"),
         ('{"type": "batch-import", "payload": {"source": "crm", "records": []}}', "payload.records must be"),
-        ('{"type": "generate-report", "payload": {"report": "sales"}}', "payload.report must be one of"),
+        (
+            '{"type": "generate-report", "payload": {"report": "sales"}}',
+            "payload.report (or reportType) must be one of",
+        ),
         (
             '{"type": "generate-report", "payload": {"report": "job-activity", "days": 0}}',
             "payload.days must be",
@@ -201,7 +204,7 @@ async def test_cancel_a_pending_job(api) -> None:
     job_id = await api.create("send-email")
 
     status, body = await api.call("DELETE", f"/jobs/{job_id}")
-    assert (status, body) == (200, {"success": True, "jobId": job_id, "message": "Job cancelled"})
+    assert (status, body) == (200, {"success": True, "message": "Job cancelled"})
     job = await api.get(job_id)
     assert job["status"] == "cancelled"
     assert job["completedAt"] == "2026-01-01T00:00:00.000Z"
@@ -209,7 +212,10 @@ async def test_cancel_a_pending_job(api) -> None:
     again = await api.call("DELETE", f"/jobs/{job_id}")
     assert again == (
         409,
-        {"success": False, "error": f"Only pending jobs can be cancelled; job {job_id} is cancelled"},
+        {
+            "success": False,
+            "error": f"Only pending or running jobs can be cancelled; job {job_id} is cancelled",
+        },
     )
     assert (await api.call("DELETE", "/jobs/nope"))[0] == 404
 
@@ -233,8 +239,10 @@ async def test_stats_on_an_empty_service(api) -> None:
                 "completed": 0,
                 "failed": 0,
                 "cancelled": 0,
-                "completionRate": 0.0,
-                "failureRate": 0.0,
+                "completionRate": "0.00%",
+                "failureRate": "0.00%",
+                "completionPercent": 0.0,
+                "failurePercent": 0.0,
             },
         },
     )

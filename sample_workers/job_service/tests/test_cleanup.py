@@ -16,7 +16,7 @@ DAY_S = 86_400
 async def _finished_jobs(worker, api, outbound) -> dict[str, str]:
     """One job of each final status, plus one pending; their ids by status."""
     ids = {"completed": await api.create("send-email")}
-    ids["failed"] = await api.create("batch-import", payload={"source": "crm", "records": [{"no": "id"}]})
+    ids["failed"] = await api.create("batch-import", payload={"namespace": "crm", "items": ["not an object"]})
     await worker.drain()
     ids["cancelled"] = await api.create("send-email", delaySeconds=600)
     await api.call("DELETE", f"/jobs/{ids['cancelled']}")
@@ -70,9 +70,12 @@ async def test_stats_are_computed_from_the_records(worker, api, outbound) -> Non
         "completed": 1,
         "failed": 1,
         "cancelled": 1,
-        "completionRate": 20.0,
-        "failureRate": 20.0,
+        "completionRate": "20.00%",
+        "failureRate": "20.00%",
+        "completionPercent": 20.0,
+        "failurePercent": 20.0,
     }
     await worker.drain()
     stats = (await api.call("GET", "/stats"))[1]["stats"]
-    assert (stats["completed"], stats["pending"], stats["completionRate"]) == (3, 0, 60.0)
+    assert (stats["completed"], stats["pending"], stats["completionRate"]) == (3, 0, "60.00%")
+    assert stats["completionPercent"] == 60.0

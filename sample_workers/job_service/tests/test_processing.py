@@ -31,15 +31,15 @@ async def test_an_email_job_is_sent_and_completed(worker, api, outbound) -> None
     job = await api.get(job_id)
     assert job["status"] == "completed"
     assert job["attempts"] == 1
-    assert job["result"] == {"to": "ada@example.com", "providerMessageId": "msg_1"}
+    assert job["result"] == {"sent": True, "to": "user@example.com", "providerMessageId": "msg_1"}
     assert job["completedAt"] == "2026-01-01T00:00:01.000Z"
     assert "error" not in job
     [call] = outbound["email"].calls
     assert json.loads(call.request.content) == {
         "from": "jobs@example.com",
-        "to": "ada@example.com",
-        "subject": "Welcome",
-        "text": "Hello Ada",
+        "to": "user@example.com",
+        "subject": "Welcome!",
+        "text": "Welcome to our service...",
     }
     assert call.request.headers["authorization"] == "Bearer key-123"
     assert call.request.headers["idempotency-key"] == f"{job_id}-1"
@@ -47,11 +47,15 @@ async def test_an_email_job_is_sent_and_completed(worker, api, outbound) -> None
 
 
 @pytest.mark.workerlab(config=CONFIG, vars={"WEBHOOK_SECRET": "s3cret"})
-async def test_a_webhook_is_delivered_signed(worker, api, outbound) -> None:
-    job_id = await api.create("webhook-delivery")
+async def test_an_event_is_delivered_signed_to_the_configured_receiver(worker, api, outbound) -> None:
+    job_id = await api.create("webhook-delivery", payload={"event": "order.created", "data": {"orderId": 42}})
     await worker.drain()
 
-    assert (await api.get(job_id))["result"] == {"deliveredTo": worker.env.WEBHOOK_URL, "status": 204}
+    assert (await api.get(job_id))["result"] == {
+        "deliveredTo": worker.env.WEBHOOK_URL,
+        "method": "POST",
+        "status": 204,
+    }
     request = outbound["webhook"].calls.last.request
     assert json.loads(request.content) == {"id": job_id, "event": "order.created", "data": {"orderId": 42}}
     assert request.headers["x-webhook-event"] == "order.created"
@@ -61,23 +65,20 @@ async def test_a_webhook_is_delivered_signed(worker, api, outbound) -> None:
 
 
 async def test_a_batch_import_upserts_valid_records_and_reports_the_rest(worker, api) -> None:
-    records = [{"id": 1, "name": "Ada"}, {"name": "no id"}, "not an object", {"id": 1, "name": "Ada L."}]
+    records = [{"id": 1, "name": "Ada"}, {"id": True}, "not an object", {"id": 1, "name": "Ada L."}]
     job_id = await api.create("batch-import", payload={"source": "crm", "records": records})
     await worker.drain()
 
     job = await api.get(job_id)
     assert job["status"] == "completed"
-    assert job["result"]["imported"] == 2
-    assert job["result"]["skipped"] == 2
+    assert (job["result"]["namespace"], job["result"]["imported"], job["result"]["skipped"]) == ("crm", 2, 2)
     assert [p["index"] for p in job["result"]["problems"]] == [1, 2]
     rows = (await worker.env.DB.prepare("SELECT record_id, data FROM imported_records").all())["results"]
     assert [(r["record_id"], json.loads(r["data"])["name"]) for r in rows] == [("1", "Ada L.")]
 
 
 async def test_a_batch_import_without_a_valid_record_fails_at_once(worker, api) -> None:
-    job_id = await api.create(
-        "batch-import", payload={"source": "crm", "records": [{"name": "x"}]}, maxAttempts=5
-    )
+    job_id = await api.create("batch-import", payload={"namespace": "crm", "items": [7, "x"]}, maxAttempts=5)
     await worker.drain()
 
     job = await api.get(job_id)
@@ -118,13 +119,13 @@ async def test_a_delayed_job_waits_for_its_delay(worker, api, outbound) -> None:
 
 
 async def test_higher_priority_goes_first_within_a_batch(worker, api, outbound) -> None:
-    for priority in (1, 7, 3):
+    for priority in (1, 4, 3):
         await api.create("webhook-delivery", payload={"event": f"p{priority}", "data": {}}, priority=priority)
     await worker.drain()
 
     assert len(worker.queues["jobs"].deliveries) == 3
     events = [call.request.headers["x-webhook-event"] for call in outbound["webhook"].calls]
-    assert events == ["p7", "p3", "p1"]
+    assert events == ["p4", "p3", "p1"]
 
 
 # --- retry path ----------------------------------------------------------------------------
@@ -198,7 +199,7 @@ async def test_a_failed_job_can_be_retried(worker, api, outbound) -> None:
     assert (await api.get(job_id))["status"] == "failed"
 
     status, body = await api.call("POST", f"/jobs/{job_id}/retry")
-    assert (status, body) == (202, {"success": True, "jobId": job_id, "message": "Job queued again"})
+    assert (status, body) == (202, {"success": True, "message": "Job retry queued"})
     job = await api.get(job_id)
     assert (job["status"], job["attempts"]) == ("pending", 0)
     assert "error" not in job and "completedAt" not in job
@@ -260,7 +261,7 @@ async def test_a_redelivery_after_a_crash_mid_job_runs_it_again_harmlessly(worke
     job = await api.get(job_id)
     assert (job["status"], job["attempts"]) == ("completed", 2)
     count = await worker.env.DB.prepare("SELECT COUNT(*) AS n FROM imported_records").first("n")
-    assert count == len(api.payloads["batch-import"]["records"])
+    assert count == len(api.payloads["batch-import"]["items"])
 
 
 # --- dead-letter path ----------------------------------------------------------------------
