@@ -150,10 +150,6 @@ def test_sdk_worker_with_a_durable_object(sdk_dev: DevProcess) -> None:
     assert patched == {"inside": "patched site (nowhere)", "after": "Guestbook (local)"}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="workerlab/queues/message.py hands the consumer each body as a plain dict (no attribute access)",
-)
 def test_sdk_worker_s_consumer_reads_bodies_by_attribute(sdk_dev: DevProcess) -> None:
     mark = sdk_dev.mark()
     httpx.post(sdk_dev.url + "/sign", json={"author": "cy", "note": "hey"})

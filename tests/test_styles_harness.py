@@ -227,7 +227,6 @@ QUEUE_BODIES_ARE_PLAIN_DICTS = (
 )
 
 
-@pytest.mark.xfail(strict=True, reason=QUEUE_BODIES_ARE_PLAIN_DICTS)
 @pytest.mark.workerlab(config=config("sdk_durable"))
 async def test_queue_message_bodies_have_attribute_access_and_to_py(
     worker: Worker, capsys: pytest.CaptureFixture[str]
@@ -349,11 +348,6 @@ async def test_an_unknown_name_from_workers_fails_the_load_naming_workers(tmp_pa
     assert "workerlab" not in message.replace(str(tmp_path), "")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="workerlab/tracebacks.py counts the standard library's importlib/__init__.py (import_module, "
-    "which the loader calls) as a user frame, so a load error's traceback starts with it",
-)
 async def test_a_load_error_shows_only_the_worker_s_frames(tmp_path: Path) -> None:
     (tmp_path / "worker.py").write_text("from workers import Nope\n")
     (tmp_path / "wrangler.toml").write_text('name = "broken"\nmain = "worker.py"\n')
@@ -544,12 +538,6 @@ async def test_run_worker_first_rules_with_exclusions(started: list[Worker]) -> 
     assert (app.status, "home page" in await app.text()) == (200, True)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="workerlab/namespace.py gives a worker its importlib view only for `import importlib`; "
-    "`import importlib.util` (or .machinery) binds the real package, whose import_module "
-    "does not find the worker's own modules",
-)
 async def test_import_module_finds_the_worker_s_modules_after_import_importlib_util(
     started: list[Worker], tmp_path: Path
 ) -> None:

@@ -33,6 +33,7 @@ class RequestServed(Event):
     target: str  # path and query
     status: int
     duration_ms: float
+    error: BaseException | None = None  # what the fetch handler raised (the answer was a 500)
 
 
 @dataclass(frozen=True, slots=True)

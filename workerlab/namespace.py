@@ -94,7 +94,9 @@ class WorkerNamespace:
         level: int = 0,
     ) -> ModuleType:
         if level == 0:
-            if name == "importlib":
+            if name == "importlib" or (name.startswith("importlib.") and not fromlist):
+                # `import importlib` / `import importlib.util` bind the name importlib: the worker's view.
+                _original_import(name, globals, locals, fromlist, level)
                 return self._importlib
             top = name.partition(".")[0]
             if self.owns(top):

@@ -75,6 +75,7 @@ class WorkerApp:
                 await send({"type": "websocket.close", "code": 1003})
             return
         started = time.perf_counter()
+        failure: Exception | None = None
         path: str = scope["path"]
         runtime = self.slot.runtime
         if (
@@ -97,6 +98,7 @@ class WorkerApp:
             except Exception as error:
                 if self.raise_errors:
                     raise
+                failure = error
                 status = await _fetch_failed(error, scope, send)
             else:
                 if isinstance(result, Response):
@@ -112,7 +114,7 @@ class WorkerApp:
                 query = scope.get("query_string")
                 target = f"{path}?{query.decode('latin-1')}" if query else path
                 elapsed_ms = (time.perf_counter() - started) * 1000
-                bus.emit(RequestServed(runtime.name, scope["method"], target, status, elapsed_ms))
+                bus.emit(RequestServed(runtime.name, scope["method"], target, status, elapsed_ms, failure))
 
     def _mounted(self, path: str) -> bool:
         return path.startswith("/cdn-cgi/") and any(path.startswith(prefix) for prefix, _ in self.mounts)
@@ -121,18 +123,20 @@ class WorkerApp:
         self, runtime: Runtime | None, path: str, scope: Scope, receive: Receive, send: Send
     ) -> int:
         """A request workerlab answers itself: no worker loaded, the reserved paths, /__scheduled."""
+        mounted = next((app for prefix, app in self.mounts if path.startswith(prefix)), None)
         if runtime is None:
+            if mounted is not None:  # the inspector stays reachable while a broken edit is served
+                return await _send_mounted(mounted, {**scope, "workerlab.session": None}, receive, send)
             message = self.slot.load_error or "the worker is not loaded"
             return await _send_error(scope, send, 500, "The worker failed to load", message)
         if path in SCHEDULED_PATHS:
             return await self._scheduled(runtime, scope, send, dunder=False)
         if path.startswith(RPC_PATH_PREFIX) and scope["method"] == "POST":
             return await self._service_call(runtime, path, scope, receive, send)
-        for prefix, app in self.mounts:
-            if path.startswith(prefix):
-                return await _send_mounted(
-                    app, {**scope, "workerlab.session": runtime.session}, receive, send
-                )
+        if mounted is not None:
+            return await _send_mounted(
+                mounted, {**scope, "workerlab.session": runtime.session}, receive, send
+            )
         if path.startswith(_RESERVED_PREFIXES):
             valid = " and ".join(SCHEDULED_PATHS)
             body = f"Unknown handler path {path}: the valid handler paths are {valid}\n"

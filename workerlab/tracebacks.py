@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import importlib
 import os
 import traceback
 from types import TracebackType
@@ -15,7 +16,7 @@ from .namespace import PACKAGE_PATTERN
 #: Folders whose frames are dispatch plumbing, never the user's code.
 _PLUMBING_DIRS = tuple(
     os.path.dirname(module_file) + os.sep
-    for module_file in (workerlab.__file__, asyncio.__file__, concurrent.futures.__file__)
+    for module_file in (workerlab.__file__, asyncio.__file__, concurrent.futures.__file__, importlib.__file__)
 )
 
 

@@ -62,6 +62,7 @@ def request_entry(event: RequestServed) -> Document:
         "target": _cut(event.target),
         "status": event.status,
         "duration_ms": event.duration_ms,
+        "error": error_document(event.error),
     }
 
 

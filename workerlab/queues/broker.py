@@ -20,6 +20,7 @@ from typing import Any
 
 from .. import limits
 from ..clock import Clock, utc_from_ms
+from ..compat.jsvalues import js_value
 from ..config import QueueConsumer
 from ..context import Outcome
 from ..errors import ConfigError
@@ -300,7 +301,8 @@ class Broker:
                     problem,
                 )
                 continue
-            messages.append(Message(batch, row.id, row.timestamp_ms, body, row.attempts))
+            # As the platform hands bodies to Python Workers: dicts with attribute access and to_py().
+            messages.append(Message(batch, row.id, row.timestamp_ms, js_value(body), row.attempts))
         batch.messages = messages
         return batch, undecodable
 
