@@ -221,12 +221,6 @@ async def test_durable_object_rpc_and_the_importable_env(worker: Worker) -> None
     assert await entries.json() == [["ada", "hi"], ["bob", "yo"]]
 
 
-QUEUE_BODIES_ARE_PLAIN_DICTS = (
-    "workerlab/queues/message.py hands the consumer each body as decoded (a plain dict), not as the "
-    "dict with attribute access and to_py() of SPEC section 12"
-)
-
-
 @pytest.mark.workerlab(config=config("sdk_durable"))
 async def test_queue_message_bodies_have_attribute_access_and_to_py(
     worker: Worker, capsys: pytest.CaptureFixture[str]
