@@ -10,12 +10,18 @@ runs), in a child process of its own so that one's memory does not count in anot
 ``rss 10000 objects``: 10,000 objects each store one key and set an alarm two seconds ahead;
 peak resident memory of the process until every alarm has fired (each reads its key back),
 and how long that took.
+
+``miniflare do rpc get+put`` (only when ``MINIFLARE_DIR`` names a folder where
+``npm install miniflare`` ran): the same RPC work on Miniflare, a JavaScript Durable Object whose
+method does a storage ``get`` and ``put`` (SQLite-backed, persisted), called from its worker.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -138,6 +144,7 @@ async def lateness(folder: Path) -> None:
         stubs = [boxes.getByName(f"late{index}") for index in range(LATENESS_OBJECTS)]
         for index, stub in enumerate(stubs):  # the objects and their files exist before the alarms
             await stub.arm(index, round(time.time() * 1000) + 3_600_000)
+        await session.durable_objects().closer.wait()  # the set-up's disk work is over
         start_ms = time.time() * 1000 + LATENESS_LEAD_MS
         for index, stub in enumerate(stubs):
             await stub.schedule(round(start_ms + index * LATENESS_SPREAD_MS / LATENESS_OBJECTS))
@@ -168,6 +175,59 @@ async def many(folder: Path) -> None:
     print(f"time {MANY_OBJECTS} objects: {elapsed:.1f} s (stored in {armed:.1f} s)")
 
 
+MINIFLARE_SCRIPT = """
+import { Miniflare } from "miniflare";
+const script = `
+import { DurableObject } from "cloudflare:workers";
+export class Box extends DurableObject {
+  async bump() {
+    const value = ((await this.ctx.storage.get("n")) ?? 0) + 1;
+    await this.ctx.storage.put("n", value);
+    return value;
+  }
+}
+export default {
+  async fetch(request, env) {
+    const n = Number(new URL(request.url).searchParams.get("n"));
+    const stub = env.BOXES.getByName("bench");
+    let last = 0;
+    for (let i = 0; i < n; i++) last = await stub.bump();
+    return Response.json({ last });
+  },
+};`;
+const mf = new Miniflare({
+  modules: true, script, compatibilityDate: "2026-03-01",
+  durableObjects: { BOXES: { className: "Box", useSQLite: true } },
+  durableObjectsPersist: process.argv[2],
+});
+await mf.ready;
+await mf.dispatchFetch(`http://bench/?n=${process.argv[3]}`);
+const started = performance.now();
+await (await mf.dispatchFetch(`http://bench/?n=${process.argv[4]}`)).json();
+const seconds = (performance.now() - started) / 1000;
+console.log(`miniflare do rpc get+put: ${Math.round(Number(process.argv[4]) / seconds)} /s`);
+await mf.dispose();
+"""
+
+
+def miniflare(folder: Path) -> None:
+    """The RPC figure on Miniflare, when ``MINIFLARE_DIR`` holds an install of it."""
+    install = os.environ.get("MINIFLARE_DIR")
+    node = shutil.which("node")
+    if not install or not node or not (Path(install) / "node_modules" / "miniflare").is_dir():
+        return
+    script = Path(install) / "workerlab-do-bench.mjs"  # beside node_modules, where imports resolve
+    script.write_text(MINIFLARE_SCRIPT)
+    try:
+        command = [node, str(script), str(folder / "state"), str(RPC_WARM_UP), str(RPC_CALLS)]
+        result = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    finally:
+        script.unlink()
+    if result.returncode != 0:
+        raise RuntimeError(f"the Miniflare part failed:\n{result.stderr}")
+    print(result.stdout, end="")
+
+
 PARTS = {"rpc": rpc, "lateness": lateness, "many": many}
 
 
@@ -180,6 +240,8 @@ def main() -> None:
             if result.returncode != 0:
                 raise RuntimeError(f"the {name} part failed:\n{result.stderr}")
             print(result.stdout, end="", flush=True)
+    with tempfile.TemporaryDirectory(prefix="workerlab-do-bench-") as folder:
+        miniflare(Path(folder))
 
 
 if __name__ == "__main__":

@@ -53,11 +53,15 @@ class Closer:
         if error is not None:
             logger.error("Closing a Durable Object database failed", exc_info=error)
 
-    async def aclose(self) -> None:
-        """Wait for every close under way, then stop the threads."""
-        if self._pending:
+    async def wait(self) -> None:
+        """Return once every close given so far has finished."""
+        while self._pending:
             futures = [asyncio.wrap_future(future) for future in list(self._pending)]
             await asyncio.gather(*futures, return_exceptions=True)  # failures are logged by _done
+
+    async def aclose(self) -> None:
+        """Wait for every close under way, then stop the threads."""
+        await self.wait()
         if self._executor is not None:
             self._executor.shutdown(wait=True)
             self._executor = None
