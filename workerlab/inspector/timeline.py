@@ -32,6 +32,8 @@ MAX_LISTENER_BACKLOG = 1_000
 MAX_PENDING_FATES = 10_000
 #: What an entry costs beside its JSON text (the object, its tuple of ids, the deque slot).
 _ENTRY_OVERHEAD_BYTES = 200
+#: One encoder for every entry (json.dumps with options builds a new one per call).
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=repr)
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,10 +46,8 @@ class Entry:
     level: str
     message_ids: tuple[str, ...]
     json: str
-
-    @property
-    def size_bytes(self) -> int:
-        return sys.getsizeof(self.json) + _ENTRY_OVERHEAD_BYTES + 80 * len(self.message_ids)
+    #: What the entry costs in memory (its JSON text, the object, its ids).
+    size_bytes: int
 
     def concerns(self, message_id: str) -> bool:
         return message_id in self.message_ids
@@ -179,8 +179,9 @@ class Timeline:
             kind=document["kind"],
             worker=document.get("worker") or "",
             level=document.get("level", "info"),
-            message_ids=message_ids(document),
-            json=json.dumps(document, ensure_ascii=False, separators=(",", ":"), default=repr),
+            message_ids=(ids := message_ids(document)),
+            json=(text := _ENCODER.encode(document)),
+            size_bytes=sys.getsizeof(text) + _ENTRY_OVERHEAD_BYTES + 80 * len(ids),
         )
         self._entries.append(entry)
         self.bytes_used += entry.size_bytes
