@@ -15,7 +15,7 @@ class Lazy(DurableObject):
     """Starts its count inside blockConcurrencyWhile() and stores it after the await."""
 
     async def bump(self) -> int:
-        value = await self.ctx.storage.get("n")
+        value: int | None = await self.ctx.storage.get("n")
         if value is None:
 
             async def start() -> int:

@@ -95,7 +95,7 @@ async def test_an_object_in_the_middle_of_an_event_keeps_its_database(lab: Lab) 
     release = asyncio.Event()
 
     class Holder(DurableObject):
-        async def hold(self) -> int:
+        async def hold(self) -> Any:
             await self.ctx.storage.put("held", 1)
             await release.wait()
             return await self.ctx.storage.get("held")
@@ -103,7 +103,7 @@ async def test_an_object_in_the_middle_of_an_event_keeps_its_database(lab: Lab) 
     residency = lab.engine.residency
     residency.max_open = 2
     holder = lab.namespace(Holder).getByName("h")
-    holding = asyncio.create_task(holder.hold())
+    holding: asyncio.Task[Any] = asyncio.ensure_future(holder.hold())
     for _ in range(5):
         await asyncio.sleep(0)
     counters = lab.namespace(Counter)

@@ -125,7 +125,9 @@ async def test_an_alarm_set_by_alarm_keeps_firing_within_advance(worker: Worker)
     assert alarms_due(worker) == (START_MS + 85 * S) / S
 
 
-async def test_a_failing_alarm_is_retried_by_advance_then_dropped(worker: Worker, caplog) -> None:
+async def test_a_failing_alarm_is_retried_by_advance_then_dropped(
+    worker: Worker, caplog: pytest.LogCaptureFixture
+) -> None:
     await arm(worker, "doomed", 1, failures=100)
     with caplog.at_level(logging.INFO, logger="workerlab"):
         await worker.advance(3600)

@@ -46,7 +46,8 @@ class Api:
     async def has(self, key: str) -> bool:
         response = await self.worker.fetch(f"/cache/{quote(key, safe='')}", method="HEAD")
         assert response.status in (200, 404)
-        return response.status == 200
+        found: bool = response.status == 200
+        return found
 
     async def delete(self, key: str) -> None:
         await self.call("DELETE", f"/cache/{quote(key, safe='')}")
@@ -60,10 +61,12 @@ class Api:
         return await self.call("POST", f"/cache/{quote(key, safe='')}/expire", expect, json={"ttl": ttl})
 
     async def keys(self, prefix: str = "") -> list[str]:
-        return (await self.call("GET", f"/keys?prefix={quote(prefix)}"))["keys"]
+        keys: list[str] = (await self.call("GET", f"/keys?prefix={quote(prefix)}"))["keys"]
+        return keys
 
     async def list(self, prefix: str = "") -> list[dict[str, Any]]:
-        return (await self.call("GET", f"/list?prefix={quote(prefix)}"))["entries"]
+        entries: list[dict[str, Any]] = (await self.call("GET", f"/list?prefix={quote(prefix)}"))["entries"]
+        return entries
 
 
 @pytest.fixture

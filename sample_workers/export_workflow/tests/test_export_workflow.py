@@ -11,8 +11,9 @@ from typing import Any
 
 import httpx
 import pytest
+import respx
 
-from workerlab.testing import list_durable_object_ids, run_in_durable_object
+from workerlab.testing import Worker, list_durable_object_ids, run_in_durable_object
 
 pytestmark = pytest.mark.workerlab(config="sample_workers/export_workflow/wrangler.toml")
 
@@ -36,7 +37,9 @@ def page_url(worker: Any, tenant: str = "acme") -> str:
     return f"{worker.env.DATA_API_URL}/tenants/{tenant}/items"
 
 
-def serve_pages(respx_mock: Any, worker: Any, total: int, *, failing: frozenset[int] = frozenset()) -> Any:
+def serve_pages(
+    respx_mock: respx.MockRouter, worker: Any, total: int, *, failing: frozenset[int] = frozenset()
+) -> Any:
     """The data API: ``total`` pages of two items each; pages in ``failing`` answer 503."""
 
     def answer(request: httpx.Request) -> httpx.Response:
@@ -52,7 +55,7 @@ async def start(worker: Any, export_format: str = "csv") -> dict[str, Any]:
     response = await worker.fetch(
         "/exports", method="POST", json={"tenantId": "acme", "format": export_format}
     )
-    report = await response.json()
+    report: dict[str, Any] = await response.json()
     assert response.status == 202, report
     assert response.headers["location"] == f"/exports/{report['exportId']}"
     return report
@@ -61,7 +64,8 @@ async def start(worker: Any, export_format: str = "csv") -> dict[str, Any]:
 async def status(worker: Any, export_id: str) -> dict[str, Any]:
     response = await worker.fetch(f"/exports/{export_id}")
     assert response.status == 200
-    return await response.json()
+    report: dict[str, Any] = await response.json()
+    return report
 
 
 async def download_rows(worker: Any, export_id: str) -> list[dict[str, str]]:
@@ -76,11 +80,16 @@ def stub_of(worker: Any, export_id: str) -> Any:
 
 
 async def alarm_of(worker: Any, export_id: str) -> int | None:
-    return await run_in_durable_object(stub_of(worker, export_id), lambda i, ctx: ctx.storage.getAlarm())
+    alarm: int | None = await run_in_durable_object(
+        stub_of(worker, export_id), lambda instance, ctx: ctx.storage.getAlarm()
+    )
+    return alarm
 
 
 @pytest.mark.parametrize("export_format", ["csv", "json"])
-async def test_an_export_runs_its_steps_and_completes(respx_mock, worker, export_format: str) -> None:
+async def test_an_export_runs_its_steps_and_completes(
+    respx_mock: respx.MockRouter, worker: Worker, export_format: str
+) -> None:
     serve_pages(respx_mock, worker, total=3)
     started = await start(worker, export_format)
     export_id = started["exportId"]
@@ -110,7 +119,9 @@ async def test_an_export_runs_its_steps_and_completes(respx_mock, worker, export
     assert [found.toString() for found in list_durable_object_ids(worker.env.EXPORTS)] == [export_id]
 
 
-async def test_a_stuck_export_times_out_after_30_minutes(respx_mock, worker, caplog) -> None:
+async def test_a_stuck_export_times_out_after_30_minutes(
+    respx_mock: respx.MockRouter, worker: Worker, caplog: pytest.LogCaptureFixture
+) -> None:
     api = serve_pages(respx_mock, worker, total=3, failing=frozenset({2}))
     export_id = (await start(worker))["exportId"]
     started_ms = worker.clock.now_ms()
@@ -141,7 +152,9 @@ async def test_a_stuck_export_times_out_after_30_minutes(respx_mock, worker, cap
     assert await download.json() == {"error": f"export {export_id} is timeout, not completed"}
 
 
-async def test_concurrent_steps_of_one_export_never_lose_progress(respx_mock, worker) -> None:
+async def test_concurrent_steps_of_one_export_never_lose_progress(
+    respx_mock: respx.MockRouter, worker: Worker
+) -> None:
     total = 8
     later_steps = [*range(2, total + 1), 2, 5, 8]  # every step after the first, three of them twice
     in_flight = 0
@@ -195,7 +208,7 @@ async def test_concurrent_steps_of_one_export_never_lose_progress(respx_mock, wo
     ],
 )
 async def test_a_bad_request_is_refused_and_starts_nothing(
-    worker, body: dict[str, Any], message: str
+    worker: Worker, body: dict[str, Any], message: str
 ) -> None:
     response = await worker.fetch("/exports", method="POST", json=body)
     assert response.status == 400
@@ -204,7 +217,7 @@ async def test_a_bad_request_is_refused_and_starts_nothing(
     assert worker.queues["export-steps"].pending == []
 
 
-async def test_unknown_exports_are_not_found(worker) -> None:
+async def test_unknown_exports_are_not_found(worker: Worker) -> None:
     unknown = worker.env.EXPORTS.newUniqueId().toString()
     for path in (f"/exports/{unknown}", "/exports/not-an-id", f"/exports/{unknown}/download"):
         response = await worker.fetch(path)
