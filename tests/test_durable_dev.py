@@ -6,6 +6,7 @@ from __future__ import annotations
 import signal
 import sys
 import textwrap
+import time
 from pathlib import Path
 from typing import Any
 
@@ -180,6 +181,22 @@ def test_an_alarm_that_falls_due_while_dev_is_killed_fires_after_the_restart(fol
         dev.wait_for(ALARM_LINE.format(id8=armed["id"][:8], outcome="ok"))
         assert (run["run"], run["scheduled"]) == (1, armed["when"])
         assert get(dev, "/read")["alarm"] is None
+
+
+def test_an_alarm_set_before_a_reload_fires_in_the_reloaded_code(folder: Path) -> None:
+    dev = DevProcess(["--persist-to", "state", "--no-inspector"], cwd=folder)  # reloading on edits
+    with dev:
+        dev.wait_ready()
+        armed = get(dev, "/arm", mode="plain", delay_ms=5000)
+        mark = dev.mark()
+        edited_ms = time.time_ns() // 1_000_000
+        source = (folder / "worker.py").read_text()
+        (folder / "worker.py").write_text(source.replace("class Box(", "# edited\nclass Box("))
+        dev.wait_for("^Reloaded$", after=mark)
+        run = alarm_runs(dev, "plain", after=mark)
+        assert (run["run"], run["scheduled"]) == (1, armed["when"])
+        assert run["loaded"] >= edited_ms  # the module loaded by the reload ran it
+        dev.wait_for(ALARM_LINE.format(id8=armed["id"][:8], outcome="ok"), after=mark)
 
 
 def test_an_alarm_set_inside_alarm_is_kept_across_a_kill(folder: Path) -> None:
