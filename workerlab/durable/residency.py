@@ -111,7 +111,7 @@ class Residency:
         """``live`` opened its database; past the budget, idle objects close theirs, least
         recently used first."""
         if live not in self._order:
-            return  # an evicted object's storage, still held: closed with its next instance
+            return  # no longer live: its database closes with the object's next instance
         self._open[live] = None
         if len(self._open) <= self.max_open:
             return

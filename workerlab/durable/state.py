@@ -108,8 +108,8 @@ class DurableObjectState(CloudflareNames):
 
         task = asyncio.ensure_future(blocking())
         # The gate opens from the first callback of the finished task, so the event awaiting it
-        # resumes before the held events start: on Cloudflare that continuation is a microtask,
-        # and held events wait for the next turn. Code after the await still holds the object.
+        # resumes before the held events start (up to its next suspension), as on Cloudflare,
+        # where that continuation is a microtask and held events wait for the next turn.
         task.add_done_callback(lambda done: gate.open())
         # The error reaches the held events; an unawaited task must not also be reported as lost.
         task.add_done_callback(lambda done: done.cancelled() or done.exception())

@@ -5,9 +5,9 @@ holds the object's SQL tables and its key-value pairs (:mod:`.kv`). ``persist_di
 the database in memory.
 
 A new object's file starts as a copy of an empty database already in WAL mode with the
-key-value table: letting SQLite make each one costs a rollback-journal commit (to switch to WAL)
-and a new WAL's header, each synced to disk, which is most of the time of an object's first
-write. The copy appears under its final name whole or not at all (written aside, then linked).
+key-value table: letting SQLite make each one costs a rollback-journal commit to switch it to WAL
+(four syncs to disk) and a commit for the table, much of an object's first write. The copy
+appears under its final name whole or not at all (written aside, then linked).
 """
 
 from __future__ import annotations
