@@ -189,9 +189,13 @@ class Cache:
             await self.kv.put(key, COUNTER_MARKER)
         return result["value"]
 
-    async def expire(self, key: str, ttl: int) -> bool:
-        """Make ``key`` expire ``ttl`` seconds from now; False when it does not exist. A counter
+    async def expire(self, key: str, ttl: int) -> None:
+        """Make ``key`` expire ``ttl`` seconds from now (a missing key is left alone). A counter
         can expire in any whole number of seconds, a value in 60 or more (KV's shortest)."""
+        await self.expire_existing(key, ttl)
+
+    async def expire_existing(self, key: str, ttl: int) -> bool:
+        """``expire()``, answering whether ``key`` existed."""
         entry = await self.kv.getWithMetadata(check_key(key), type="json")
         if entry["value"] is None:
             return False

@@ -81,7 +81,7 @@ class Default(WorkerEntrypoint):
                 return Response.json({"key": key, "value": await cache.increment(key, body.get("amount", 1))})
             case "POST", ["cache", key, "expire"]:
                 body = await body_of(request)
-                if not await cache.expire(key, body.get("ttl")):
+                if not await cache.expire_existing(key, body.get("ttl")):
                     return error(404, f"no key {key!r}")
                 return ok()
             case "DELETE", ["cache"]:

@@ -239,3 +239,31 @@ async def test_the_rate_limiter_answers_429_then_resets_after_a_minute(api: Api,
     assert window_key not in await api.keys("ratelimit:")
     assert await counter_storage(worker, window_key) == {}
     assert not await run_durable_object_alarm(worker.env.COUNTERS.getByName(window_key))
+
+
+async def test_the_python_api_has_the_seeds_names_and_shapes(worker: Any) -> None:
+    cache = worker.module.cache_api.Cache(worker.env)
+    assert await cache.set("user:123", {"name": "Jane", "plan": "pro"}, {"ttl": 3600}) is None
+    assert await cache.set("session:abc", {"userId": "123"}, ttl=1800, metadata={"device": "mobile"}) is None
+    assert await cache.get("user:123") == {"name": "Jane", "plan": "pro"}
+    assert await cache.get("missing") is None
+    assert await cache.has("user:123") is True
+    assert await cache.getMany(["user:123", "missing"]) == {
+        "user:123": {"name": "Jane", "plan": "pro"},
+        "missing": None,
+    }
+    assert (
+        await cache.setMany({"user:1": {"name": "Alice"}, "user:2": {"name": "Bob"}}, {"ttl": 3600}) is None
+    )
+    assert await cache.keys({"prefix": "user:"}) == ["user:1", "user:123", "user:2"]
+    assert await cache.list({"prefix": "session:"}) == [
+        {"key": "session:abc", "metadata": {"device": "mobile"}}
+    ]
+    assert await cache.increment("views:post-123") == 1
+    assert await cache.increment("views:post-123", 5) == 6
+    assert await cache.expire("session:abc", 1800) is None
+    assert await cache.expire("missing", 60) is None
+    assert await cache.deleteMany(["user:1", "user:2"]) is None
+    assert await cache.delete("user:123") is None
+    assert await cache.flush() is None
+    assert await cache.keys() == []
