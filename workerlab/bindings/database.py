@@ -14,6 +14,7 @@ from ..sqlite_connections import LockWait, connect
 
 T = TypeVar("T")
 
+
 class Database:
     """One SQLite connection, usable from any thread, one call at a time.
 
