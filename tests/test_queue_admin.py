@@ -148,3 +148,28 @@ async def test_counters_follow_sends_acks_retries_and_dead_letters(brokers: Brok
     assert broker.store.state("jobs").backlog_bytes == 0
     assert broker.store.state("jobs-dlq").backlog_count == 1
     assert broker.store.state("jobs-dlq").backlog_bytes == len(b'"no"')
+
+
+async def test_counters_stay_right_when_settling_rows_that_were_purged_or_taken_back(
+    brokers: Brokers,
+) -> None:
+    broker, _, clock = brokers()
+    store = broker.store
+    await broker.producer("q").sendBatch([{"body": i} for i in range(6)])
+    now = clock.now_ms()
+
+    first = store.claim("q", "a", now, 2)
+    store.claim("q", "b", now, 3)
+    store.settle(
+        "a", queue="q", acked=[first[0].seq], acked_bytes=len(first[0].body), retried=[(now, first[1].seq)]
+    )
+    assert summarize(store, "q", clock).in_flight == 3
+    assert store.remove_owners(["b"]) == 3
+    assert (summarize(store, "q", clock).in_flight, store.state("q").backlog_count) == (0, 5)
+
+    third = store.claim("q", "c", now, 5)
+    assert summarize(store, "q", clock).in_flight == 5
+    assert admin.purge(store, "q") == 5
+    store.settle("c", queue="q", acked=[r.seq for r in third], acked_bytes=sum(len(r.body) for r in third))
+    state = store.state("q")
+    assert (state.backlog_count, state.backlog_bytes) == (0, 0)

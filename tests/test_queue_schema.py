@@ -64,6 +64,25 @@ def test_a_version_1_store_is_upgraded_in_place_with_its_counters(tmp_path: Path
     QueueStore.open(path).close()  # opening again changes nothing
 
 
+def test_a_version_2_store_loses_its_index_of_the_rows_in_flight(tmp_path: Path) -> None:
+    path = tmp_path / "queues.sqlite3"
+    store = QueueStore.open(path)
+    store.insert("jobs", [("a" * 32, 1, "json", b"1", 1), ("b" * 32, 1, "json", b"22", 1)])
+    store.connection.executescript(  # back to what version 2 wrote
+        "CREATE INDEX messages_leased ON messages (queue, seq) WHERE owner IS NOT NULL;"
+        "PRAGMA user_version = 2;"
+    )
+    store.close()
+
+    store = QueueStore.open(path)
+    try:
+        db = store.connection
+        assert "messages_leased" not in [row[0] for row in db.execute("SELECT name FROM sqlite_master")]
+        assert (store.state("jobs").backlog_count, store.state("jobs").backlog_bytes) == (2, 3)
+    finally:
+        store.close()
+
+
 def test_a_newer_store_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "queues.sqlite3"
     QueueStore.open(path).close()

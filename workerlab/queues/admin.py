@@ -49,14 +49,12 @@ DELETE FROM messages WHERE seq IN (
 
 def pause(store: QueueStore, queue: str) -> bool:
     """Stop delivering ``queue`` (sends are still accepted and kept); whether it was running."""
-    with store.transaction():
-        return state.set_paused(store.connection, queue, True)
+    return store.set_paused(queue, True)
 
 
 def resume(store: QueueStore, queue: str) -> bool:
     """Deliver ``queue`` again; whether it was paused."""
-    with store.transaction():
-        return state.set_paused(store.connection, queue, False)
+    return store.set_paused(queue, False)
 
 
 def purge(store: QueueStore, queue: str) -> int:

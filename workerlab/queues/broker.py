@@ -13,20 +13,19 @@ import contextlib
 import logging
 import sqlite3
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from .. import limits
 from ..clock import Clock, utc_from_ms
-from ..compat.jsvalues import js_value
 from ..config import QueueConsumer
 from ..context import Outcome
 from ..errors import ConfigError
 from ..events import BatchDelivered, EventBus, MessageDeadLettered, MessageDropped, MessageRetried
 from ..loglines import logging_bus
-from .codec import decode_body
+from .codec import decode_body, decode_for_worker
 from .leases import LeaseKeeper
 from .message import Message, MessageBatch, Resolution, resolve
 from .metrics import queue_metrics
@@ -90,6 +89,10 @@ class Broker:
         self._in_flight = dict.fromkeys(self._consumers, 0)
         self._tasks: set[asyncio.Task[None]] = set()
         self._wake: asyncio.Event | None = None
+        # The real-time loop's last look at the store's data version, and the paused queues then.
+        self._seen_version: int | None = None
+        self._paused_key: tuple[int, int] | None = None
+        self._paused_set: frozenset[str] = frozenset()
         self._closing = False
         self._loop_task: asyncio.Task[None] | None = None
 
@@ -161,7 +164,7 @@ class Broker:
         return due_ms
 
     def _next_due_ms(self) -> int | None:
-        paused = self._store.paused_queues()
+        paused = self._paused()
         due = [
             d
             for queue, consumer in self._consumers.items()
@@ -183,7 +186,7 @@ class Broker:
             return None
         await self._keeper.start()
         next_due_ms: int | None = None
-        paused = self._store.paused_queues()
+        paused = self._paused()
         for queue, consumer in self._consumers.items():
             while self._in_flight[queue] < consumer.max_concurrency and queue not in paused:
                 due_ms = self._due_ms(queue, consumer, now_ms)
@@ -199,6 +202,17 @@ class Broker:
                     next_due_ms = due_ms
                 break
         return next_due_ms
+
+    def _paused(self) -> frozenset[str]:
+        """The paused queues. The real-time loop reads them again only when the store changed
+        (another process committed, or this one paused or resumed a queue); otherwise every time."""
+        version = self._seen_version
+        if version is None:
+            return self._store.paused_queues()
+        key = (version, self._store.state_generation)
+        if key != self._paused_key:
+            self._paused_set, self._paused_key = self._store.paused_queues(), key
+        return self._paused_set
 
     async def _claim(self, queue: str, consumer: QueueConsumer, now_ms: int) -> list[StoredMessage] | None:
         """Lease the next batch of ``queue``; None when every message claimed had expired instead."""
@@ -244,9 +258,7 @@ class Broker:
         outcome: Outcome = "exception"
         error: BaseException | None = None
         try:
-            batch, undecodable = self._batch(queue, rows)
-            # Where each message of the batch sits in ``rows`` (undecodable rows are left out).
-            placed = [index for index in range(len(rows)) if index not in undecodable]
+            batch, records, undecodable = self._batch(queue, rows)
             resolution = Resolution([], [])
             if batch.messages:
                 try:
@@ -257,13 +269,14 @@ class Broker:
                     raise
             else:
                 outcome = "ok"
-            records: dict[int, Any] = dict(zip(placed, batch.messages, strict=True))
-            records.update((index, stored_record(rows[index])) for index in undecodable)
-            outcome_of_rows = Resolution(
-                [placed[i] for i in resolution.acked], [(placed[i], d) for i, d in resolution.retried]
-            )
+            outcome_of_rows = resolution
+            if undecodable:  # the batch's indexes skip the undecodable rows: map them back
+                placed = [index for index in range(len(rows)) if index not in undecodable]
+                outcome_of_rows = Resolution(
+                    [placed[i] for i in resolution.acked], [(placed[i], d) for i, d in resolution.retried]
+                )
             try:
-                await self._settle(queue, consumer, rows, records, outcome_of_rows, list(undecodable))
+                await self._settle(queue, consumer, rows, records, outcome_of_rows, undecodable)
             except sqlite3.Error as failure:
                 logger.error(
                     "Queue %r: could not record a batch's outcome (%s); its messages will be delivered again",
@@ -283,28 +296,41 @@ class Broker:
             )
         )
 
-    def _batch(self, queue: str, rows: list[StoredMessage]) -> tuple[MessageBatch, dict[int, str]]:
-        """The batch of the rows that decode, and why each other row (by index) does not."""
-        batch = MessageBatch(queue, metrics=lambda: queue_metrics(self._store, queue).for_worker())
-        undecodable: dict[int, str] = {}
-        messages = []
+    def _batch(self, queue: str, rows: list[StoredMessage]) -> tuple[MessageBatch, list[Any], list[int]]:
+        """The batch of the rows that decode; what to tell of each row (its message, or its stored
+        record when it did not decode); and the indexes of the rows that did not."""
+        store = self._store
+        batch = MessageBatch(
+            queue, metrics=lambda: queue_metrics(store, queue, min(r.timestamp_ms for r in rows)).for_worker()
+        )
+        try:
+            # As the platform hands bodies to Python Workers: dicts with attribute access and to_py().
+            batch.messages = [
+                Message(batch, r.id, r.timestamp_ms, decode_for_worker(r.body, r.content_type), r.attempts)
+                for r in rows
+            ]
+            return batch, batch.messages, []
+        except ValueError:
+            pass  # only a store written by something else gets here: each message fails alone
+        records: list[Any] = []
+        undecodable = []
         for index, row in enumerate(rows):
             try:
-                body = decode_body(row.body, row.content_type)
+                body = decode_for_worker(row.body, row.content_type)
             except ValueError as problem:
-                # Only a store written by something else gets here; the message fails alone.
-                undecodable[index] = str(problem)
                 logger.error(
                     'Queue "%s": message "%s" cannot be decoded (%s); it fails without being delivered',
                     queue,
                     row.id,
                     problem,
                 )
+                undecodable.append(index)
+                records.append(stored_record(row))
                 continue
-            # As the platform hands bodies to Python Workers: dicts with attribute access and to_py().
-            messages.append(Message(batch, row.id, row.timestamp_ms, js_value(body), row.attempts))
-        batch.messages = messages
-        return batch, undecodable
+            message = Message(batch, row.id, row.timestamp_ms, body, row.attempts)
+            batch.messages.append(message)
+            records.append(message)
+        return batch, records, undecodable
 
     async def _run_batch(self, batch: MessageBatch) -> tuple[Resolution, Outcome, BaseException | None]:
         try:
@@ -321,13 +347,15 @@ class Broker:
         queue: str,
         consumer: QueueConsumer,
         rows: list[StoredMessage],
-        records: Mapping[int, Any],
+        records: Sequence[Any],
         resolution: Resolution,
-        failed: list[int],
+        undecodable: list[int],
     ) -> None:
-        """Record what happened to each row (indexes into ``rows``); ``failed`` rows leave the queue
-        whatever their attempts, the others that were retried once their attempts ran out."""
+        """Record what happened to each row (indexes into ``rows``, told as ``records``):
+        ``undecodable`` rows leave the queue whatever their attempts, the others that were retried
+        once their attempts ran out."""
         now_ms = self._clock.now_ms()
+        failed = list(undecodable)
         retried: list[tuple[int, int]] = []
         retried_rows: list[tuple[StoredMessage, int]] = []
         for index, delay_s in resolution.retried:
@@ -344,6 +372,7 @@ class Broker:
             self._keeper.owner,
             queue=queue,
             acked=[rows[i].seq for i in resolution.acked],
+            acked_bytes=sum(len(rows[i].body) for i in resolution.acked),
             retried=retried,
             dead_lettered=[(dlq, now_ms, rows[i].seq) for i in failed] if dlq else (),
             dropped=[] if dlq else [(queue, rows[i].seq) for i in failed],
@@ -376,6 +405,7 @@ class Broker:
         await self._keeper.start()
         loop = asyncio.get_running_loop()
         seen_version: int | None = None
+        self._seen_version = self._store.data_version()
         next_due_ms: int | None = None
         dirty = True
         while not self._closing:
@@ -401,7 +431,7 @@ class Broker:
             except sqlite3.Error:
                 version = None
             dirty = wake.is_set() or version is None or version != seen_version
-            seen_version = version
+            seen_version = self._seen_version = version
 
     async def run_due(self) -> None:
         """Deliver every batch due at the clock's now, and wait for them (and for any that come due

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, Literal, TypeAlias
 
 from ..clone import MAX_CLONE_DEPTH, decode_clone, encode_clone
+from ..compat.jsvalues import JsArray, JsObject, js_value
 
 ContentType = Literal["json", "text", "bytes", "v8"]
 
@@ -120,14 +121,14 @@ def _refuses_nan(encode: Encode) -> bool:
     return False
 
 
-def c_scanner() -> Scan | None:
-    """json's C scanner over ``_json_decoder`` (json.loads rebuilds its own on every call), or
-    None when it is missing or does not scan as expected (it is not public API)."""
+def c_scanner(decoder: json.JSONDecoder | None = None) -> Scan | None:
+    """json's C scanner over ``decoder`` (default ``_json_decoder``; json.loads rebuilds its own on
+    every call), or None when it is missing or does not scan as expected (it is not public API)."""
     make = getattr(json.scanner, "c_make_scanner", None)
     if make is None:
         return None
     try:
-        scan: Scan = make(_json_decoder)
+        scan: Scan = make(decoder or _json_decoder)
         works = scan(_PROBE_TEXT, 0) == (_PROBE_VALUE, len(_PROBE_TEXT))
     except Exception:  # any failure means its arguments changed
         return None
@@ -136,6 +137,9 @@ def c_scanner() -> Scan | None:
 
 _c_encode = c_encoder()
 _c_scan = c_scanner()
+# Bodies as a Python Worker receives them: objects with attribute access, built while parsing.
+_js_decoder = json.JSONDecoder(object_pairs_hook=JsObject)
+_c_js_scan = c_scanner(_js_decoder)
 
 
 def _encode_json(body: Any) -> bytes:
@@ -151,17 +155,39 @@ def _encode_json(body: Any) -> bytes:
         raise TypeError('content type "json" cannot carry a body this deeply nested (or cyclic)') from None
 
 
-def _decode_json(data: bytes) -> Any:
+def _decode_json(data: bytes, scan: Scan | None = _c_scan, decoder: json.JSONDecoder = _json_decoder) -> Any:
     text = data.decode("utf-8", "surrogatepass")
-    if _c_scan is not None:
+    if scan is not None:
         try:
-            value, end = _c_scan(text, 0)
+            value, end = scan(text, 0)
         except StopIteration:
             pass  # not JSON: let the full decoder raise its error
         else:
             if end == len(text):
                 return value
-    return _json_decoder.decode(text)
+    return decoder.decode(text)
+
+
+def decode_for_worker(data: bytes, content_type: str) -> Any:
+    """The body as the platform hands it to Python Workers code: objects as :class:`JsObject`
+    (attribute access, ``to_py()``), arrays as :class:`JsArray`; ValueError as :func:`decode_body`.
+
+    A JSON body is parsed straight into objects; its arrays (if any) are converted after."""
+    if content_type != "json":
+        return js_value(decode_body(data, content_type))
+    value = _decode_json(data, _c_js_scan, _js_decoder)
+    return _with_arrays(value) if b"[" in data else value
+
+
+def _with_arrays(value: Any) -> Any:
+    """``value`` (fresh from parsing) with every list made a :class:`JsArray`, in place where it can."""
+    if isinstance(value, list):
+        return JsArray(_with_arrays(item) for item in value)
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if isinstance(item, list | dict):
+                value[key] = _with_arrays(item)
+    return value
 
 
 def encode_v8(body: Any) -> bytes:

@@ -1,9 +1,10 @@
 """A queue's backlog metrics: ``env.Q.metrics()``, ``batch.metadata.metrics`` and the HTTP API's.
 
 Cloudflare calls them best-effort. The count and size of the backlog are exact here (kept in
-step by every write, see :mod:`.state`); the oldest message's timestamp is exact for a backlog
-of up to ``EXACT_OLDEST_MAX_MESSAGES`` and, beyond that, the oldest among the next messages to
-be delivered and those in flight, so that asking never reads the whole backlog.
+step by every write, see :mod:`.state`). The oldest message's timestamp is read from the
+messages waiting in the queue (the rows in flight are not indexed): exactly up to
+``EXACT_OLDEST_MAX_MESSAGES`` of them, beyond that among the next ones to be delivered, so that
+asking never reads the whole backlog. A batch's own metrics also count its own messages.
 """
 
 from __future__ import annotations
@@ -22,20 +23,10 @@ EXACT_OLDEST_MAX_MESSAGES = 1_000
 #: Beyond that, how many of the next messages to deliver are looked at.
 OLDEST_SAMPLE_MESSAGES = 1_000
 
-_OLDEST_EXACT = """
-SELECT min(t) FROM (
-    SELECT min(timestamp_ms) AS t FROM messages WHERE queue = ?1 AND owner IS NULL
-    UNION ALL
-    SELECT min(timestamp_ms) FROM messages WHERE queue = ?1 AND owner IS NOT NULL
-)
-"""
+_OLDEST_EXACT = "SELECT min(timestamp_ms) FROM messages WHERE queue = ? AND owner IS NULL"
 _OLDEST_SAMPLED = """
-SELECT min(t) FROM (
-    SELECT min(timestamp_ms) AS t FROM (
-        SELECT timestamp_ms FROM messages WHERE queue = ?1 AND owner IS NULL ORDER BY ready_ms, seq LIMIT ?2
-    )
-    UNION ALL
-    SELECT min(timestamp_ms) FROM messages WHERE queue = ?1 AND owner IS NOT NULL
+SELECT min(timestamp_ms) FROM (
+    SELECT timestamp_ms FROM messages WHERE queue = ? AND owner IS NULL ORDER BY ready_ms, seq LIMIT ?
 )
 """
 
@@ -66,8 +57,9 @@ class QueueMetrics:
         }
 
 
-def queue_metrics(store: QueueStore, queue: str) -> QueueMetrics:
-    """The metrics of ``queue`` as the store has them now (reads only)."""
+def queue_metrics(store: QueueStore, queue: str, in_hand_ms: int | None = None) -> QueueMetrics:
+    """The metrics of ``queue`` as the store has them now (reads only); ``in_hand_ms`` is the send
+    time of the oldest message the caller holds in flight (a batch asking for its own metrics)."""
     state = store.state(queue)
     count = state.backlog_count
     if count <= 0:
@@ -77,4 +69,6 @@ def queue_metrics(store: QueueStore, queue: str) -> QueueMetrics:
         (oldest_ms,) = db.execute(_OLDEST_EXACT, (queue,)).fetchone()
     else:
         (oldest_ms,) = db.execute(_OLDEST_SAMPLED, (queue, OLDEST_SAMPLE_MESSAGES)).fetchone()
+    if in_hand_ms is not None and (oldest_ms is None or in_hand_ms < oldest_ms):
+        oldest_ms = in_hand_ms
     return QueueMetrics(count, state.backlog_bytes, oldest_ms)

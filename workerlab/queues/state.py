@@ -65,6 +65,18 @@ def read_state(db: sqlite3.Connection, queue: str) -> QueueState:
     return QueueState(bool(row[0]), *row[1:])
 
 
+def recount(db: sqlite3.Connection, queue: str) -> None:
+    """Set the backlog counters of ``queue`` from its rows (a full read of them: rare paths only)."""
+    count, size = db.execute(
+        "SELECT count(*), total(length(body)) FROM messages WHERE queue = ?", (queue,)
+    ).fetchone()
+    db.execute(
+        "INSERT INTO queue_state (queue, backlog_count, backlog_bytes) VALUES (?1, ?2, ?3)"
+        " ON CONFLICT (queue) DO UPDATE SET backlog_count = ?2, backlog_bytes = ?3",
+        (queue, count, int(size)),
+    )
+
+
 def set_paused(db: sqlite3.Connection, queue: str, paused: bool) -> bool:
     """Pause or resume ``queue`` (inside the caller's transaction); whether that changed anything."""
     if read_state(db, queue).paused == paused:

@@ -81,6 +81,8 @@ class QueueStore:
         self.durable = durable
         opener = None if path is None else lambda: connect(path, durable=durable)
         self._gate = LockWait(connection, opener)
+        #: Changes each time this store pauses or resumes a queue (others' changes show in data_version).
+        self.state_generation = 0
 
     @property
     def _db(self) -> sqlite3.Connection:
@@ -222,35 +224,51 @@ class QueueStore:
         self,
         owner: str,
         *,
-        queue: str | None = None,
+        queue: str,
         acked: Sequence[int] = (),
+        acked_bytes: int | None = None,
         retried: Iterable[tuple[int, int]] = (),
         dead_lettered: Iterable[tuple[str, int, int]] = (),
         dropped: Sequence[tuple[str, int]] = (),
     ) -> None:
-        """Apply a batch's outcome in one transaction: delete ``acked`` seqs (of ``queue``); put
-        ``retried`` ``(ready_ms, seq)`` back in their queue; move ``dead_lettered``
-        ``(dlq, now_ms, seq)`` to the dead-letter queue with attempts reset; remove ``dropped``
-        ``(queue, seq)`` into the capped dropped list. Rows no longer leased to ``owner`` are left alone."""
+        """Apply the outcome of a batch of ``queue`` in one transaction: delete ``acked`` seqs (whose
+        bodies hold ``acked_bytes`` in all, when the caller knows); put ``retried`` ``(ready_ms, seq)``
+        back in the queue; move ``dead_lettered`` ``(dlq, now_ms, seq)`` to the dead-letter queue with
+        attempts reset; remove ``dropped`` ``(queue, seq)`` into the capped dropped list. Rows no
+        longer leased to ``owner`` are left alone (and their counters to whoever took them)."""
         db = self._db
         with _transaction(db):
-            if acked:
-                removed = db.execute(
-                    "DELETE FROM messages WHERE owner = ? AND seq IN (SELECT value FROM json_each(?))"
-                    " RETURNING queue, length(body)",
-                    (owner, json_list(acked)),
-                ).fetchall()
-                if removed:
-                    state.bump(db, queue or removed[0][0], count=-len(removed), size=-_total(removed))
+            removed, size = self._remove_leased(owner, acked, acked_bytes) if acked else (0, 0)
             db.executemany(
                 "UPDATE messages SET ready_ms = ?, owner = NULL WHERE seq = ? AND owner = ?",
                 [(*r, owner) for r in retried],
             )
             for dlq, now_ms, seq in dead_lettered:
                 self.move_to_dead_letters(dlq, now_ms, seq, owner=owner)
-            if dropped:
-                for dropped_queue, seq in dropped:
-                    self.drop(dropped_queue, seq, owner=owner)
+            for dropped_queue, seq in dropped:
+                self.drop(dropped_queue, seq, owner=owner)
+            if size is None:  # some acked rows were purged or taken back meanwhile: count anew
+                state.recount(db, queue)
+            else:
+                state.bump(db, queue, count=-removed, size=-size)
+
+    def _remove_leased(self, owner: str, seqs: Sequence[int], size: int | None) -> tuple[int, int | None]:
+        """Delete the rows ``seqs`` still leased to ``owner``; return how many went and their size
+        (None when unknown: not all of them were there). When they all went and their ``size`` is
+        known, no row has to be read back (the common case: an acked batch)."""
+        db = self._db
+        if size is not None:
+            removed = db.execute(
+                "DELETE FROM messages WHERE owner = ? AND seq IN (SELECT value FROM json_each(?))",
+                (owner, json_list(seqs)),
+            ).rowcount
+            return removed, size if removed == len(seqs) else None
+        rows = db.execute(
+            "DELETE FROM messages WHERE owner = ? AND seq IN (SELECT value FROM json_each(?))"
+            " RETURNING length(body)",
+            (owner, json_list(seqs)),
+        ).fetchall()
+        return len(rows), _total(rows)
 
     def move_to_dead_letters(self, dlq: str, now_ms: int, seq: int, *, owner: str | None = None) -> bool:
         """Move the row ``seq`` (leased to ``owner``; None: not leased) to the queue ``dlq``, ready
@@ -298,8 +316,10 @@ class QueueStore:
     def release(self, owner: str, seqs: Iterable[int]) -> None:
         """Give the rows ``seqs`` leased by ``owner`` back to their queues."""
         with _transaction(self._db):
-            self._db.executemany(
-                "UPDATE messages SET owner = NULL WHERE seq = ? AND owner = ?", [(s, owner) for s in seqs]
+            self._db.execute(
+                "UPDATE messages SET owner = NULL"
+                " WHERE owner = ? AND seq IN (SELECT value FROM json_each(?))",
+                (owner, json_list(seqs)),
             )
 
     # --- owners and their leases -----------------------------------------------------------
@@ -359,18 +379,12 @@ class QueueStore:
         """The queues whose delivery is paused."""
         return state.paused_queues(self._db)
 
-    def counts(self, queue: str, now_ms: int) -> tuple[int, int, int, int]:
-        """``(pending, delayed, in flight, dropped)`` message counts of ``queue``; pulled messages
-        whose lease still runs count as in flight (a full count: it reads every row of the queue)."""
-        pending, delayed, in_flight = self._db.execute(
-            "SELECT count(*),"
-            " count(*) FILTER"
-            " (WHERE owner IS NULL AND ready_ms > ?1 AND (lease_ms IS NULL OR lease_ms <= ?1)),"
-            " count(*) FILTER (WHERE owner IS NOT NULL OR lease_ms > ?1)"
-            " FROM messages WHERE queue = ?2",
-            (now_ms, queue),
-        ).fetchone()
-        return pending, delayed, in_flight, self.state(queue).dropped
+    def set_paused(self, queue: str, paused: bool) -> bool:
+        """Pause or resume ``queue``; whether that changed anything."""
+        with _transaction(self._db):
+            changed = state.set_paused(self._db, queue, paused)
+        self.state_generation += 1
+        return changed
 
     def count(self, queue: str | None = None) -> int:
         """Messages not yet acked, in ``queue`` or in all queues."""
