@@ -372,7 +372,7 @@ class Broker:
             self._keeper.owner,
             queue=queue,
             acked=[rows[i].seq for i in resolution.acked],
-            acked_bytes=sum(len(rows[i].body) for i in resolution.acked),
+            acked_bytes=sum(map(len, [rows[i].body for i in resolution.acked])),
             retried=retried,
             dead_lettered=[(dlq, now_ms, rows[i].seq) for i in failed] if dlq else (),
             dropped=[] if dlq else [(queue, rows[i].seq) for i in failed],

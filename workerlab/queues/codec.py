@@ -138,7 +138,7 @@ def c_scanner(decoder: json.JSONDecoder | None = None) -> Scan | None:
 _c_encode = c_encoder()
 _c_scan = c_scanner()
 # Bodies as a Python Worker receives them: objects with attribute access, built while parsing.
-_js_decoder = json.JSONDecoder(object_pairs_hook=JsObject)
+_js_decoder = json.JSONDecoder(object_hook=JsObject)
 _c_js_scan = c_scanner(_js_decoder)
 
 
@@ -168,6 +168,9 @@ def _decode_json(data: bytes, scan: Scan | None = _c_scan, decoder: json.JSONDec
     return decoder.decode(text)
 
 
+_NOT_SCANNED = object()
+
+
 def decode_for_worker(data: bytes, content_type: str) -> Any:
     """The body as the platform hands it to Python Workers code: objects as :class:`JsObject`
     (attribute access, ``to_py()``), arrays as :class:`JsArray`; ValueError as :func:`decode_body`.
@@ -175,8 +178,19 @@ def decode_for_worker(data: bytes, content_type: str) -> Any:
     A JSON body is parsed straight into objects; its arrays (if any) are converted after."""
     if content_type != "json":
         return js_value(decode_body(data, content_type))
-    value = _decode_json(data, _c_js_scan, _js_decoder)
-    return _with_arrays(value) if b"[" in data else value
+    text = data.decode("utf-8", "surrogatepass")
+    value: Any = _NOT_SCANNED
+    if _c_js_scan is not None:  # _decode_json, inlined: this runs once per delivered message
+        try:
+            value, end = _c_js_scan(text, 0)
+        except StopIteration:
+            value = _NOT_SCANNED
+        else:
+            if end != len(text):
+                value = _NOT_SCANNED
+    if value is _NOT_SCANNED:
+        value = _js_decoder.decode(text)
+    return _with_arrays(value) if "[" in text else value
 
 
 def _with_arrays(value: Any) -> Any:

@@ -157,10 +157,9 @@ class QueueStore:
         """Append rows ``(id, timestamp_ms, content_type, body, ready_ms)`` to ``queue`` atomically;
         ``source`` says where they came from when not a Worker's producer binding (``"api"``)."""
         params: list[object] = [queue]
-        size = 0
         for row in rows:
             params += row
-            size += len(row[3])
+        size = sum(map(len, [row[3] for row in rows]))
         db = self._db
         with _transaction(db):
             if source is None:
