@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
@@ -173,3 +174,20 @@ async def test_counters_stay_right_when_settling_rows_that_were_purged_or_taken_
     store.settle("c", queue="q", acked=[r.seq for r in third], acked_bytes=sum(len(r.body) for r in third))
     state = store.state("q")
     assert (state.backlog_count, state.backlog_bytes) == (0, 0)
+
+
+async def test_a_resume_in_this_process_wakes_the_running_delivery_loop(brokers: Brokers) -> None:
+    delivered = asyncio.Event()
+    broker, consumer, _ = brokers(JOBS, behaviour=lambda batch, ctx: delivered.set())
+    admin.pause(broker.store, "jobs")
+    loop = asyncio.create_task(broker.run())
+    try:
+        await broker.producer("jobs").send("held")
+        await broker.run_due()  # due now, but paused: nothing goes out
+        assert consumer.batches == []
+        admin.resume(broker.store, "jobs")  # the same connection: no data_version change to see
+        await asyncio.wait_for(delivered.wait(), timeout=5)
+        assert consumer.bodies() == [["held"]]
+    finally:
+        await broker.close()
+        await loop

@@ -65,6 +65,7 @@ def purge(store: QueueStore, queue: str) -> int:
     for statement in (_PURGE_WAITING, _PURGE_LEASED):
         while (removed := _chunk(store, statement, queue, (queue, last_seq, CHUNK_MESSAGES))) > 0:
             total += removed
+    store.changed()
     return total
 
 
@@ -88,6 +89,7 @@ def redrive(store: QueueStore, dlq: str, to: str, now_ms: int, *, limit: int | N
         moved += len(rows)
         if len(rows) < size:
             break
+    store.changed()
     return moved
 
 

@@ -86,6 +86,7 @@ class Broker:
         self._bus = bus or logging_bus()
         self._workers = dict(workers or {})
         self._keeper = LeaseKeeper(store)
+        store.on_change(self.wake)
         self._in_flight = dict.fromkeys(self._consumers, 0)
         self._tasks: set[asyncio.Task[None]] = set()
         self._wake: asyncio.Event | None = None

@@ -83,6 +83,7 @@ class QueueStore:
         self._gate = LockWait(connection, opener)
         #: Changes each time this store pauses or resumes a queue (others' changes show in data_version).
         self.state_generation = 0
+        self._listeners: list[Callable[[], None]] = []
 
     @property
     def _db(self) -> sqlite3.Connection:
@@ -383,7 +384,19 @@ class QueueStore:
         with _transaction(self._db):
             changed = state.set_paused(self._db, queue, paused)
         self.state_generation += 1
+        self.changed()
         return changed
+
+    def on_change(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` after :meth:`changed`: a broker delivering from this store looks again at
+        once (changes made through another connection it sees in :meth:`data_version`)."""
+        self._listeners.append(listener)
+
+    def changed(self) -> None:
+        """Tell the listeners that queues were changed from outside the delivery (a pause, a resume,
+        a purge, a redrive)."""
+        for listener in self._listeners:
+            listener()
 
     def count(self, queue: str | None = None) -> int:
         """Messages not yet acked, in ``queue`` or in all queues."""
