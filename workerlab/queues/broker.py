@@ -405,8 +405,7 @@ class Broker:
         wake = self._wake = asyncio.Event()
         await self._keeper.start()
         loop = asyncio.get_running_loop()
-        seen_version: int | None = None
-        self._seen_version = self._store.data_version()
+        seen_version = self._seen_version = self._store.data_version()
         next_due_ms: int | None = None
         dirty = True
         while not self._closing:
