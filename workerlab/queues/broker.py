@@ -405,7 +405,8 @@ class Broker:
         wake = self._wake = asyncio.Event()
         await self._keeper.start()
         loop = asyncio.get_running_loop()
-        seen_version = self._seen_version = self._store.data_version()
+        seen_version: int | None = self._store.data_version()
+        self._seen_version = seen_version
         next_due_ms: int | None = None
         dirty = True
         while not self._closing:
