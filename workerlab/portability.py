@@ -17,6 +17,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -36,19 +37,24 @@ GLOBAL_HANDLERS_FLAG = "python_global_handlers"
 _STRICT_EVENTS = ("queue", "scheduled")
 
 
+def effective_date(config: WorkerConfig) -> str:
+    """The worker's compatibility date; without one, today's (as wrangler uses, with a warning)."""
+    return config.compatibility_date or datetime.now(UTC).date().isoformat()
+
+
 def global_handlers_ignored(config: WorkerConfig) -> bool:
     """Whether Cloudflare would ignore module-level handlers for this config's compatibility settings."""
     flags = config.compatibility_flags
     if GLOBAL_HANDLERS_FLAG in flags:
         return False
-    date = config.compatibility_date or ""
+    date = effective_date(config)
     return NO_GLOBAL_HANDLERS_FLAG in flags or date >= NO_GLOBAL_HANDLERS_DATE
 
 
 def handler_differences(config: WorkerConfig, worker: WorkerModule) -> list[str]:
     """The handlers Cloudflare would not call as workerlab does, one sentence each."""
     found = []
-    date = config.compatibility_date or "no compatibility_date"
+    date = config.compatibility_date or f"none, so today's: {effective_date(config)}"
     ignored = global_handlers_ignored(config)
     for event, handler in worker.handlers.items():
         where = f"{worker.path.name}: {handler.name}"
