@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import UserError, WorkerlabError
+from .errors import EXIT_OK, EXIT_STARTUP_FAILURE, EXIT_USER_ERROR, UserError, WorkerlabError
 from .limits import WAIT_UNTIL_GRACE_S
 from .server import RuntimeSlot, WorkerApp
 from .startup_table import bindings_table
@@ -26,10 +26,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("workerlab")
 
-#: Exit statuses of `workerlab dev`.
-EXIT_OK = 0
-EXIT_USER_ERROR = 1
-EXIT_STARTUP_FAILURE = 3
 
 LOG_LEVELS = ("debug", "info", "warn", "warning", "error", "none")
 

@@ -20,6 +20,10 @@ from .errors import StorageError
 from .process import process_alive
 from .sqlite_connections import connect
 
+#: Where a `workerlab dev` process takes service calls for the workers it runs.
+RPC_PATH_PREFIX = "/cdn-cgi/workerlab/rpc/"
+#: The header that carries the registry token.
+TOKEN_HEADER = "x-workerlab-token"
 #: The registry's file under a persist directory.
 REGISTRY_FILE_NAME = "workers.sqlite3"
 

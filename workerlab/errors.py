@@ -7,6 +7,11 @@ through workerlab) or workerlab itself is (a bug: show everything).
 
 from __future__ import annotations
 
+#: Exit statuses of the command line.
+EXIT_OK = 0
+EXIT_USER_ERROR = 1
+EXIT_STARTUP_FAILURE = 3
+
 
 class WorkerlabError(Exception):
     """Root of every error workerlab raises on purpose."""

@@ -11,17 +11,31 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from .server import AsgiApp
+    from .server import AsgiApp, Receive, Scope, Send
 
 
 def dev_mounts(*, inspector: bool = True) -> Sequence[tuple[str, AsgiApp]]:
     """The apps `workerlab dev` serves beside the worker (imported only when it starts). The first
     entry whose prefix a path starts with serves it: more specific prefixes come first."""
-    from .queues_api import API_PATH, QueuesApiApp
-
-    mounts: list[tuple[str, AsgiApp]] = [(API_PATH, QueuesApiApp())]  # Cloudflare's queue REST API
+    mounts: list[tuple[str, AsgiApp]] = [(QUEUES_API_PATH, _queues_api)]  # Cloudflare's queue REST API
     if inspector:
         from .inspector import INSPECTOR_PATH, InspectorApp
 
         mounts.append((INSPECTOR_PATH, InspectorApp()))  # all of /cdn-cgi/workerlab/: keep it last
     return mounts
+
+
+#: Where Cloudflare's queue REST API (pull, ack, publish) is served (see :mod:`workerlab.queues_api`).
+QUEUES_API_PATH = "/cdn-cgi/workerlab/api/client/v4/"
+_queues_api_app: AsgiApp | None = None
+
+
+async def _queues_api(scope: Scope, receive: Receive, send: Send) -> None:
+    """The queue REST API, imported on its first request (most sessions never call it)."""
+    global _queues_api_app
+    if _queues_api_app is None:
+        from .queues_api import API_PATH, QueuesApiApp
+
+        assert API_PATH == QUEUES_API_PATH
+        _queues_api_app = QueuesApiApp()
+    await _queues_api_app(scope, receive, send)

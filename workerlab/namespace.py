@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import builtins
 import importlib
-import importlib.abc
 import importlib.machinery
 import itertools
 import re
@@ -127,15 +126,18 @@ class _ImportlibView(ModuleType):
         return getattr(importlib, name)
 
 
-class _WorkerLoader(importlib.abc.Loader):
-    """Runs a worker's module with the worker's ``__builtins__`` (the loader it wraps does the rest)."""
+class _WorkerLoader:
+    """Runs a worker's module with the worker's ``__builtins__`` (the loader it wraps does the rest).
 
-    def __init__(self, inner: importlib.abc.Loader, namespace: WorkerNamespace) -> None:
+    A loader by protocol rather than an ``importlib.abc`` subclass: that module costs start-up time."""
+
+    def __init__(self, inner: Any, namespace: WorkerNamespace) -> None:
         self._inner = inner
         self._namespace = namespace
 
     def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType | None:
-        return self._inner.create_module(spec)
+        module: ModuleType | None = self._inner.create_module(spec)
+        return module
 
     def exec_module(self, module: ModuleType) -> None:
         module.__dict__["__builtins__"] = self._namespace.builtins
@@ -146,7 +148,7 @@ class _WorkerLoader(importlib.abc.Loader):
         return getattr(self._inner, name)
 
 
-class _NamespaceFinder(importlib.abc.MetaPathFinder):
+class _NamespaceFinder:
     """Finds the modules of worker packages in their folders, to run them with the worker's builtins."""
 
     def __init__(self) -> None:
@@ -162,7 +164,7 @@ class _NamespaceFinder(importlib.abc.MetaPathFinder):
             return None
         spec = importlib.machinery.PathFinder.find_spec(fullname, path)
         if spec is not None and spec.loader is not None:
-            spec.loader = _WorkerLoader(spec.loader, namespace)
+            spec.loader = _WorkerLoader(spec.loader, namespace)  # type: ignore[assignment]
         return spec
 
 

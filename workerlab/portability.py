@@ -17,7 +17,6 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -37,24 +36,22 @@ GLOBAL_HANDLERS_FLAG = "python_global_handlers"
 _STRICT_EVENTS = ("queue", "scheduled")
 
 
-def effective_date(config: WorkerConfig) -> str:
-    """The worker's compatibility date; without one, today's (as wrangler uses, with a warning)."""
-    return config.compatibility_date or datetime.now(UTC).date().isoformat()
-
-
-def global_handlers_ignored(config: WorkerConfig) -> bool:
-    """Whether Cloudflare would ignore module-level handlers for this config's compatibility settings."""
+def global_handlers_ignored(config: WorkerConfig) -> bool | None:
+    """Whether Cloudflare would ignore module-level handlers for this config's compatibility settings
+    (None: no compatibility date, so no telling which handlers a deployment would call)."""
     flags = config.compatibility_flags
     if GLOBAL_HANDLERS_FLAG in flags:
         return False
-    date = effective_date(config)
-    return NO_GLOBAL_HANDLERS_FLAG in flags or date >= NO_GLOBAL_HANDLERS_DATE
+    if NO_GLOBAL_HANDLERS_FLAG in flags:
+        return True
+    date = config.compatibility_date
+    return None if date is None else date >= NO_GLOBAL_HANDLERS_DATE
 
 
 def handler_differences(config: WorkerConfig, worker: WorkerModule) -> list[str]:
     """The handlers Cloudflare would not call as workerlab does, one sentence each."""
     found = []
-    date = config.compatibility_date or f"none, so today's: {effective_date(config)}"
+    date = config.compatibility_date
     ignored = global_handlers_ignored(config)
     for event, handler in worker.handlers.items():
         where = f"{worker.path.name}: {handler.name}"
@@ -64,7 +61,7 @@ def handler_differences(config: WorkerConfig, worker: WorkerModule) -> list[str]
                 f"{NO_GLOBAL_HANDLERS_DATE} (this worker's is {date}); move it into "
                 f"class Default(WorkerEntrypoint) as async def {event}(self, ...)"
             )
-        elif handler.style == "class" and not ignored:
+        elif handler.style == "class" and ignored is False:
             found.append(
                 f"{where}: before compatibility date {NO_GLOBAL_HANDLERS_DATE} (this worker's is {date}) "
                 f"Cloudflare looks for on_{event} on the Default class; set compatibility_date to "
@@ -135,13 +132,22 @@ def watching_import_time_work(folder: Path, found: list[str]) -> Iterator[None]:
 
 
 def config_differences(config: WorkerConfig) -> list[str]:
-    """Bindings with no local emulation, config keys workerlab does not act on, and the asset
-    directory's rule files (``_headers``, ``_redirects``, ``.assetsignore``), which it does not apply."""
+    """A missing compatibility date, bindings with no local emulation, config keys workerlab does not
+    act on, and the asset directory's rule files (``_headers``, ``_redirects``, ``.assetsignore``),
+    which it does not apply."""
     from .assets import NEVER_SERVED
     from .bindings.assets import Assets
     from .bindings.not_emulated import NotEmulatedBinding
 
-    found = [
+    found = (
+        [
+            f"{config.path.name}: compatibility_date is missing: wrangler refuses to deploy without one, and "
+            f"which handlers Cloudflare calls depends on it (from {NO_GLOBAL_HANDLERS_DATE}, only Default's)"
+        ]
+        if config.compatibility_date is None
+        else []
+    )
+    found += [
         f"{config.path.name}: env.{spec.binding} ({spec.label}) has no local emulation: calls fail here "
         "unless a fake is supplied (--binding, or the harness marker's bindings=)"
         for spec in config.bindings

@@ -13,9 +13,10 @@ from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
-from .bindings.service_remote import RPC_PATH_PREFIX
 from .compat.cf import local_cf
-from .compat.workers import Request, Response
+from .compat.request import Request
+from .compat.response import Response
+from .dev_registry import RPC_PATH_PREFIX, TOKEN_HEADER
 from .errors import HandlerNotFoundError
 from .events import RequestServed
 from .tracebacks import format_user_traceback
@@ -173,7 +174,7 @@ class WorkerApp:
         self, runtime: Runtime, path: str, scope: Scope, receive: Receive, send: Send
     ) -> int:
         """A service binding call from another `workerlab dev` process sharing the persist directory."""
-        from .bindings.service_remote import TOKEN_HEADER, serve_call
+        from .bindings.service_remote import serve_call
 
         token = dict(scope["headers"]).get(TOKEN_HEADER.encode())
         if self.rpc_token is None or token is None or not hmac.compare_digest(token, self.rpc_token.encode()):

@@ -118,11 +118,11 @@ class Session:
             warn_handler_differences(config, module)
             self.workers[config.name] = Runtime(config, module, self)
         self._collect_consumers()
-        from .cron import CronScheduler
-
         # Crons first: at one instant they fire before alarms, workflow steps and deliveries.
         for runtime in self.workers.values():
             if runtime.config.crons and self.options.crons:
+                from .cron import CronScheduler
+
                 self.timers.add(CronScheduler(runtime.config.crons, self.clock, runtime.scheduled))
         for runtime in self.workers.values():
             await runtime.open_bindings(self._stack)

@@ -2,11 +2,12 @@
 
 A binding kind is one module of :mod:`workerlab.bindings` holding a spec (a frozen dataclass with
 a ``binding`` name) and a :class:`BindingKind` object. Adding a kind means writing that module
-and adding its kind to :data:`KINDS`; nothing else in workerlab lists the kinds.
+and adding its section to :data:`SECTIONS`; nothing else in workerlab lists the kinds.
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
@@ -106,30 +107,59 @@ class BindingKind(Protocol):
         ...
 
 
+#: Every binding section of a config, in the order their values go on ``env``, with the module of
+#: :mod:`workerlab.bindings` that declares its kind (as ``KIND``, or among its ``KINDS``). A module
+#: is imported only when a config has its section.
+SECTIONS: tuple[tuple[str, str], ...] = (
+    ("vars", "vars"),
+    ("queues.producers", "queue"),
+    ("kv_namespaces", "kv"),
+    ("d1_databases", "d1"),
+    ("r2_buckets", "r2"),
+    ("services", "service"),
+    ("durable_objects.bindings", "durable_object"),
+    ("workflows", "workflow"),
+    ("assets", "assets"),
+    *(
+        (section, "not_emulated")
+        for section in [
+            "ai",
+            "vectorize",
+            "browser",
+            "hyperdrive",
+            "analytics_engine_datasets",
+            "worker_loaders",
+            "images",
+            "send_email",
+            "ratelimits",
+            "mtls_certificates",
+            "version_metadata",
+            "secrets_store_secrets",
+            "pipelines",
+            "dispatch_namespaces",
+            "media",
+            "stream",
+            "vpc_services",
+        ]
+    ),
+)
+
+_kinds: dict[str, BindingKind] = {}
+
+
+def kind(section: str) -> BindingKind:
+    """The kind that reads ``section`` (its module imported on first use)."""
+    found = _kinds.get(section)
+    if found is None:
+        module = importlib.import_module(f"{__package__}.{dict(SECTIONS)[section]}")
+        candidates = getattr(module, "KINDS", None) or (module.KIND,)
+        found = _kinds[section] = next(k for k in candidates if k.section == section)
+    return found
+
+
 def kind_of(spec: object) -> BindingKind:
-    """The kind a spec belongs to."""
-    for kind in KINDS:
-        if isinstance(spec, kind.spec):
-            return kind
+    """The kind a spec belongs to (its kind was imported to parse it)."""
+    for candidate in _kinds.values():
+        if isinstance(spec, candidate.spec):
+            return candidate
     raise LookupError(f"no binding kind for {type(spec).__name__}")
-
-
-def _registered() -> tuple[BindingKind, ...]:
-    from . import assets, d1, durable_object, kv, not_emulated, queue, r2, service, vars, workflow
-
-    return (
-        vars.KIND,
-        queue.KIND,
-        kv.KIND,
-        d1.KIND,
-        r2.KIND,
-        service.KIND,
-        durable_object.KIND,
-        workflow.KIND,
-        assets.KIND,
-        *not_emulated.KINDS,
-    )
-
-
-#: Every binding kind, in the order their values are put on ``env``.
-KINDS: tuple[BindingKind, ...] = _registered()

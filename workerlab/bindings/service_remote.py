@@ -12,6 +12,7 @@ import asyncio
 from typing import TYPE_CHECKING, Any
 
 from ..clone import decode_clone, encode_clone
+from ..dev_registry import RPC_PATH_PREFIX, TOKEN_HEADER
 from ..rpc import clone, rebuilt
 
 if TYPE_CHECKING:
@@ -19,10 +20,6 @@ if TYPE_CHECKING:
 
     from ..dev_registry import RunningWorker
 
-#: Where a `workerlab dev` process takes service calls for the workers it runs.
-RPC_PATH_PREFIX = "/cdn-cgi/workerlab/rpc/"
-#: The header that carries the registry token.
-TOKEN_HEADER = "x-workerlab-token"
 #: How long a call to another process may take (Cloudflare lets a subrequest run as long as its caller).
 REMOTE_CALL_TIMEOUT_S = 300.0
 

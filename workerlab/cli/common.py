@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 import click
 
-from ..dev import EXIT_USER_ERROR
+from ..errors import EXIT_USER_ERROR
 
 if TYPE_CHECKING:
     from ..config import WorkerConfig

@@ -329,7 +329,7 @@ def _table_row(summary: QueueSummary) -> dict[str, Any]:
 
 
 def _fail(message: str) -> NoReturn:
-    from ..dev import EXIT_USER_ERROR
+    from ..errors import EXIT_USER_ERROR
 
     click.echo(f"✘ {message}", err=True)
     sys.exit(EXIT_USER_ERROR)

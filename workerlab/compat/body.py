@@ -8,7 +8,6 @@ from typing import Any, TypeAlias
 
 from workerlab.compat.formdata import FormData
 from workerlab.compat.headers import Headers
-from workerlab.compat.multipart import encode_multipart, parse_form
 
 Body: TypeAlias = "str | bytes | FormData | None"
 
@@ -25,6 +24,8 @@ def encode_body(body: object, kind: str) -> tuple[bytes | None, str | None]:
     if isinstance(body, bytes):
         return body, None
     if isinstance(body, FormData):
+        from workerlab.compat.multipart import encode_multipart
+
         return encode_multipart(body)
     raise TypeError(f"Unsupported type in {kind}: {type(body).__name__}")
 
@@ -66,6 +67,8 @@ class BodyMixin:
     async def form_data(self) -> FormData:
         """The body parsed as multipart/form-data or application/x-www-form-urlencoded."""
         content_type = self.headers.get("content-type")
+        from workerlab.compat.multipart import parse_form
+
         return parse_form(self._take_body(), content_type)
 
     async def bytes(self) -> builtins.bytes:

@@ -7,7 +7,6 @@ import inspect
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar, cast
 
-from workerlab.compat.jsrequest import sdk_request
 from workerlab.context import current_context
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -61,6 +60,8 @@ def handler(func: F) -> F:
 
 
 def _python_request_first(args: tuple[Any, ...]) -> tuple[Any, ...]:
+    from workerlab.compat.jsrequest import sdk_request
+
     return (sdk_request(args[0]), *args[1:]) if args else args
 
 

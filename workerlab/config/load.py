@@ -99,7 +99,7 @@ def load_config(
     a session, as wrangler treats them) a config without ``[env.NAME]`` is read at its top level,
     with a warning, instead of being an error.
     """
-    from ..bindings.registry import KINDS
+    from ..bindings.registry import SECTIONS
 
     base = (cwd or Path.cwd()).absolute()
     path = discover_config(base) if path is None else base / path
@@ -117,7 +117,7 @@ def load_config(
     raw = parse_toml(text, display) if fmt == "TOML" else parse_json(text, display)
     if not isinstance(raw, dict):
         raise src.error("the top level", src.a_table, raw)
-    binding_keys = frozenset(kind.section.partition(".")[0] for kind in KINDS)
+    binding_keys = frozenset(section.partition(".")[0] for section, _ in SECTIONS)
     known = _INHERITED_KEYS | _NOT_INHERITED_KEYS | binding_keys | _UNUSED_ENV_KEYS | _TOP_LEVEL_ONLY_KEYS
     src.check_keys(raw, "", known)
     environments = raw.get("env")
@@ -202,17 +202,19 @@ def _build(src: ConfigSource, layer: _Layer, env: str | None, ignored: frozenset
 
 def _bindings(src: ConfigSource, layer: _Layer) -> tuple[BindingSpec, ...]:
     """Every binding, read by its kind, in kind order; each name in ``env`` belongs to one of them."""
-    from ..bindings.registry import KINDS
+    from ..bindings.registry import SECTIONS, kind
 
     specs: list[BindingSpec] = []
     claimed: dict[str, str] = {}
-    for kind in KINDS:
-        top, _, inner = kind.section.partition(".")
-        value, key = layer.get(top, (MISSING, top))
+    for section, _ in SECTIONS:
+        top, _, inner = section.partition(".")
+        if top not in layer:
+            continue
+        value, key = layer[top]
         if inner:
             value = src.table_at(value, key).get(inner, MISSING)
             key = join(key, inner)
-        for spec, where in kind.parse(src, value, key):
+        for spec, where in kind(section).parse(src, value, key):
             name_key = where if isinstance(spec, Var) else f"{where}.binding"
             if not spec.binding:  # served, not on env (an [assets] table without a binding)
                 specs.append(spec)
