@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..clock import Clock, SystemClock
-from ..events import BatchDelivered, Event, EventBus
-from .entries import ENTRY_OF, FATE_OF, FOLLOW_UP_OF, Document, batch_entry, message_ids
+from ..events import BatchDelivered, Event, EventBus, RequestServed
+from .entries import ENTRY_OF, FATE_OF, FOLLOW_UP_OF, Document, batch_entry, message_ids, request_entry
 
 #: Entries the timeline keeps at most.
 MAX_TIMELINE_EVENTS = 10_000
@@ -32,22 +32,48 @@ MAX_LISTENER_BACKLOG = 1_000
 MAX_PENDING_FATES = 10_000
 #: What an entry costs beside its JSON text (the object, its tuple of ids, the deque slot).
 _ENTRY_OVERHEAD_BYTES = 200
+#: What a request's entry text costs beside its path (its JSON is made only when read).
+_REQUEST_TEXT_BYTES = 300
 #: One encoder for every entry (json.dumps with options builds a new one per call).
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=repr)
 
 
-@dataclass(frozen=True, slots=True)
 class Entry:
-    """One timeline entry: the fields readers filter on, and the document as JSON text."""
+    """One timeline entry: the fields readers filter on, and the document as JSON text.
 
-    seq: int
-    kind: str
-    worker: str
-    level: str
-    message_ids: tuple[str, ...]
-    json: str
-    #: What the entry costs in memory (its JSON text, the object, its ids).
-    size_bytes: int
+    The text of a request's entry is made when a reader first asks for it: a worker serves many
+    requests that nobody looks at, and encoding each would cost more than serving it.
+    """
+
+    __slots__ = ("_document", "_json", "kind", "level", "message_ids", "seq", "size_bytes", "worker")
+
+    def __init__(
+        self,
+        seq: int,
+        kind: str,
+        worker: str,
+        level: str,
+        message_ids: tuple[str, ...],
+        document: Document | Callable[[], Document],
+        size_bytes: int,
+    ) -> None:
+        self.seq = seq
+        self.kind = kind
+        self.worker = worker
+        self.level = level
+        self.message_ids = message_ids
+        #: What the entry costs in memory (its JSON text, the object, its ids).
+        self.size_bytes = size_bytes
+        self._document: Document | Callable[[], Document] | None = document
+        self._json: str | None = None
+
+    @property
+    def json(self) -> str:
+        if self._json is None:
+            document = self._document
+            self._json = _ENCODER.encode(document() if callable(document) else document)
+            self._document = None
+        return self._json
 
     def concerns(self, message_id: str) -> bool:
         return message_id in self.message_ids
@@ -155,7 +181,22 @@ class Timeline:
                 if orphan is not None:
                     self.add(orphan)
             return
+        if kind is RequestServed and event.error is None:  # type: ignore[attr-defined]
+            self._add_request(event)  # type: ignore[arg-type]
+            return
         self.add(ENTRY_OF[kind](event))
+
+    def _add_request(self, event: RequestServed) -> None:
+        """A request's entry, its document made only when read (the hot path of a busy worker)."""
+        self._seq += 1
+        seq, at_ms = self._seq, self._clock.now_ms()
+        level = "error" if event.status >= 500 else "info"
+
+        def document() -> Document:
+            return {"seq": seq, "at_ms": at_ms, **request_entry(event)}
+
+        size_bytes = _ENTRY_OVERHEAD_BYTES + _REQUEST_TEXT_BYTES + 2 * len(event.target)
+        self._append(Entry(seq, "request", event.worker, level, (), document, size_bytes))
 
     def _on_batch(self, event: BatchDelivered) -> None:
         fates: dict[str, Document] = {}
@@ -174,15 +215,16 @@ class Timeline:
         """Append an entry for ``document`` (it gets ``seq`` and ``at_ms``) and tell the live readers."""
         self._seq += 1
         document = {"seq": self._seq, "at_ms": self._clock.now_ms(), **document}
-        entry = Entry(
-            seq=self._seq,
-            kind=document["kind"],
-            worker=document.get("worker") or "",
-            level=document.get("level", "info"),
-            message_ids=(ids := message_ids(document)),
-            json=(text := _ENCODER.encode(document)),
-            size_bytes=sys.getsizeof(text) + _ENTRY_OVERHEAD_BYTES + 80 * len(ids),
-        )
+        ids = message_ids(document)
+        text = _ENCODER.encode(document)
+        size_bytes = sys.getsizeof(text) + _ENTRY_OVERHEAD_BYTES + 80 * len(ids)
+        worker, level = document.get("worker") or "", document.get("level", "info")
+        entry = Entry(self._seq, document["kind"], worker, level, ids, document, size_bytes)
+        entry._json, entry._document = text, None
+        self._append(entry)
+        return entry
+
+    def _append(self, entry: Entry) -> None:
         self._entries.append(entry)
         self.bytes_used += entry.size_bytes
         while len(self._entries) > self._max_events or self.bytes_used > self._max_bytes:
@@ -190,7 +232,6 @@ class Timeline:
             self.dropped += 1
         for listener in list(self._listeners):
             listener.push(entry)
-        return entry
 
     def changed(self, *topics: str) -> None:
         """Tell the live readers that what the pages of ``topics`` show may have changed."""
