@@ -45,8 +45,8 @@ async def drive_app(app: App, request: Request) -> Response:
         "server": (host, port),
         "client": ("127.0.0.1", 0),
     }
-    if request._cf is not None:
-        scope["workerlab.cf"] = dict(request._cf)
+    if request.cf is not None:
+        scope["workerlab.cf"] = dict(request.cf)
     sent_request = False
 
     async def receive() -> dict[str, Any]:

@@ -10,6 +10,7 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
+from functools import partial
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
@@ -221,7 +222,9 @@ def _serve_asset(runtime: Runtime, scope: Scope) -> Response | None:
 
 def _request(scope: Scope, body: bytes) -> Request:
     """The worker's request for an ASGI request, with its ``request.cf``."""
-    cf = local_cf(scope.get("http_version", "1.1"), scope.get("scheme") == "https", scope.get("workerlab.cf"))
+    cf = partial(
+        local_cf, scope.get("http_version", "1.1"), scope.get("scheme") == "https", scope.get("workerlab.cf")
+    )
     return Request._from_asgi(_url(scope), scope["method"], scope["headers"], body, cf)
 
 

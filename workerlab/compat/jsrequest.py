@@ -103,7 +103,7 @@ class JsRequest(Request):
         self.url, self.method, self.redirect = request.url, str(request.method), request.redirect
         self._headers = self._raw_headers = None  # read through the request's
         self._body, self._body_used = request._body, request._body_used
-        self._cf = request._cf
+        self._cf = request.cf
         self._js = self
         self._source = request
         return self

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from http import HTTPMethod
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
@@ -91,7 +91,7 @@ class Request(BodyMixin):
                     raise TypeError("Cannot build a Request from a Request whose body was already read")
                 source._take_body()
             default_method, default_headers = source.method, source._sdk_headers()
-            default_cf, default_redirect = source._cf, source.redirect
+            default_cf, default_redirect = source.cf, source.redirect
         else:
             self.url = absolute_url(url, "Request()")
             data = None
@@ -129,11 +129,12 @@ class Request(BodyMixin):
         method: str,
         raw_headers: list[tuple[bytes, bytes]],
         body: bytes,
-        cf: JsObject | None = None,
+        cf: JsObject | Callable[[], JsObject] | None = None,
     ) -> Request:
         """A Request for the server, built with no checks; headers are decoded when first read.
 
-        ``cf`` is the request's ``request.cf`` (see :func:`workerlab.compat.cf.local_cf`).
+        ``cf`` is the request's ``request.cf`` (see :func:`workerlab.compat.cf.local_cf`), or what makes
+        it when the worker first reads it (most never do).
         """
         self = cls.__new__(cls)
         self.url = url
@@ -143,7 +144,7 @@ class Request(BodyMixin):
         self._raw_headers = raw_headers
         self._body = body or None  # an empty body is no body, as for an incoming GET in JS
         self._body_used = False
-        self._cf = cf
+        self._cf = cf  # type: ignore[assignment]
         self._js = None
         return self
 
@@ -164,7 +165,10 @@ class Request(BodyMixin):
 
         None for a request built in code without ``cf``, as on Cloudflare.
         """
-        return self._cf
+        cf = self._cf
+        if cf is not None and not isinstance(cf, dict):
+            cf = self._cf = cf()  # made on first read
+        return cf
 
     @property
     def js_object(self) -> JsRequest:
@@ -190,7 +194,7 @@ class Request(BodyMixin):
         twin._headers = self._sdk_headers().copy()
         twin._raw_headers = None
         twin._body, twin._body_used = self._body, False
-        twin._cf = JsObject(self._cf) if self._cf is not None else None
+        twin._cf = JsObject(self.cf) if self.cf is not None else None
         twin._js = None
         return twin
 

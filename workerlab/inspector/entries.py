@@ -41,10 +41,11 @@ def error_document(error: BaseException | None) -> Document | None:
     trace = format_user_traceback(error)
     if len(trace) > MAX_TRACEBACK_CHARS:
         trace = "…" + trace[-(MAX_TRACEBACK_CHARS - 1) :]
-    return {"type": type(error).__name__, "message": _cut(str(error)), "traceback": trace}
+    return {"type": type(error).__name__, "message": cut_text(str(error)), "traceback": trace}
 
 
-def _cut(text: str) -> str:
+def cut_text(text: str) -> str:
+    """``text`` cut to MAX_TEXT_CHARS (an ellipsis says so)."""
     return text if len(text) <= MAX_TEXT_CHARS else text[: MAX_TEXT_CHARS - 1] + "…"
 
 
@@ -56,10 +57,10 @@ def request_entry(event: RequestServed) -> Document:
     return {
         "kind": "request",
         "worker": event.worker,
-        "title": _cut(f"{event.method} {event.target} {event.status}"),
+        "title": cut_text(f"{event.method} {event.target} {event.status}"),
         "level": "error" if event.status >= 500 else "info",
         "method": event.method,
-        "target": _cut(event.target),
+        "target": cut_text(event.target),
         "status": event.status,
         "duration_ms": event.duration_ms,
         "error": error_document(event.error),
@@ -172,11 +173,11 @@ def workflow_step_entry(event: WorkflowStep) -> Document:
     return {
         "kind": "workflow_step",
         "worker": "",
-        "title": f"WORKFLOW {event.workflow} {event.instance_id} {_cut(event.step)} {event.outcome}",
+        "title": f"WORKFLOW {event.workflow} {event.instance_id} {cut_text(event.step)} {event.outcome}",
         "level": {"ok": "info", "retry": "warning"}.get(event.outcome, "error"),
         "workflow": event.workflow,
         "instance_id": event.instance_id,
-        "step": _cut(event.step),
+        "step": cut_text(event.step),
         "attempt": event.attempt,
         "outcome": event.outcome,
         "duration_ms": event.duration_ms,

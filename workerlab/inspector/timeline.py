@@ -32,8 +32,9 @@ MAX_LISTENER_BACKLOG = 1_000
 MAX_PENDING_FATES = 10_000
 #: What an entry costs beside its JSON text (the object, its tuple of ids, the deque slot).
 _ENTRY_OVERHEAD_BYTES = 200
-#: What a request's entry text costs beside its path (its JSON is made only when read).
-_REQUEST_TEXT_BYTES = 300
+#: What a request's entry costs beside twice its path, before and after its text is written.
+_REQUEST_BYTES = 600
+
 #: One encoder for every entry (json.dumps with options builds a new one per call).
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=repr)
 
@@ -41,11 +42,11 @@ _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=r
 class Entry:
     """One timeline entry: the fields readers filter on, and the document as JSON text.
 
-    The text of a request's entry is made when a reader first asks for it: a worker serves many
-    requests that nobody looks at, and encoding each would cost more than serving it.
+    A request's text is written when a reader first asks for it (:meth:`for_request`): a busy worker
+    serves many requests nobody looks at, and writing each one's costs more than serving it.
     """
 
-    __slots__ = ("_document", "_json", "kind", "level", "message_ids", "seq", "size_bytes", "worker")
+    __slots__ = ("_request", "_text", "kind", "level", "message_ids", "seq", "size_bytes", "worker")
 
     def __init__(
         self,
@@ -54,7 +55,7 @@ class Entry:
         worker: str,
         level: str,
         message_ids: tuple[str, ...],
-        document: Document | Callable[[], Document],
+        json: str,
         size_bytes: int,
     ) -> None:
         self.seq = seq
@@ -62,18 +63,27 @@ class Entry:
         self.worker = worker
         self.level = level
         self.message_ids = message_ids
+        self._text: str | None = json
+        self._request: tuple[int, RequestServed] | None = None
         #: What the entry costs in memory (its JSON text, the object, its ids).
         self.size_bytes = size_bytes
-        self._document: Document | Callable[[], Document] | None = document
-        self._json: str | None = None
+
+    @classmethod
+    def for_request(cls, seq: int, at_ms: int, event: RequestServed) -> Entry:
+        level = "error" if event.status >= 500 else "info"
+        entry = cls(seq, "request", event.worker, level, (), "", _REQUEST_BYTES + 2 * len(event.target))
+        entry._text, entry._request = None, (at_ms, event)
+        return entry
 
     @property
     def json(self) -> str:
-        if self._json is None:
-            document = self._document
-            self._json = _ENCODER.encode(document() if callable(document) else document)
-            self._document = None
-        return self._json
+        text = self._text
+        if text is None:
+            assert self._request is not None
+            at_ms, event = self._request
+            text = self._text = _ENCODER.encode({"seq": self.seq, "at_ms": at_ms, **request_entry(event)})
+            self._request = None
+        return text
 
     def concerns(self, message_id: str) -> bool:
         return message_id in self.message_ids
@@ -187,16 +197,9 @@ class Timeline:
         self.add(ENTRY_OF[kind](event))
 
     def _add_request(self, event: RequestServed) -> None:
-        """A request's entry, its document made only when read (the hot path of a busy worker)."""
+        """:meth:`add` for a request that went well, written out only when read."""
         self._seq += 1
-        seq, at_ms = self._seq, self._clock.now_ms()
-        level = "error" if event.status >= 500 else "info"
-
-        def document() -> Document:
-            return {"seq": seq, "at_ms": at_ms, **request_entry(event)}
-
-        size_bytes = _ENTRY_OVERHEAD_BYTES + _REQUEST_TEXT_BYTES + 2 * len(event.target)
-        self._append(Entry(seq, "request", event.worker, level, (), document, size_bytes))
+        self._append(Entry.for_request(self._seq, self._clock.now_ms(), event))
 
     def _on_batch(self, event: BatchDelivered) -> None:
         fates: dict[str, Document] = {}
@@ -215,12 +218,15 @@ class Timeline:
         """Append an entry for ``document`` (it gets ``seq`` and ``at_ms``) and tell the live readers."""
         self._seq += 1
         document = {"seq": self._seq, "at_ms": self._clock.now_ms(), **document}
-        ids = message_ids(document)
-        text = _ENCODER.encode(document)
-        size_bytes = sys.getsizeof(text) + _ENTRY_OVERHEAD_BYTES + 80 * len(ids)
-        worker, level = document.get("worker") or "", document.get("level", "info")
-        entry = Entry(self._seq, document["kind"], worker, level, ids, document, size_bytes)
-        entry._json, entry._document = text, None
+        entry = Entry(
+            seq=self._seq,
+            kind=document["kind"],
+            worker=document.get("worker") or "",
+            level=document.get("level", "info"),
+            message_ids=(ids := message_ids(document)),
+            json=(text := _ENCODER.encode(document)),
+            size_bytes=sys.getsizeof(text) + _ENTRY_OVERHEAD_BYTES + 80 * len(ids),
+        )
         self._append(entry)
         return entry
 
