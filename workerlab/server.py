@@ -86,6 +86,9 @@ class WorkerApp:
             or (self.test_scheduled and path == TEST_SCHEDULED_PATH)
         ):
             status = await self._special(runtime, path, scope, receive, send)
+            # The caller logs an RPC line; workerlab's own apps (the inspector) are not the worker's.
+            if runtime is None or path.startswith(RPC_PATH_PREFIX) or self._mounted(path):
+                return
         elif runtime.assets is not None and (served := _serve_asset(runtime, scope)) is not None:
             status = await _send_workers_response(served, send)
         else:
@@ -109,14 +112,12 @@ class WorkerApp:
                     await send({"type": "http.response.body", "body": payload})
                 else:
                     status = await self._send_other_result(runtime, result, scope, receive, send)
-        # The caller logs an RPC line; workerlab's own apps (the inspector) are not the worker's requests.
-        if runtime is not None and not path.startswith(RPC_PATH_PREFIX) and not self._mounted(path):
-            bus = runtime.session.bus
-            if bus.wants(RequestServed):
-                query = scope.get("query_string")
-                target = f"{path}?{query.decode('latin-1')}" if query else path
-                elapsed_ms = (time.perf_counter() - started) * 1000
-                bus.emit(RequestServed(runtime.name, scope["method"], target, status, elapsed_ms, failure))
+        bus = runtime.session.bus
+        if bus.wants(RequestServed):
+            query = scope.get("query_string")
+            target = f"{path}?{query.decode('latin-1')}" if query else path
+            elapsed_ms = (time.perf_counter() - started) * 1000
+            bus.emit(RequestServed(runtime.name, scope["method"], target, status, elapsed_ms, failure))
 
     def _mounted(self, path: str) -> bool:
         return path.startswith("/cdn-cgi/") and any(path.startswith(prefix) for prefix, _ in self.mounts)
