@@ -32,8 +32,16 @@ MAX_LISTENER_BACKLOG = 1_000
 MAX_PENDING_FATES = 10_000
 #: What an entry costs beside its JSON text (the object, its tuple of ids, the deque slot).
 _ENTRY_OVERHEAD_BYTES = 200
-#: What a request's entry costs beside twice its path, before and after its text is written.
-_REQUEST_BYTES = 600
+#: What a request's row costs beside its path (its text is written only when read).
+_REQUEST_BYTES = 200
+
+#: A request kept by the timeline: seq, at_ms, worker, method, target, status, duration_ms.
+RequestRow = tuple[int, int, str, str, str, int, float]
+
+
+def _request_size(row: RequestRow) -> int:
+    return _REQUEST_BYTES + len(row[4])
+
 
 #: One encoder for every entry (json.dumps with options builds a new one per call).
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=repr)
@@ -69,10 +77,15 @@ class Entry:
         self.size_bytes = size_bytes
 
     @classmethod
-    def for_request(cls, seq: int, at_ms: int, event: RequestServed) -> Entry:
-        level = "error" if event.status >= 500 else "info"
-        entry = cls(seq, "request", event.worker, level, (), "", _REQUEST_BYTES + 2 * len(event.target))
-        entry._text, entry._request = None, (at_ms, event)
+    def of_request(cls, row: RequestRow) -> Entry:
+        """The entry of a request kept as a :data:`RequestRow`."""
+        seq, at_ms, worker, method, target, status, duration_ms = row
+        level = "error" if status >= 500 else "info"
+        entry = cls(seq, "request", worker, level, (), "", _request_size(row))
+        entry._text, entry._request = (
+            None,
+            (at_ms, RequestServed(worker, method, target, status, duration_ms)),
+        )
         return entry
 
     @property
@@ -148,7 +161,7 @@ class Timeline:
         max_bytes: int = MAX_TIMELINE_BYTES,
         max_listener_backlog: int = MAX_LISTENER_BACKLOG,
     ) -> None:
-        self._entries: deque[Entry] = deque()
+        self._entries: deque[Entry | RequestRow] = deque()
         self._max_events = max_events
         self._max_bytes = max_bytes
         self._max_listener_backlog = max_listener_backlog
@@ -197,9 +210,14 @@ class Timeline:
         self.add(ENTRY_OF[kind](event))
 
     def _add_request(self, event: RequestServed) -> None:
-        """:meth:`add` for a request that went well, written out only when read."""
+        """:meth:`add` for a request that went well, kept as a row of plain values (no object for the
+        garbage collector to visit) and written out only when read."""
         self._seq += 1
-        self._append(Entry.for_request(self._seq, self._clock.now_ms(), event))
+        row = (self._seq, self._clock.now_ms(), event.worker, event.method, event.target, event.status,
+               event.duration_ms)  # fmt: skip
+        self._keep(row, _request_size(row))
+        if self._listeners:
+            self._tell(Entry.of_request(row))
 
     def _on_batch(self, event: BatchDelivered) -> None:
         fates: dict[str, Document] = {}
@@ -231,11 +249,19 @@ class Timeline:
         return entry
 
     def _append(self, entry: Entry) -> None:
-        self._entries.append(entry)
-        self.bytes_used += entry.size_bytes
-        while len(self._entries) > self._max_events or self.bytes_used > self._max_bytes:
-            self.bytes_used -= self._entries.popleft().size_bytes
+        self._keep(entry, entry.size_bytes)
+        self._tell(entry)
+
+    def _keep(self, item: Entry | RequestRow, size_bytes: int) -> None:
+        entries = self._entries
+        entries.append(item)
+        self.bytes_used += size_bytes
+        while len(entries) > self._max_events or self.bytes_used > self._max_bytes:
+            dropped = entries.popleft()
+            self.bytes_used -= dropped.size_bytes if isinstance(dropped, Entry) else _request_size(dropped)
             self.dropped += 1
+
+    def _tell(self, entry: Entry) -> None:
         for listener in list(self._listeners):
             listener.push(entry)
 
@@ -249,7 +275,11 @@ class Timeline:
 
     def entries(self, *, after: int = 0, message: str | None = None, limit: int | None = None) -> list[Entry]:
         """Entries newer than ``after`` (those concerning ``message`` only), the last ``limit`` of them."""
-        found: Iterable[Entry] = (e for e in self._entries if e.seq > after)
+        found: Iterable[Entry] = (
+            item if isinstance(item, Entry) else Entry.of_request(item)
+            for item in self._entries
+            if (item.seq if isinstance(item, Entry) else item[0]) > after
+        )
         if message is not None:
             found = (e for e in found if e.concerns(message))
         chosen = list(found)
