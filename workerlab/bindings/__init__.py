@@ -1,35 +1,38 @@
-"""Storage bindings (KV, D1, R2), persisted under the persist directory or kept in memory.
+"""The bindings a worker's ``env`` holds: one module per binding kind, listed in :mod:`.registry`.
 
-The runtime opens one object per configured binding and puts it in ``env``::
-
-    env[ns.binding] = open_kv(ns, persist_dir, clock)
-    env[db.binding] = open_d1(db, persist_dir, clock)
-    env[bucket.binding] = open_r2(bucket, persist_dir, clock)
-
-and calls ``close()`` on each when it shuts down. Each ``open_*`` also takes
-``durable=True`` (``workerlab dev --durable``: SQLite ``synchronous=FULL``, blob files fsynced).
+Each kind module holds the kind's config spec, how it is opened and its ``env`` object (KV in
+:mod:`.kv`, D1 in :mod:`.d1`, R2 in :mod:`.r2`, queue producers in :mod:`.queue`, services in
+:mod:`.service`, ...). Their names are importable from here too, the module loaded on first use, so
+that importing one kind never costs the others.
 """
 
 from __future__ import annotations
 
-from .d1 import D1DatabaseBinding, D1DatabaseSession, D1Error, D1PreparedStatement, D1TypeError, open_d1
-from .kv import KVNamespaceBinding, open_kv
-from .r2 import R2BucketBinding, open_r2
-from .r2_objects import R2Object, R2ObjectBody
-from .results import JsObject
+import importlib
+from typing import Any
 
-__all__ = [
-    "D1DatabaseBinding",
-    "D1DatabaseSession",
-    "D1Error",
-    "D1PreparedStatement",
-    "D1TypeError",
-    "JsObject",
-    "KVNamespaceBinding",
-    "R2BucketBinding",
-    "R2Object",
-    "R2ObjectBody",
-    "open_d1",
-    "open_kv",
-    "open_r2",
-]
+#: Names importable from ``workerlab.bindings`` -> the module that defines them.
+_EXPORTS = {
+    "D1DatabaseBinding": "d1",
+    "D1DatabaseSession": "d1",
+    "D1Error": "d1",
+    "D1PreparedStatement": "d1",
+    "D1TypeError": "d1",
+    "JsObject": "results",
+    "KVNamespaceBinding": "kv",
+    "R2BucketBinding": "r2",
+    "R2Object": "r2_objects",
+    "R2ObjectBody": "r2_objects",
+    "open_d1": "d1",
+    "open_kv": "kv",
+    "open_r2": "r2",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
