@@ -17,15 +17,15 @@ from workerlab.compat.ffi import JsMap, jsnull, to_js
 from workerlab.compat.jsimport import import_from_javascript
 from workerlab.compat.jsvalues import JsObject
 from workerlab.compat.rpcvalues import python_from_rpc, python_to_rpc
-from workerlab.context import ExecutionContext, current_context, current_env
+from workerlab.context import ExecutionContext, current_context
 
 
 @pytest.fixture
 def event_env() -> Iterator[SimpleNamespace]:
     values = SimpleNamespace(API_KEY="secret", MODE="dev")
-    token = current_env.set(values)
+    token = current_context.set(ExecutionContext(env=values))
     yield values
-    current_env.reset(token)
+    current_context.reset(token)
 
 
 def test_env_outside_an_event_says_so() -> None:
@@ -54,6 +54,17 @@ def test_patch_env_replaces_the_env_within_the_block(event_env: SimpleNamespace)
     with pytest.raises(ValueError, match="raised inside"), patch_env(MODE="x"):
         raise ValueError("raised inside")
     assert env.MODE == "dev"
+
+
+def test_a_worker_called_inside_patch_env_keeps_its_own_env(event_env: SimpleNamespace) -> None:
+    callee_env = SimpleNamespace(MODE="callee")
+    with patch_env(MODE="patched"):
+        token = current_context.set(ExecutionContext(env=callee_env))  # an RPC into another worker
+        try:
+            assert env.MODE == "callee"
+        finally:
+            current_context.reset(token)
+        assert env.MODE == "patched"
 
 
 def test_patch_env_warns_once_that_cloudflare_removed_its_helper(

@@ -23,7 +23,7 @@ from workerlab.compat.cf import local_cf
 from workerlab.compat.install import install_sdk_modules, uninstall_sdk_modules
 from workerlab.compat.jsrequest import js_request
 from workerlab.compat.request import Request
-from workerlab.context import ExecutionContext, current_context, current_env
+from workerlab.context import ExecutionContext, current_context
 
 WORKERS_DIR = Path(__file__).parent / "styles"
 
@@ -63,13 +63,12 @@ def incoming(
 
 async def serve(handler: Any, request: Any, env: Any) -> Any:
     """Call a handler inside an event (ctx, workers.env), then wait for its waitUntil work."""
-    ctx = ExecutionContext()
-    context_token, env_token = current_context.set(ctx), current_env.set(env)
+    ctx = ExecutionContext(env=env)
+    context_token = current_context.set(ctx)
     try:
         response = await handler(request, env, ctx)
     finally:
         current_context.reset(context_token)
-        current_env.reset(env_token)
     assert await ctx.wait() == []
     return response
 

@@ -12,7 +12,7 @@ from test_durable_support import Counter, Lab, LabFactory, Plain
 from workerlab.compat.entrypoint import DurableObject, WorkerEntrypoint
 from workerlab.compat.request import Request
 from workerlab.compat.response import Response
-from workerlab.context import current_env
+from workerlab.context import event_env
 from workerlab.durable import (
     durable_object_class,
     list_durable_object_ids,
@@ -51,7 +51,7 @@ class Service(DurableObject):
         raise Custom("custom failure")
 
     async def environment(self) -> Any:
-        return [self.env["NAME"], current_env.get()["NAME"]]
+        return [self.env["NAME"], event_env()["NAME"]]
 
     async def identity(self) -> Any:
         return [self.ctx.id.toString(), self.ctx.id.name]

@@ -21,8 +21,21 @@ Outcome = Literal["ok", "exception"]
 current_context: contextvars.ContextVar[ExecutionContext | None] = contextvars.ContextVar(
     "workerlab_current_context", default=None
 )
-#: The env of the worker whose event is being handled (``workers.env``, ``workers.patch_env``).
-current_env: contextvars.ContextVar[Any] = contextvars.ContextVar("workerlab_current_env", default=None)
+#: The env a ``workers.patch_env`` block put in place, with the event it was opened in (a worker
+#: called from inside the block, another isolate on Cloudflare, keeps its own env).
+patched_env: contextvars.ContextVar[tuple[ExecutionContext | None, Any] | None] = contextvars.ContextVar(
+    "workerlab_patched_env", default=None
+)
+
+
+def event_env() -> Any:
+    """The env of the event being handled (``workers.env``): its worker's, or a ``patch_env``
+    block's; None while no event is handled."""
+    ctx = current_context.get()
+    patched = patched_env.get()
+    if patched is not None and patched[0] is ctx:
+        return patched[1]
+    return None if ctx is None else ctx._env
 
 
 #: Failures of fetch-time waitUntil work kept for :meth:`BackgroundWork.settle` (the rest are counted).
@@ -84,10 +97,13 @@ class ExecutionContext:
     """
 
     # One is made per event: keep it small and cheap to build.
-    __slots__ = ("_loop", "_props", "_tasks", "_waits_for_work", "_work")
+    __slots__ = ("_env", "_loop", "_props", "_tasks", "_waits_for_work", "_work")
 
-    def __init__(self, work: BackgroundWork | None = None, *, waits_for_work: bool = True) -> None:
+    def __init__(
+        self, work: BackgroundWork | None = None, *, waits_for_work: bool = True, env: Any = None
+    ) -> None:
         self._work = work
+        self._env = env  # the worker's env, for workers.env (not part of Cloudflare's ctx)
         self._waits_for_work = waits_for_work
         self._tasks: list[asyncio.Future[Any]] = []
         self._props: dict[str, Any] | None = None

@@ -9,7 +9,7 @@ from contextlib import AsyncExitStack
 from typing import TYPE_CHECKING, Any, Literal
 
 from .config import Var, WorkerConfig
-from .context import ExecutionContext, Outcome, current_context, current_env
+from .context import ExecutionContext, Outcome, current_context
 from .envvars import load_dev_vars
 from .events import CronRun
 from .loader import WorkerModule
@@ -124,13 +124,11 @@ class Runtime:
 
     async def fetch(self, request: Any) -> Any:
         """Run the fetch handler; its exception propagates. waitUntil work goes on in the background."""
-        ctx = ExecutionContext(self.work, waits_for_work=False)
+        ctx = ExecutionContext(self.work, waits_for_work=False, env=self.env)
         token = current_context.set(ctx)
-        env_token = current_env.set(self.env)
         try:
             return await self.worker.invoker("fetch")(request, self.env, ctx)
         finally:
-            current_env.reset(env_token)
             current_context.reset(token)
 
     async def run_queue_batch(self, batch: MessageBatch) -> tuple[Outcome, BaseException | None]:
@@ -156,9 +154,8 @@ class Runtime:
         from .rpc import call_method, clone
 
         cls = self.entrypoint_class(entrypoint)
-        ctx = ExecutionContext(self.work, waits_for_work=False)
+        ctx = ExecutionContext(self.work, waits_for_work=False, env=self.env)
         token = current_context.set(ctx)
-        env_token = current_env.set(self.env)
         try:
             if method == "fetch" and entrypoint is None:
                 return await self.fetch_response(args[0])
@@ -173,7 +170,6 @@ class Runtime:
                 return clone(await instance.fetch(args[0]), "the result of fetch()")
             return await call_method(instance, method, args, kwargs, label)
         finally:
-            current_env.reset(env_token)
             current_context.reset(token)
 
     async def fetch_response(self, request: Any) -> Any:
@@ -213,9 +209,8 @@ class Runtime:
     async def _run_waited(
         self, event: Literal["queue", "scheduled"], argument: Any, what: str
     ) -> tuple[Outcome, BaseException | None]:
-        ctx = ExecutionContext(self.work, waits_for_work=True)
+        ctx = ExecutionContext(self.work, waits_for_work=True, env=self.env)
         token = current_context.set(ctx)
-        env_token = current_env.set(self.env)
         error: BaseException | None = None
         try:
             await self.worker.invoker(event)(argument, self.env, ctx)
@@ -223,7 +218,6 @@ class Runtime:
             error = raised
             logger.error("%s raised:\n%s", what, format_user_traceback(raised))
         finally:
-            current_env.reset(env_token)
             current_context.reset(token)
         failures = await ctx.wait()
         if error is None and failures:

@@ -10,11 +10,10 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
-from functools import partial
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
-from .compat.cf import local_cf
+from .compat.cf import ScopeCf
 from .compat.request import Request
 from .compat.response import Response
 from .dev_registry import RPC_PATH_PREFIX, TOKEN_HEADER
@@ -223,10 +222,7 @@ def _serve_asset(runtime: Runtime, scope: Scope) -> Response | None:
 
 def _request(scope: Scope, body: bytes) -> Request:
     """The worker's request for an ASGI request, with its ``request.cf``."""
-    cf = partial(
-        local_cf, scope.get("http_version", "1.1"), scope.get("scheme") == "https", scope.get("workerlab.cf")
-    )
-    return Request._from_asgi(_url(scope), scope["method"], scope["headers"], body, cf)
+    return Request._from_asgi(_url(scope), scope["method"], scope["headers"], body, ScopeCf(scope))
 
 
 def _url(scope: Scope) -> str:

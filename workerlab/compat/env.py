@@ -1,8 +1,8 @@
 """``workers.env`` and ``workers.patch_env``: the env of the event being handled.
 
 On Cloudflare ``from workers import env`` is the env of ``cloudflare:workers``, which follows the
-event being handled. Here :data:`env` reads :data:`workerlab.context.current_env`, which the
-runtime sets for each event; used while no event is handled, it raises saying so.
+event being handled. Here :data:`env` reads :func:`workerlab.context.event_env`, the env of the
+context the runtime makes for each event; used while no event is handled, it raises saying so.
 
 ``patch_env(...)`` replaces that env, within the block, by exactly the values given, as
 Cloudflare's did: bindings and secrets not given are not visible inside.
@@ -15,7 +15,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from workerlab.context import current_env
+from workerlab.context import current_context, event_env, patched_env
 
 logger = logging.getLogger("workerlab")
 
@@ -30,7 +30,7 @@ _NO_EVENT = (
 
 
 def _current() -> Any:
-    value = current_env.get()
+    value = event_env()
     if value is None:
         raise RuntimeError(_NO_EVENT)
     return value
@@ -55,11 +55,11 @@ class CurrentEnv:
         )
 
     def __dir__(self) -> list[str]:
-        value = current_env.get()
+        value = event_env()
         return sorted(value) if isinstance(value, Mapping | PatchedEnv) else []
 
     def __repr__(self) -> str:
-        value = current_env.get()
+        value = event_env()
         return "workers.env (no event is being handled)" if value is None else f"workers.env -> {value!r}"
 
 
@@ -121,8 +121,8 @@ def patch_env(
             PATCH_ENV_REMOVED,
         )
     merged = dict(values or ()) | kwargs
-    token = current_env.set(PatchedEnv(merged))
+    token = patched_env.set((current_context.get(), PatchedEnv(merged)))
     try:
         yield
     finally:
-        current_env.reset(token)
+        patched_env.reset(token)

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ..clock import Clock
-from ..context import BackgroundWork, ExecutionContext, current_context, current_env
+from ..context import BackgroundWork, ExecutionContext, current_context
 from ..rpc import carried
 from ..tracebacks import user_traceback
 from .alarms import AlarmBook
@@ -73,8 +73,7 @@ class Objects:
         worker's env current. Exceptions are the target's own (callers carry them across)."""
         hex_id = object_id.toString()
         env = self._env()
-        env_token = current_env.set(env)
-        context_token = current_context.set(ExecutionContext(self._work, waits_for_work=False))
+        context_token = current_context.set(ExecutionContext(self._work, waits_for_work=False, env=env))
         try:
             live = self._live.get(hex_id)
             if live is None:
@@ -92,7 +91,6 @@ class Objects:
                 self._residency.used(live)
         finally:
             current_context.reset(context_token)
-            current_env.reset(env_token)
 
     def _construct(self, object_id: DurableObjectId, env: Any) -> LiveObject:
         hex_id = object_id.toString()

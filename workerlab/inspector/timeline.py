@@ -170,6 +170,7 @@ class Timeline:
         self.dropped = 0
         self._seq = 0
         self._clock: Clock = SystemClock()
+        self._now_ms = self._clock.now_ms
         self._listeners: set[Listener] = set()
         self._fates: OrderedDict[str, tuple[Document, Document | None]] = OrderedDict()
         self._unsubscribe: Callable[[], None] | None = None
@@ -180,6 +181,7 @@ class Timeline:
         """Record the events of ``bus`` (instead of the bus attached before), timed by ``clock``."""
         self.detach()
         self._clock = clock
+        self._now_ms = clock.now_ms
         kinds = (*(kind for kind in ENTRY_OF if kind is not RequestServed), *FATE_OF, BatchDelivered)
         unsubscribe = bus.subscribe(self._on_event, *kinds)
         unsubscribe_requests = bus.subscribe(self._on_request, RequestServed)  # the busiest: its own path
@@ -221,14 +223,19 @@ class Timeline:
             return
         self._seq = seq = self._seq + 1
         target = event.target
-        row = (seq, self._clock.now_ms(), event.worker, event.method, target, event.status, event.duration_ms)
         entries = self._entries
-        entries.append(row)
+        entries.append(
+            (seq, self._now_ms(), event.worker, event.method, target, event.status, event.duration_ms)
+        )
         self.bytes_used += _REQUEST_BYTES + len(target)
-        if len(entries) > self._max_events or self.bytes_used > self._max_bytes:
+        if len(entries) > self._max_events:  # full, the usual state of a busy timeline: one falls off
+            oldest = entries.popleft()
+            self.bytes_used -= oldest.size_bytes if type(oldest) is Entry else _request_size(oldest)
+            self.dropped += 1
+        if self.bytes_used > self._max_bytes:
             self._trim()
         if self._listeners:
-            self._tell(Entry.of_request(row))
+            self._tell(Entry.of_request(entries[-1]))  # type: ignore[arg-type]
 
     def _on_batch(self, event: BatchDelivered) -> None:
         fates: dict[str, Document] = {}

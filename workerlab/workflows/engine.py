@@ -30,7 +30,7 @@ from typing import Any
 
 from ..bindings.results import JsObject
 from ..clock import Clock, utc_from_ms
-from ..context import BackgroundWork, ExecutionContext, current_context, current_env
+from ..context import BackgroundWork, ExecutionContext, current_context
 from ..events import EventBus
 from ..timers import Wakeup, run_on_clock
 from ..tracebacks import format_user_traceback
@@ -331,8 +331,7 @@ class WorkflowEngine:
         """``Cls(ctx, env).run(event, step)`` with the worker's env as the current one."""
         row = run.instance
         env = workflow.env_provider()
-        ctx = ExecutionContext(workflow.background_work, waits_for_work=False)
-        current_env.set(env)
+        ctx = ExecutionContext(workflow.background_work, waits_for_work=False, env=env)
         current_context.set(ctx)
         event = JsObject(
             payload=decode_value(row.params),
