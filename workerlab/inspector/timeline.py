@@ -230,7 +230,8 @@ class Timeline:
         self.bytes_used += _REQUEST_BYTES + len(target)
         if len(entries) > self._max_events:  # full, the usual state of a busy timeline: one falls off
             oldest = entries.popleft()
-            self.bytes_used -= oldest.size_bytes if type(oldest) is Entry else _request_size(oldest)
+            size = oldest.size_bytes if isinstance(oldest, Entry) else _REQUEST_BYTES + len(oldest[4])
+            self.bytes_used -= size
             self.dropped += 1
         if self.bytes_used > self._max_bytes:
             self._trim()
