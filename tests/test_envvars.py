@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 from dotenv import dotenv_values
 
-from workerlab import envvars
 from workerlab.envvars import read_dotenv
 from workerlab.errors import ConfigError
 
@@ -89,7 +88,7 @@ def test_a_complaint_of_another_shape_is_still_a_config_error(
         logging.getLogger("dotenv.main").warning("could not parse %s at %s", "it", "somewhere")
         return {}
 
-    monkeypatch.setattr(envvars, "dotenv_values", complaining)
+    monkeypatch.setattr("dotenv.dotenv_values", complaining)
     with pytest.raises(ConfigError, match=r"^\.dev\.vars: could not parse it at somewhere$"):
         read_dotenv(dotenv(tmp_path, "A=1\n"))
 

@@ -13,8 +13,6 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dotenv import dotenv_values
-
 from .config.files import display_path
 from .errors import ConfigError
 
@@ -94,6 +92,8 @@ def read_dotenv(path: Path) -> dict[str, str]:
     unparsed: list[logging.LogRecord] = []
     token = _unparsed.set(unparsed)
     try:
+        from dotenv import dotenv_values  # only when a file is there to read
+
         parsed = dotenv_values(stream=io.StringIO(text), interpolate=False)
     finally:
         _unparsed.reset(token)

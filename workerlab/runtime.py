@@ -91,7 +91,6 @@ class Runtime:
     async def open_bindings(self, stack: AsyncExitStack) -> None:
         """Fill ``env``: ``[vars]``, then ``.dev.vars`` and the session's extra vars, then each binding
         (a binding the session overrides is replaced by the override)."""
-        from .bindings.assets import AssetsBinding
         from .bindings.registry import BindingSite, kind_of
 
         site = BindingSite(self.name, self.config, self.session, stack, self.work, self.worker.module)
@@ -112,7 +111,7 @@ class Runtime:
                 values[spec.binding] = options.overrides[spec.binding]
                 continue
             value = await kind.open(spec, site)
-            if isinstance(value, AssetsBinding):
+            if kind.section == "assets":  # the server serves them before the worker
                 self.assets = value
             if spec.binding:
                 values[spec.binding] = value

@@ -11,12 +11,16 @@ dropped, so user code always gets these.
 from __future__ import annotations
 
 import importlib
-import importlib.abc
 import importlib.machinery
 import sys
 import types
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from importlib.abc import Loader as _FinderBase
+else:  # finders and loaders are duck-typed: importing importlib.abc costs a millisecond at start-up
+    _FinderBase = object
 
 #: The modules workerlab provides to user code, parents before their submodules.
 SDK_MODULE_NAMES: tuple[str, ...] = (
@@ -98,7 +102,7 @@ def sdk_module(name: str) -> types.ModuleType:
     return module
 
 
-class SdkModuleFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+class SdkModuleFinder(_FinderBase):
     """Finds and loads the modules of :data:`SDK_MODULE_NAMES`."""
 
     def find_spec(
