@@ -347,3 +347,42 @@ async def test_the_bindings_table_says_where_a_service_not_loaded_here_runs(
         "other",
         "process",
     ]
+
+
+def test_a_config_built_in_code_opens_its_bindings_in_a_fresh_process(tmp_path: Path) -> None:
+    """No config file was parsed, so no binding kind was looked up before the session opened."""
+    import subprocess
+
+    (tmp_path / "worker.py").write_text("async def on_fetch(request, env):\n    pass\n")
+    script = textwrap.dedent(
+        f"""
+        import asyncio
+        from pathlib import Path
+        from workerlab.bindings.kv import KVNamespace
+        from workerlab.bindings.queue import QueueProducer
+        from workerlab.config import WorkerConfig
+        from workerlab.session import Session, SessionOptions
+
+        async def main():
+            folder = Path({str(tmp_path)!r})
+            config = WorkerConfig(
+                path=folder / "wrangler.toml",
+                name="built",
+                main=folder / "worker.py",
+                bindings=(QueueProducer(binding="JOBS", queue="jobs"), KVNamespace(binding="CACHE", id="c")),
+            )
+            session = await Session.open([config], SessionOptions(persist_dir=folder / "state"))
+            try:
+                env = session.primary.env
+                await env.CACHE.put("k", "v")
+                await env.JOBS.send({{"n": 1}})
+                print(type(env.JOBS).__name__, await env.CACHE.get("k"))
+            finally:
+                await session.close()
+
+        asyncio.run(main())
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["QueueProducerBinding", "v"]

@@ -158,8 +158,13 @@ def kind(section: str) -> BindingKind:
 
 
 def kind_of(spec: object) -> BindingKind:
-    """The kind a spec belongs to (its kind was imported to parse it)."""
-    for candidate in _kinds.values():
-        if isinstance(spec, candidate.spec):
-            return candidate
+    """The kind a spec belongs to: one already imported (to parse the config), else any (a config
+    built in code never went through the parser)."""
+    for loaded_only in (True, False):
+        if not loaded_only:
+            for section, _module in SECTIONS:
+                kind(section)
+        for candidate in _kinds.values():
+            if isinstance(spec, candidate.spec):
+                return candidate
     raise LookupError(f"no binding kind for {type(spec).__name__}")
