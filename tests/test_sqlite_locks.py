@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -11,6 +12,7 @@ from pathlib import Path
 from workerlab.bindings.kv import KVNamespace, open_kv
 from workerlab.clock import FakeClock
 from workerlab.queues.store import QueueStore
+from workerlab.sqlite_connections import LockWait, connect
 
 
 @contextmanager
@@ -62,3 +64,42 @@ async def test_a_queue_send_waits_off_the_loop_while_another_process_holds_the_s
         assert store.count("jobs") == 1
     finally:
         store.close()
+
+
+async def test_work_that_finds_the_database_free_runs_on_the_loop_while_other_work_waits(
+    tmp_path: Path,
+) -> None:
+    """Waiting is per piece of work: one that found the lock held does not send the ones after it
+    to the thread (a lease heartbeat holding the lock a moment would otherwise slow every write)."""
+    path = tmp_path / "db.sqlite3"
+    connection = connect(path, wait_for_locks=False)
+    gate = LockWait(connection, lambda: connect(path))
+    loop_thread = threading.get_ident()
+    release, waiting_in_thread = threading.Event(), threading.Event()
+    ran_in: dict[str, int] = {}
+
+    def first() -> str:
+        ran_in["first"] = threading.get_ident()
+        if threading.get_ident() == loop_thread:
+            with held(path):
+                connection.execute("BEGIN IMMEDIATE")  # refused: the other connection holds the lock
+        waiting_in_thread.set()
+        release.wait(timeout=10)
+        return "first"
+
+    def second() -> str:
+        ran_in["second"] = threading.get_ident()
+        return "second"
+
+    try:
+        waiting = asyncio.create_task(gate.run(first))
+        assert await asyncio.to_thread(waiting_in_thread.wait, 10)
+        assert not waiting.done() and ran_in["first"] != loop_thread
+        assert await gate.run(second) == "second"
+        assert ran_in["second"] == loop_thread  # not queued behind the waiting work
+        release.set()
+        assert await waiting == "first"
+    finally:
+        release.set()
+        gate.close()
+        connection.close()

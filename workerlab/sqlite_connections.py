@@ -67,12 +67,12 @@ class LockWait:
 
     The work runs on the loop at once. If SQLite answers that another process holds the database,
     it runs again in a thread, on a second connection of its own that waits up to
-    ``BUSY_TIMEOUT_MS`` for the lock (later work queues behind it, asynchronously), while the loop's
-    connection stays free for reads. Work reaches the connection it must use through
-    :attr:`connection`. It must do nothing before its first statement that it cannot do twice: a
-    locked database refuses the first write (``BEGIN IMMEDIATE`` or a lone statement) before
-    anything changed. ``open_waiting`` makes the thread's connection (None: an in-memory database,
-    which no other process can hold).
+    ``BUSY_TIMEOUT_MS`` for the lock (other work that finds the database locked queues behind it,
+    asynchronously), while the loop's connection stays free: the next work tries it first. Work
+    reaches the connection it must use through :attr:`connection`. It must do nothing before its
+    first statement that it cannot do twice: a locked database refuses the first write (``BEGIN
+    IMMEDIATE`` or a lone statement) before anything changed. ``open_waiting`` makes the thread's
+    connection (None: an in-memory database, which no other process can hold).
     """
 
     def __init__(
@@ -87,7 +87,6 @@ class LockWait:
         self._thread = threading.local()
         self.lock = lock or threading.RLock()
         self._queue: asyncio.Lock | None = None
-        self._waiting = 0
 
     @property
     def connection(self) -> sqlite3.Connection:
@@ -95,21 +94,18 @@ class LockWait:
         return getattr(self._thread, "connection", None) or self._connection
 
     async def run(self, work: Callable[[], T]) -> T:
-        if not self._waiting or self._open_waiting is None:
-            try:
-                with self.lock:
-                    return work()
-            except sqlite3.OperationalError as error:
-                if not is_locked(error) or self._open_waiting is None:
-                    raise
+        try:
+            with self.lock:
+                return work()
+        except sqlite3.OperationalError as error:
+            if not is_locked(error) or self._open_waiting is None:
+                raise
+        # Only this work waits: the next tries the loop's connection again (work of other tasks
+        # may commit first; work of one task stays in order, as each awaits the one before).
         if self._queue is None:
             self._queue = asyncio.Lock()
-        self._waiting += 1
-        try:
-            async with self._queue:
-                return await asyncio.to_thread(self._patiently, work)
-        finally:
-            self._waiting -= 1
+        async with self._queue:
+            return await asyncio.to_thread(self._patiently, work)
 
     def _patiently(self, work: Callable[[], T]) -> T:
         if self._waiting_connection is None:
