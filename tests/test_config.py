@@ -215,9 +215,36 @@ def test_consumer_limits_are_inclusive(project: Path) -> None:
     assert isinstance(low.max_batch_timeout_s, float)
 
 
-def test_http_pull_consumer_is_not_a_worker_consumer(project: Path) -> None:
-    config = load_toml(project, MINIMAL + '[[queues.consumers]]\nqueue = "q"\ntype = "http_pull"\n')
-    assert config.consumers == ()
+def test_http_pull_consumer_keeps_its_settings(project: Path) -> None:
+    config = load_toml(
+        project,
+        MINIMAL + '[[queues.consumers]]\nqueue = "q"\ntype = "http_pull"\nvisibility_timeout_ms = 5000\n'
+        "message_retention_period = 3600\nmax_retries = 2\n",
+    )
+    assert config.consumers == (
+        QueueConsumer(
+            queue="q",
+            type="http_pull",
+            visibility_timeout_ms=5000,
+            message_retention_period_s=3600,
+            max_retries=2,
+        ),
+    )
+
+
+def test_consumer_retention_and_visibility_default_to_cloudflares(project: Path) -> None:
+    [consumer] = load_toml(project, MINIMAL + '[[queues.consumers]]\nqueue = "q"\n').consumers
+    assert consumer.type == "worker"
+    assert consumer.message_retention_period_s == limits.DEFAULT_MESSAGE_RETENTION_PERIOD_S
+    assert consumer.visibility_timeout_ms == limits.DEFAULT_VISIBILITY_TIMEOUT_MS
+
+
+@pytest.mark.parametrize("seconds", [59, 1_209_601, 1.5])
+def test_message_retention_period_out_of_range_is_an_error(project: Path, seconds: object) -> None:
+    with pytest.raises(ConfigError, match=r"queues\.consumers\[0\]\.message_retention_period"):
+        load_toml(
+            project, MINIMAL + f'[[queues.consumers]]\nqueue = "q"\nmessage_retention_period = {seconds}\n'
+        )
 
 
 def test_toml_date_value_for_compatibility_date(project: Path) -> None:

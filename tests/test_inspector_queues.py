@@ -23,7 +23,7 @@ async def test_every_queue_with_its_counts_and_relations(tmp_path: Path) -> None
     async with inspected(tmp_path) as shop:
         jobs, dlq = (await shop.get("queues"))["queues"]
         assert (jobs["name"], dlq["name"]) == ("jobs", "jobs-dlq")
-        assert jobs["consumer"] == {"worker": "shop", "max_retries": 1}
+        assert jobs["consumer"] == {"worker": "shop", "max_retries": 1, "type": "worker"}
         assert jobs["dead_letter_queue"] == "jobs-dlq" and dlq["dead_letter_of"] == ["jobs"]
         assert jobs["producers"] == [{"worker": "shop", "binding": "JOBS"}]
         assert dlq["consumer"] is None

@@ -122,3 +122,16 @@ async def test_a_producers_delivery_delay_delays_its_messages_unless_they_name_o
         assert got(worker) == ["no delay", "default delay", "batch default"]
     finally:
         await worker.close()
+
+
+async def test_the_retention_period_comes_from_the_config_file(tmp_path: Path) -> None:
+    write_project(tmp_path, CONFIG + f"message_retention_period = {MINUTE_S}\n", WORKER)
+    worker = await Worker.start(tmp_path / "wrangler.toml")
+    try:
+        await worker.env.JOBS.send("too late", delaySeconds=MINUTE_S + 1)
+        await worker.env.JOBS.send("in time", delaySeconds=MINUTE_S - 1)
+        await worker.drain()
+        assert got(worker) == ["in time"]
+        assert [m.body for m in worker.queues["jobs"].pending] == []
+    finally:
+        await worker.close()

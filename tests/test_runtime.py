@@ -59,3 +59,23 @@ async def test_a_module_without_any_handler_is_warned_about(
         worker = await Worker.start(tmp_path / "wrangler.toml")
     await worker.close()
     assert "worker.py defines no handler" in caplog.text
+
+
+async def test_an_http_pull_consumer_needs_no_queue_handler(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    (tmp_path / "wrangler.toml").write_text(CONSUMER + 'type = "http_pull"\n')
+    (tmp_path / "worker.py").write_text(
+        "from workers import Response\nasync def fetch(request, env):\n    await env.JOBS.send(1)\n"
+        "    return Response('sent')\n"
+    )
+    with caplog.at_level(logging.WARNING, logger="workerlab"):
+        worker = await Worker.start(tmp_path / "wrangler.toml")
+    try:
+        assert "has no queue handler" not in caplog.text  # clients pull its messages over HTTP
+        await worker.fetch("/")
+        await worker.drain()
+        await worker.advance(60)
+        assert [m.body for m in worker.queues["jobs"].pending] == [1]  # kept for a pull, never pushed
+    finally:
+        await worker.close()

@@ -126,8 +126,8 @@ class Session:
                 self.timers.add(CronScheduler(runtime.config.crons, self.clock, runtime.scheduled))
         for runtime in self.workers.values():
             await runtime.open_bindings(self._stack)
-        if self._consumers:
-            self.timers.add(self.queue_broker())
+        if any(consumer.type == "worker" for consumer, _ in self._consumers.values()):
+            self.timers.add(self.queue_broker())  # pull consumers are served on request, not on time
 
     def _collect_consumers(self) -> None:
         """One consumer per queue across every loaded worker; a worker without a queue handler keeps
@@ -143,16 +143,17 @@ class Session:
                         f"one consumer across the loaded workers, found a second ({other} consumes it too)"
                     )
                 owners[consumer.queue] = str(runtime.config.path)
-            if consumers and "queue" not in runtime.worker.invokers:
+            pushed = [c for c in consumers if c.type == "worker"]
+            if pushed and "queue" not in runtime.worker.invokers:
                 # Delivering would only fail every message into its dead-letter queue (or drop it).
                 logger.warning(
                     "%s has no queue handler, so the consumers of %s are not started; their messages are "
                     "kept until it has one (a Default class with async def queue(self, batch), or a "
                     "function queue(batch, env, ctx))",
                     runtime.worker.path,
-                    ", ".join(f'"{c.queue}"' for c in consumers),
+                    ", ".join(f'"{c.queue}"' for c in pushed),
                 )
-                continue
+                consumers = tuple(c for c in consumers if c.type != "worker")  # pull ones still serve
             for consumer in consumers:
                 self._consumers[consumer.queue] = (consumer, runtime)
 

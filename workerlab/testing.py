@@ -193,7 +193,7 @@ class Worker:
                 "wrap a single body in a list"
             )
         self.runtime.worker.invoker("queue")  # no queue handler: a clear error, not an outcome
-        consumers = [consumer.queue for consumer in self.runtime.config.consumers]
+        consumers = [c.queue for c in self.runtime.config.consumers if c.type == "worker"]
         if queue_name not in consumers:
             logger.warning(
                 'worker.queue(): no consumer of queue "%s" in %s (consumed queues: %s)',

@@ -49,7 +49,7 @@ _TOP_LEVEL_ONLY_KEYS = keys(
 )
 _CONSUMER_KEYS = keys(
     """queue max_batch_size max_batch_timeout max_retries retry_delay dead_letter_queue
-    max_concurrency type visibility_timeout_ms"""
+    max_concurrency type visibility_timeout_ms message_retention_period"""
 )
 _MIGRATION_KEYS = keys(
     "tag new_classes new_sqlite_classes renamed_classes deleted_classes transferred_classes"
@@ -67,6 +67,10 @@ _CONSUMER_NUMBERS = (
      limits.DEFAULT_RETRY_DELAY_S, True),
     ("max_concurrency", "max_concurrency", limits.MIN_MAX_CONCURRENCY, limits.MAX_MAX_CONCURRENCY,
      limits.DEFAULT_MAX_CONCURRENCY, True),
+    ("visibility_timeout_ms", "visibility_timeout_ms", 0, limits.MAX_VISIBILITY_TIMEOUT_MS,
+     limits.DEFAULT_VISIBILITY_TIMEOUT_MS, True),
+    ("message_retention_period", "message_retention_period_s", limits.MIN_MESSAGE_RETENTION_PERIOD_S,
+     limits.MAX_MESSAGE_RETENTION_PERIOD_S, limits.DEFAULT_MESSAGE_RETENTION_PERIOD_S, True),
 )  # fmt: skip
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
@@ -295,10 +299,10 @@ def _consumers(src: ConfigSource, value: Any, key: str) -> tuple[QueueConsumer, 
             field: src.number(item, name, item_key, low, high, default, whole=whole)
             for name, field, low, high, default, whole in _CONSUMER_NUMBERS
         }
-        consumer = QueueConsumer(queue=queue, dead_letter_queue=dead_letter_queue, **numbers)
-        # An HTTP pull consumer is not this worker: its messages wait to be pulled, as unconsumed.
-        if kind == "worker":
-            consumers.append(consumer)
+        # An HTTP pull consumer ("http_pull") is kept for its settings; nothing is pushed to it.
+        consumers.append(
+            QueueConsumer(queue=queue, dead_letter_queue=dead_letter_queue, type=kind, **numbers)
+        )
     return tuple(consumers)
 
 

@@ -82,7 +82,11 @@ def _topology(session: Session, store: QueueStore | None) -> dict[str, dict[str,
             entry(name)
         for consumer in runtime.config.consumers:
             found = entry(consumer.queue)
-            found["consumer"] = {"worker": runtime.name, "max_retries": consumer.max_retries}
+            found["consumer"] = {
+                "worker": runtime.name,
+                "max_retries": consumer.max_retries,
+                "type": consumer.type,
+            }
             if consumer.dead_letter_queue:
                 found["dead_letter_queue"] = consumer.dead_letter_queue
                 entry(consumer.dead_letter_queue)["dead_letter_of"].append(consumer.queue)

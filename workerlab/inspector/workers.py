@@ -44,6 +44,7 @@ def worker_document(runtime: Runtime, *, primary: bool, overridden: frozenset[st
                 "retry_delay_s": consumer.retry_delay_s,
                 "dead_letter_queue": consumer.dead_letter_queue,
                 "max_concurrency": consumer.max_concurrency,
+                "type": consumer.type,
             }
             for consumer in config.consumers
         ],
