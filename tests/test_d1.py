@@ -158,8 +158,10 @@ async def test_transaction_statements_are_refused(db: D1DatabaseBinding) -> None
 
 
 async def test_attach_is_refused(db: D1DatabaseBinding, tmp_path: Path) -> None:
-    with pytest.raises(D1Error, match="ATTACH"):
+    with pytest.raises(D1Error, match="ATTACH statements are not allowed") as refused:
         await db.prepare("ATTACH DATABASE ? AS other").bind(str(tmp_path / "x.db")).run()
+    assert "bind each database it needs" in str(refused.value) and "batch" not in str(refused.value)
+    assert not (tmp_path / "x.db").exists()
 
 
 # --- batch ------------------------------------------------------------------------------

@@ -47,11 +47,14 @@ _SQLITE_TRANSACTION = 22
 _SQLITE_ATTACH = 24
 _SQLITE_DETACH = 25
 _SQLITE_SAVEPOINT = 32
+_IN_BATCH = "use db.batch([...]) to run statements in one transaction"
+_ONE_FILE = "a D1 database cannot reach other database files: bind each database it needs instead"
+#: What each refused kind of statement is called, and what to do instead.
 _REFUSED = {
-    _SQLITE_TRANSACTION: "BEGIN / COMMIT / ROLLBACK",
-    _SQLITE_SAVEPOINT: "SAVEPOINT / RELEASE",
-    _SQLITE_ATTACH: "ATTACH",
-    _SQLITE_DETACH: "DETACH",
+    _SQLITE_TRANSACTION: ("BEGIN / COMMIT / ROLLBACK", _IN_BATCH),
+    _SQLITE_SAVEPOINT: ("SAVEPOINT / RELEASE", _IN_BATCH),
+    _SQLITE_ATTACH: ("ATTACH", _ONE_FILE),
+    _SQLITE_DETACH: ("DETACH", _ONE_FILE),
 }
 
 logger = logging.getLogger("workerlab")
@@ -102,7 +105,7 @@ class SQLRunner:
     def __init__(self, db: Database) -> None:
         self.db = db
         self._user_sql = False
-        self._refused: str | None = None
+        self._refused: tuple[str, str] | None = None
         with db.lock:
             self._page_size = db.conn.execute("PRAGMA page_size").fetchone()[0]
             db.on_connect(lambda conn: conn.set_authorizer(self._authorize))
@@ -153,9 +156,9 @@ class SQLRunner:
     def error(self, e: BaseException) -> D1Error:
         """D1's error for a SQLite failure: ``D1_ERROR: <SQLite's message>: <SQLite's code>``."""
         if self._refused is not None:
+            statements, instead = self._refused
             return D1Error(
-                f"D1_ERROR: {self._refused} statements are not allowed in D1 ({e}); "
-                f"use db.batch([...]) to run statements in one transaction: SQLITE_AUTH"
+                f"D1_ERROR: {statements} statements are not allowed in D1 ({e}); {instead}: SQLITE_AUTH"
             )
         if isinstance(e, OverflowError):
             return D1TypeError(f"D1_TYPE_ERROR: {e} (D1 stores integers in 64 bits)")
