@@ -17,6 +17,7 @@ from workerlab.bindings.queue import QueueProducer
 from workerlab.bindings.r2 import R2Bucket
 from workerlab.config import (
     QueueConsumer,
+    Var,
     WorkerConfig,
     default_persist_dir,
     discover_config,
@@ -919,3 +920,31 @@ def test_default_persist_dir(project: Path) -> None:
     write(project, "sub/wrangler.toml", MINIMAL)
     config = load_config(project / "sub" / "wrangler.toml")
     assert default_persist_dir(config) == project / "sub" / ".workerlab" / "state"
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "where"),
+    [
+        (
+            "wrangler.toml",
+            b'name = "w"\nmain = "worker.py"\n[vars]\nA = "caf\xe9"\n',
+            "TOML at line 4, column 9",
+        ),
+        ("wrangler.json", b'{"name": "w",\n  "main": "\xff"}', "JSON at line 2, column 12"),
+    ],
+)
+def test_a_file_that_is_not_utf8_names_the_line_and_column(
+    project: Path, name: str, data: bytes, where: str
+) -> None:
+    (project / name).write_bytes(data)
+    with pytest.raises(ConfigError) as raised:
+        load_config(project / name)
+    assert str(raised.value).startswith(f"{name}: invalid {where}: the file must be UTF-8, but byte 0x")
+
+
+def test_a_utf8_byte_order_mark_is_allowed(project: Path) -> None:
+    (project / "wrangler.toml").write_bytes(
+        b"\xef\xbb\xbf" + MINIMAL.encode() + b'[vars]\nA = "caf\xc3\xa9"\n'
+    )
+    config = load_config(project / "wrangler.toml")
+    assert [(v.binding, v.value) for v in config.bindings_of(Var)] == [("A", "café")]

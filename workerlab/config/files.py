@@ -27,6 +27,22 @@ def parse_error(display: str, fmt: str, text: str, line: int, column: int | None
     return ConfigError(f"{display}: invalid {fmt} at {where}: {reason}; found {shown}")
 
 
+def read_text(path: Path, display: str, fmt: str) -> str:
+    """The text of a config file, which must be UTF-8 (a leading byte-order mark is allowed)."""
+    data = path.read_bytes()
+    data = data.removeprefix(b"\xef\xbb\xbf")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        before = data[: exc.start]
+        line_start = before.rfind(b"\n") + 1
+        line = before.count(b"\n") + 1
+        column = len(before[line_start:].decode("utf-8", "replace")) + 1
+        text = data.decode("utf-8", "replace")
+        reason = f"the file must be UTF-8, but byte 0x{data[exc.start]:02x} is not (save it as UTF-8)"
+        raise parse_error(display, fmt, text, line, column, reason) from None
+
+
 def parse_toml(text: str, display: str) -> dict[str, Any]:
     try:
         return tomllib.loads(text)

@@ -18,7 +18,7 @@ from typing import Any
 
 from .. import limits
 from ..errors import ConfigError
-from .files import display_path, parse_json, parse_toml
+from .files import display_path, parse_json, parse_toml, read_text
 from .schema import BindingSpec, Migration, QueueConsumer, Var, WorkerConfig
 from .source import MISSING, ConfigSource, join, keys
 
@@ -112,10 +112,10 @@ def load_config(
     if fmt is None:
         raise ConfigError(f"{display}: config file must end in .toml, .json or .jsonc, found {path.suffix!r}")
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        text = read_text(path, display, fmt)
     except FileNotFoundError:
         raise ConfigError(f"{display}: config file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except OSError as exc:
         raise ConfigError(f"{display}: cannot read the config file: {exc}") from None
     src = ConfigSource(path.absolute(), display, fmt)
     raw = parse_toml(text, display) if fmt == "TOML" else parse_json(text, display)
