@@ -15,7 +15,6 @@ from workerlab import limits
 from workerlab.config import QueueConsumer
 from workerlab.queues import admin
 from workerlab.queues.inspector import summarize
-from workerlab.queues_api import guard
 
 START_MS = 1_767_225_600_000  # the fake clock's start, 2026-01-01T00:00:00Z
 
@@ -452,12 +451,11 @@ async def test_a_request_from_another_sites_page_is_refused(api: Api) -> None:
 async def test_request_size_limits_answer_with_cloudflares_statuses(
     api: Api, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    long_url = queue_url("jobs", "pull") + "?" + "q" * guard.MAX_URL_BYTES
+    long_url = queue_url("jobs", "pull") + "?" + "q" * limits.MAX_URL_BYTES
     assert (await api.client.post(long_url, json={})).status_code == 414
-    big_headers = {f"x-filler-{i}": "v" * 8_000 for i in range(guard.MAX_HEADER_BYTES // 8_000 + 1)}
+    big_headers = {f"x-filler-{i}": "v" * 8_000 for i in range(limits.MAX_HEADER_BYTES // 8_000 + 1)}
     assert (await api.client.post(queue_url("jobs", "pull"), json={}, headers=big_headers)).status_code == 431
-    monkeypatch.setattr(guard, "MAX_BODY_BYTES", 1_000)
-    monkeypatch.setattr("workerlab.queues_api.app.MAX_BODY_BYTES", 1_000)
+    monkeypatch.setattr(limits, "MAX_BODY_BYTES", 1_000)
     response = await api.post(queue_url("jobs"), {"body": "x" * 2_000})
     assert response.status_code == 413
     assert "more than 1000 bytes" in response.json()["errors"][0]["message"]

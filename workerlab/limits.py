@@ -101,3 +101,12 @@ R2_MAX_DELETE_KEYS = 1000
 
 #: How long shutdown waits for pending waitUntil work (Cloudflare: 30 s after the response).
 WAIT_UNTIL_GRACE_S = 30.0
+
+# --- Incoming requests --------------------------------------------------------------
+
+#: Longest URL, path and query (Cloudflare Workers request limits: 16 KB; answered with 414).
+MAX_URL_BYTES = 16 * 1024
+#: Largest request headers in all (Cloudflare Workers request limits: 128 KB; answered with 431).
+MAX_HEADER_BYTES = 128 * 1024
+#: Largest request body (Cloudflare: 100 MB on the Free and Pro plans; answered with 413).
+MAX_BODY_BYTES = 100 * 1000 * 1000

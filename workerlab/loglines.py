@@ -27,6 +27,9 @@ from .tracebacks import format_user_traceback
 
 logger = logging.getLogger("workerlab")
 
+#: Longest path and query a request line shows whole (a longer one is cut, saying how long it was).
+MAX_LOGGED_TARGET = 200
+
 #: "200 OK" and the like, for the per-request line.
 _STATUS_LINES = {status.value: f"{status.value} {status.phrase}" for status in HTTPStatus}
 
@@ -56,7 +59,10 @@ class LogLines:
         if not logger.isEnabledFor(logging.INFO):
             return
         status = _STATUS_LINES.get(event.status) or str(event.status)
-        line = f"{event.method} {event.target} {status} ({round(event.duration_ms)}ms)"
+        target = event.target
+        if len(target) > MAX_LOGGED_TARGET:
+            target = f"{target[:MAX_LOGGED_TARGET]}... ({len(target)} characters)"
+        line = f"{event.method} {target} {status} ({round(event.duration_ms)}ms)"
         if self._request_log is not None:
             self._request_log(line)
         else:

@@ -13,12 +13,14 @@ from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
+from . import limits
 from .compat.cf import ScopeCf
 from .compat.request import Request
 from .compat.response import Response
 from .dev_registry import RPC_PATH_PREFIX, TOKEN_HEADER
 from .errors import HandlerNotFoundError
 from .events import RequestServed
+from .request_limits import Refusal, read_body, refusal
 from .tracebacks import format_user_traceback
 
 if TYPE_CHECKING:
@@ -88,17 +90,20 @@ class WorkerApp:
             # The caller logs an RPC line; workerlab's own apps (the inspector) are not the worker's.
             if runtime is None or path.startswith(RPC_PATH_PREFIX) or self._mounted(path):
                 return
+        elif (refused := refusal(scope)) is not None:
+            status = await _send_refusal(refused, scope, send)
         elif runtime.assets is not None and (served := _serve_asset(runtime, scope)) is not None:
             status = await _send_workers_response(served, send)
         else:
             # The hot path, kept inline: every request of the worker goes through here.
             message = await receive()
             body: bytes = message.get("body", b"")
-            if message.get("more_body", False):
-                body = await _read_rest(body, receive)
-            request = _request(scope, body)
             try:
-                result = await runtime.fetch(request)
+                if message.get("more_body", False) or len(body) > limits.MAX_BODY_BYTES:
+                    body = await read_body(message, receive)
+                result = await runtime.fetch(_request(scope, body))
+            except Refusal as too_large:
+                status = await _send_refusal(too_large, scope, send)
             except Exception as error:
                 if self.raise_errors:
                     raise
@@ -146,9 +151,13 @@ class WorkerApp:
         if path == TEST_SCHEDULED_PATH and self.test_scheduled:
             return await self._scheduled(runtime, scope, send, dunder=True)
         # Any other /cdn-cgi/ path belongs to the worker.
-        request = _request(scope, await _read_body(receive))
         try:
-            result = await runtime.fetch(request)
+            refused = refusal(scope)
+            if refused is not None:
+                raise refused
+            result = await runtime.fetch(_request(scope, await _read_body(receive)))
+        except Refusal as too_large:
+            return await _send_refusal(too_large, scope, send)
         except Exception as error:
             if self.raise_errors:
                 raise
@@ -184,7 +193,11 @@ class WorkerApp:
         target = runtime.session.loaded_worker(name)
         if target is None:
             return await _send_text(send, 404, f"No worker named {name!r} runs in this process\n")
-        answer = await serve_call(target, await _read_body(receive))
+        try:
+            data = await _read_body(receive)
+        except Refusal as too_large:
+            return await _send_refusal(too_large, scope, send)
+        answer = await serve_call(target, data)
         return await _send_bytes(send, 200, answer, b"application/octet-stream")
 
     async def _scheduled(self, runtime: Runtime, scope: Scope, send: Send, *, dunder: bool) -> int:
@@ -243,20 +256,13 @@ def _url(scope: Scope) -> str:
 
 
 async def _read_body(receive: Receive) -> bytes:
-    message = await receive()
-    body: bytes = message.get("body", b"")
-    if message.get("more_body", False):
-        return await _read_rest(body, receive)
-    return body
+    """A request's body; :class:`~workerlab.request_limits.Refusal` when it is too large."""
+    return await read_body(await receive(), receive)
 
 
-async def _read_rest(first: bytes, receive: Receive) -> bytes:
-    chunks = [first]
-    message: Message = {"more_body": True}
-    while message.get("more_body", False):
-        message = await receive()
-        chunks.append(message.get("body", b""))
-    return b"".join(chunks)
+async def _send_refusal(refused: Refusal, scope: Scope, send: Send) -> int:
+    """Cloudflare's answer to a request over its size limits (the worker never sees it)."""
+    return await _send_error(scope, send, refused.status, refused.title, refused.detail)
 
 
 async def _send_workers_response(response: Response, send: Send) -> int:

@@ -27,6 +27,7 @@ from ..events import MessageDeadLettered, MessageDropped
 from ..queues import pull as pulling
 from ..queues.broker import stored_record
 from ..queues.metrics import queue_metrics
+from ..request_limits import Refusal, read_body
 from .errors import (
     CODE_DELIVERY_PAUSED,
     CODE_MESSAGE_TOO_LARGE,
@@ -38,7 +39,7 @@ from .errors import (
     error_envelope,
     invalid,
 )
-from .guard import MAX_BODY_BYTES, body_too_large, check_request
+from .guard import api_error, check_request
 from .shapes import ack_lists, parse_json_object, publish_batch, publish_message, pull_options, pulled_json
 
 if TYPE_CHECKING:
@@ -98,18 +99,10 @@ def _route(scope: Scope) -> tuple[Handler, str]:
 
 
 async def _read_body(receive: Receive) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
-    more = True
-    while more:
-        message = await receive()
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            raise body_too_large(size)
-        chunks.append(chunk)
-        more = message.get("more_body", False)
-    return b"".join(chunks)
+    try:
+        return await read_body(await receive(), receive)
+    except Refusal as refused:
+        raise api_error(refused) from None
 
 
 # --- the routes -----------------------------------------------------------------------------
