@@ -8,7 +8,6 @@ Cloudflare sends, with what was found and the limit it broke.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, MutableMapping
-from itertools import chain
 from typing import Any
 
 from . import limits
@@ -28,8 +27,7 @@ class Refusal(Exception):
 
 def refusal(scope: MutableMapping[str, Any]) -> Refusal | None:
     """The refusal of a request whose URL or headers are over the limits (None: within them)."""
-    target = scope.get("raw_path") or scope["path"].encode()
-    url_bytes = len(target) + len(scope.get("query_string") or b"")
+    url_bytes = len(scope.get("raw_path") or scope["path"].encode()) + len(scope.get("query_string") or b"")
     if url_bytes > limits.MAX_URL_BYTES:
         return Refusal(
             414,
@@ -37,7 +35,7 @@ def refusal(scope: MutableMapping[str, Any]) -> Refusal | None:
             f"The URL is {url_bytes} bytes; Cloudflare accepts at most {limits.MAX_URL_BYTES} "
             "(MAX_URL_BYTES)",
         )
-    header_bytes = sum(map(len, chain.from_iterable(scope["headers"])))
+    header_bytes = sum([len(name) + len(value) for name, value in scope["headers"]])
     if header_bytes > limits.MAX_HEADER_BYTES:
         return Refusal(
             431,
