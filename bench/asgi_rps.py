@@ -11,16 +11,14 @@ from __future__ import annotations
 
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import textwrap
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import start_dev, stop
-from fetch_rps import CONNECTIONS, DURATION_S, ROUNDS, free_port, run_httpx, run_wrk
+from fetch_rps import CONNECTIONS, DURATION_S, ROUNDS, run_httpx, run_wrk, start_bare
 
 #: Launches of `workerlab dev` timed to `Ready on`; the median is reported.
 STARTUP_RUNS = 5
@@ -63,44 +61,6 @@ def write_project(folder: Path) -> Path:
     return config
 
 
-def start_bare_fastapi(folder: Path) -> tuple[subprocess.Popen[bytes], str]:
-    """The app under uvicorn with the settings `workerlab dev` uses (as fetch_rps.py's bare server)."""
-    import socket
-
-    port = free_port()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "app:app",
-            "--port",
-            str(port),
-            "--loop",
-            "uvloop",
-            "--http",
-            "httptools",
-            "--no-access-log",
-            "--no-proxy-headers",
-            "--no-server-header",
-            "--log-level",
-            "warning",
-            "--app-dir",
-            str(folder),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return process, f"http://127.0.0.1:{port}"
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError("bare uvicorn did not start")
-
-
 def main() -> None:
     client = "wrk" if shutil.which("wrk") else "httpx"
     measure = run_wrk if client == "wrk" else run_httpx
@@ -112,7 +72,7 @@ def main() -> None:
             process, _url, seconds = start_dev(config, folder / f"startup-{index}")
             stop(process)
             startups.append(seconds)
-        bare, bare_url = start_bare_fastapi(folder / "worker")
+        bare, bare_url = start_bare(folder / "worker", "app:app")
         dev, dev_url, _ = start_dev(config, folder / "state")
         try:
             measure(bare_url)  # warm-up

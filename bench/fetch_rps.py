@@ -50,15 +50,19 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_bare(folder: Path) -> tuple[subprocess.Popen[bytes], str]:
-    (folder / "bare_app.py").write_text(BARE_APP)
+def start_bare(folder: Path, app: str | None = None) -> tuple[subprocess.Popen[bytes], str]:
+    """``app`` ("module:attribute" in ``folder``; by default a bare hello app written there) under
+    uvicorn with the settings `workerlab dev` uses, so that a ratio measures workerlab alone."""
+    if app is None:
+        (folder / "bare_app.py").write_text(BARE_APP)
+        app = "bare_app:app"
     port = free_port()
     process = subprocess.Popen(
         [
             sys.executable,
             "-m",
             "uvicorn",
-            "bare_app:app",
+            app,
             "--port",
             str(port),
             "--loop",
