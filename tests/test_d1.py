@@ -164,6 +164,15 @@ async def test_attach_is_refused(db: D1DatabaseBinding, tmp_path: Path) -> None:
     assert not (tmp_path / "x.db").exists()
 
 
+@pytest.mark.parametrize("sql", ["VACUUM", "vacuum INTO '{path}'"])
+async def test_vacuum_is_refused_as_vacuum(db: D1DatabaseBinding, tmp_path: Path, sql: str) -> None:
+    with pytest.raises(
+        D1Error, match=r"^D1_ERROR: VACUUM statements are not allowed in D1 .*manages the space"
+    ):
+        await db.prepare(sql.format(path=tmp_path / "copy.db")).run()
+    assert not (tmp_path / "copy.db").exists()
+
+
 # --- batch ------------------------------------------------------------------------------
 
 

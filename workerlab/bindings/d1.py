@@ -49,6 +49,7 @@ _SQLITE_DETACH = 25
 _SQLITE_SAVEPOINT = 32
 _IN_BATCH = "use db.batch([...]) to run statements in one transaction"
 _ONE_FILE = "a D1 database cannot reach other database files: bind each database it needs instead"
+_VACUUM = "D1 manages the space of its databases itself (export a copy with wrangler d1 export)"
 #: What each refused kind of statement is called, and what to do instead.
 _REFUSED = {
     _SQLITE_TRANSACTION: ("BEGIN / COMMIT / ROLLBACK", _IN_BATCH),
@@ -130,7 +131,7 @@ class SQLRunner:
         except (sqlite3.Error, OverflowError) as e:
             if is_locked(e):
                 raise  # another process holds the database: the caller waits for it off the loop
-            raise self.error(e) from None
+            raise self.error(e, sql) from None
         finally:
             self._user_sql = False
         duration_ms = (time.perf_counter() - started) * 1000
@@ -153,10 +154,12 @@ class SQLRunner:
         )
         return StatementResult(columns, rows, meta)
 
-    def error(self, e: BaseException) -> D1Error:
+    def error(self, e: BaseException, sql: str = "") -> D1Error:
         """D1's error for a SQLite failure: ``D1_ERROR: <SQLite's message>: <SQLite's code>``."""
         if self._refused is not None:
             statements, instead = self._refused
+            if sql.lstrip().upper().startswith("VACUUM"):  # SQLite attaches a database to vacuum
+                statements, instead = "VACUUM", _VACUUM
             return D1Error(
                 f"D1_ERROR: {statements} statements are not allowed in D1 ({e}); {instead}: SQLITE_AUTH"
             )
