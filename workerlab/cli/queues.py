@@ -1,20 +1,24 @@
 """`workerlab queues`: what the local queues hold, and pause / resume / purge / redrive.
 
 Every command acts on the store in the persist directory, so it works while `workerlab dev`
-runs on the same directory (which sees a change within its poll interval).
+runs on the same directory (which sees a change within its poll interval). With ``--url`` it acts
+on a running `workerlab dev` through its inspector API instead (:mod:`.queues_remote`), and
+prints the same.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
-from . import main
+from . import main, queues_remote
 from .common import config_option, env_option, format_rows, load_for_command, persist_option, user_errors
 
 if TYPE_CHECKING:
@@ -28,6 +32,14 @@ _limit_option = click.option(
     "--limit", type=click.IntRange(0), default=20, show_default=True, help="Messages to list per kind."
 )
 _json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
+_url_option = click.option(
+    "--url",
+    metavar="URL",
+    default=None,
+    callback=queues_remote.check_url,
+    help="Act on the running `workerlab dev` at URL (like http://127.0.0.1:8787) through its inspector "
+    "API, not on the persist directory; not with -c, --env or --persist-to.",
+)
 
 
 class _QueuesGroup(click.Group):
@@ -42,71 +54,81 @@ class _QueuesGroup(click.Group):
         return super().resolve_command(ctx, args)
 
 
+@dataclass(frozen=True)
+class _Where:
+    """Where a command acts: the persist directory of a config, or the `workerlab dev` at ``url``."""
+
+    config: Path | None = None
+    env: str | None = None
+    persist_to: Path | None = None
+    url: str | None = None
+
+
+def _where_options(command: Callable[..., None]) -> Callable[..., None]:
+    """-c, --env, --persist-to and --url, given to ``command`` as one ``where``: those the
+    subcommand leaves out come from before it (`queues -c X pause Q`); --url with any of the others
+    is refused, as they would be ignored."""
+
+    @functools.wraps(command)
+    def with_where(
+        *args: Any, config: Path | None, env: str | None, persist_to: Path | None, url: str | None, **kw: Any
+    ) -> None:
+        parent = (click.get_current_context().obj or {}).get("where") or _Where()
+        where = _Where(
+            config or parent.config, env or parent.env, persist_to or parent.persist_to, url or parent.url
+        )
+        local = [("-c", where.config), ("--env", where.env), ("--persist-to", where.persist_to)]
+        given = [name for name, value in local if value]
+        if where.url is not None and given:
+            _fail(
+                f"--url acts on the running server at {where.url}, which has its own config and persist "
+                f"directory: drop {' and '.join(given)}, or drop --url to act on the persist directory"
+            )
+        command(*args, where=where, **kw)
+
+    return config_option(env_option(persist_option(_url_option(with_where))))
+
+
 @main.group(cls=_QueuesGroup, invoke_without_command=True)
-@config_option
-@env_option
-@persist_option
+@_where_options
 @_limit_option
 @_json_option
 @click.pass_context
-def queues(
-    ctx: click.Context,
-    config: Path | None,
-    env: str | None,
-    persist_to: Path | None,
-    limit: int,
-    as_json: bool,
-) -> None:
+def queues(ctx: click.Context, where: _Where, limit: int, as_json: bool) -> None:
     """Inspect the local queues (counts of every queue, or the messages of QUEUE), or act on one:
-    pause, resume, purge, redrive."""
-    ctx.obj = {"config": config, "env": env, "persist_to": persist_to, "limit": limit, "as_json": as_json}
+    pause, resume, purge, redrive. With --url, those of a running `workerlab dev`."""
+    ctx.obj = {"where": where, "limit": limit, "as_json": as_json}
     if ctx.invoked_subcommand is None:
-        _list_all(config, env, persist_to, as_json)
+        _list_all(where, as_json)
 
 
 @queues.command()
 @click.argument("queue")
-@config_option
-@env_option
-@persist_option
+@_where_options
 @_limit_option
 @_json_option
 @click.pass_context
-def show(
-    ctx: click.Context,
-    queue: str,
-    config: Path | None,
-    env: str | None,
-    persist_to: Path | None,
-    limit: int,
-    as_json: bool,
-) -> None:
+def show(ctx: click.Context, queue: str, where: _Where, limit: int, as_json: bool) -> None:
     """The counts and messages of QUEUE (also `workerlab queues QUEUE`): next pending, last dropped."""
-    from ..clock import SystemClock
-    from ..queues import inspector
-
-    config, env, persist_to = _inherit(ctx, config, env, persist_to)
     if ctx.get_parameter_source("limit") is click.core.ParameterSource.DEFAULT:
         limit = ctx.obj["limit"]
     as_json = as_json or ctx.obj["as_json"]
-    worker_config, persist_dir = load_for_command(config, env, persist_to)
-    store = _open_store(persist_dir, create=False)
-    if store is None:
-        return
-    try:
-        pending = inspector.first_pending(store, queue, limit)
-        dropped = inspector.last_dropped(store, queue, limit)
-        summary = inspector.summarize(
-            store, queue, SystemClock(), retention_s=_retention_s(worker_config, queue)
+    if where.url is None:
+        found = _read_queue(where, queue, limit)
+    else:
+        found = queues_remote.run(
+            where.url,
+            lambda remote: (
+                remote.summary(queue),
+                remote.next_pending(queue, limit),
+                remote.last_dropped(queue, limit),
+            ),
         )
-    finally:
-        store.close()
+    if found is None:
+        return
+    summary, pending, dropped = found
     if as_json:
-        document = {
-            **vars(summary),
-            "next": [inspector.record_json(r) for r in pending],
-            "last_dropped": [inspector.record_json(r) for r in dropped],
-        }
+        document = {**vars(summary), "next": pending, "last_dropped": dropped}
         click.echo(json.dumps(document, indent=2, default=str))
         return
     click.echo(format_rows([_table_row(summary)]))
@@ -115,24 +137,18 @@ def show(
         (f"Last {len(dropped)} dropped", dropped),
     ):
         click.echo(f"\n{title}:")
-        rows = [{**inspector.record_json(r), "body": _short(r.body)} for r in records]
-        click.echo(format_rows(rows))
+        click.echo(format_rows([{**record, "body": _short(record["body"])} for record in records]))
 
 
 @queues.command(name="pause")
 @click.argument("queue")
-@config_option
-@env_option
-@persist_option
-@click.pass_context
-def pause(
-    ctx: click.Context, queue: str, config: Path | None, env: str | None, persist_to: Path | None
-) -> None:
+@_where_options
+def pause(queue: str, where: _Where) -> None:
     """Stop delivering QUEUE (sends are still accepted); a running `workerlab dev` stops within 100 ms.
     (wrangler: `queues pause-delivery`.)"""
     from ..queues import admin
 
-    changed = _act(ctx, queue, (config, env, persist_to), lambda store, _: admin.pause(store, queue))
+    changed = _act(queue, where, lambda store, _: admin.pause(store, queue), lambda r: r.pause(queue))
     if changed:
         click.echo(f'Paused message delivery for queue "{queue}".')
     else:
@@ -141,17 +157,12 @@ def pause(
 
 @queues.command(name="resume")
 @click.argument("queue")
-@config_option
-@env_option
-@persist_option
-@click.pass_context
-def resume(
-    ctx: click.Context, queue: str, config: Path | None, env: str | None, persist_to: Path | None
-) -> None:
+@_where_options
+def resume(queue: str, where: _Where) -> None:
     """Deliver QUEUE again. (wrangler: `queues resume-delivery`.)"""
     from ..queues import admin
 
-    changed = _act(ctx, queue, (config, env, persist_to), lambda store, _: admin.resume(store, queue))
+    changed = _act(queue, where, lambda store, _: admin.resume(store, queue), lambda r: r.resume(queue))
     if changed:
         click.echo(f'Resumed message delivery for queue "{queue}".')
     else:
@@ -165,34 +176,36 @@ queues.add_command(resume, name="resume-delivery")
 @queues.command()
 @click.argument("queue")
 @click.option("--yes", "-y", "--force", "yes", is_flag=True, help="Do not ask for confirmation.")
-@config_option
-@env_option
-@persist_option
-@click.pass_context
-def purge(
-    ctx: click.Context, queue: str, yes: bool, config: Path | None, env: str | None, persist_to: Path | None
-) -> None:
+@_where_options
+def purge(queue: str, yes: bool, where: _Where) -> None:
     """Delete every message of QUEUE, delayed ones included; asks for the queue's name unless --yes."""
     from ..queues import admin
 
+    def confirm(held: int) -> None:
+        if yes:
+            return
+        try:
+            answer = click.prompt(
+                f'This will permanently delete the {held} message(s) of queue "{queue}". '
+                f"Type {queue} to proceed",
+                default="",
+                show_default=False,
+                err=True,
+            )
+        except click.Abort:
+            _fail(f"purge asks for the queue name to confirm: type {queue}, or pass --yes")
+        if answer.strip() != queue:
+            _fail("Incorrect queue name provided. Skipping purge operation")
+
     def confirm_then_purge(store: QueueStore, _: WorkerConfig) -> int:
-        if not yes:
-            held = store.state(queue).backlog_count
-            try:
-                answer = click.prompt(
-                    f'This will permanently delete the {held} message(s) of queue "{queue}". '
-                    f"Type {queue} to proceed",
-                    default="",
-                    show_default=False,
-                    err=True,
-                )
-            except click.Abort:
-                _fail(f"purge asks for the queue name to confirm: type {queue}, or pass --yes")
-            if answer.strip() != queue:
-                _fail("Incorrect queue name provided. Skipping purge operation")
+        confirm(store.state(queue).backlog_count)
         return admin.purge(store, queue)
 
-    removed = _act(ctx, queue, (config, env, persist_to), confirm_then_purge)
+    def confirm_then_purge_remote(remote: queues_remote.RemoteQueues) -> int:
+        confirm(remote.summary(queue).pending)
+        return remote.purge(queue)
+
+    removed = _act(queue, where, confirm_then_purge, confirm_then_purge_remote)
     click.echo(f'Purged queue "{queue}": {removed} message(s) deleted.')
 
 
@@ -205,45 +218,37 @@ def purge(
     help="The queue to move the messages to (default: the queue whose dead-letter queue DLQ is).",
 )
 @click.option("--limit", type=click.IntRange(0), default=None, help="Move at most this many (default: all).")
-@config_option
-@env_option
-@persist_option
-@click.pass_context
-def redrive(
-    ctx: click.Context,
-    dlq: str,
-    target: str | None,
-    limit: int | None,
-    config: Path | None,
-    env: str | None,
-    persist_to: Path | None,
-) -> None:
+@_where_options
+def redrive(dlq: str, target: str | None, limit: int | None, where: _Where) -> None:
     """Move the messages of the dead-letter queue DLQ back to --to QUEUE (same ids, attempts from 1)."""
     from ..clock import SystemClock
-    from ..errors import ConfigError
     from ..queues import admin
 
     def move(store: QueueStore, worker_config: WorkerConfig) -> tuple[str, int]:
-        to = target or _source_of(worker_config, dlq)
-        if to is None:
-            raise ConfigError(
-                f'redrive: no consumer in {worker_config.path} names "{dlq}" as its dead_letter_queue; '
-                "say where the messages go with --to QUEUE"
-            )
+        sources = [c.queue for c in worker_config.consumers if c.dead_letter_queue == dlq]
+        to = _redrive_target(dlq, target, sources, str(worker_config.path))
         return to, admin.redrive(store, dlq, to, SystemClock().now_ms(), limit=limit)
 
-    to, moved = _act(ctx, dlq, (config, env, persist_to), move)
+    def move_remote(remote: queues_remote.RemoteQueues) -> tuple[str, int]:
+        sources = [] if target else remote.dead_letter_sources(dlq)
+        to = _redrive_target(dlq, target, sources, f"the workers at {remote.url}")
+        return to, remote.redrive(dlq, to, limit)
+
+    to, moved = _act(dlq, where, move, move_remote)
     click.echo(f'Moved {moved} message(s) from dead-letter queue "{dlq}" back to "{to}".')
 
 
 # --- helpers --------------------------------------------------------------------------------
 
 
-def _list_all(config: Path | None, env: str | None, persist_to: Path | None, as_json: bool) -> None:
+def _list_all(where: _Where, as_json: bool) -> None:
     from ..clock import SystemClock
     from ..queues import inspector
 
-    worker_config, persist_dir = load_for_command(config, env, persist_to)
+    if where.url is not None:
+        _print_summaries(queues_remote.run(where.url, lambda remote: remote.summaries()), as_json)
+        return
+    worker_config, persist_dir = load_for_command(where.config, where.env, where.persist_to)
     store = _open_store(persist_dir, create=False)
     if store is None:
         return
@@ -254,30 +259,52 @@ def _list_all(config: Path | None, env: str | None, persist_to: Path | None, as_
         ]
     finally:
         store.close()
+    _print_summaries(summaries, as_json)
+
+
+def _print_summaries(summaries: list[QueueSummary], as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps([vars(s) for s in summaries], indent=2))
     else:
         click.echo(format_rows([_table_row(s) for s in summaries]))
 
 
-def _inherit(
-    ctx: click.Context, config: Path | None, env: str | None, persist_to: Path | None
-) -> tuple[Path | None, str | None, Path | None]:
-    """The subcommand's -c / --env / --persist-to, else those given before it (`queues -c X pause Q`)."""
-    parent = ctx.obj or {}
-    return config or parent.get("config"), env or parent.get("env"), persist_to or parent.get("persist_to")
+def _read_queue(
+    where: _Where, queue: str, limit: int
+) -> tuple[QueueSummary, list[dict[str, Any]], list[dict[str, Any]]] | None:
+    """The counts, next pending and last dropped messages of ``queue`` in the persist directory
+    (None, said, when nothing is stored there yet)."""
+    from ..clock import SystemClock
+    from ..queues import inspector
+
+    worker_config, persist_dir = load_for_command(where.config, where.env, where.persist_to)
+    store = _open_store(persist_dir, create=False)
+    if store is None:
+        return None
+    try:
+        pending = inspector.first_pending(store, queue, limit)
+        dropped = inspector.last_dropped(store, queue, limit)
+        summary = inspector.summarize(
+            store, queue, SystemClock(), retention_s=_retention_s(worker_config, queue)
+        )
+    finally:
+        store.close()
+    return summary, [inspector.record_json(r) for r in pending], [inspector.record_json(r) for r in dropped]
 
 
 def _act(
-    ctx: click.Context,
     queue: str,
-    options: tuple[Path | None, str | None, Path | None],
+    where: _Where,
     action: Callable[[QueueStore, WorkerConfig], T],
+    remote_action: Callable[[queues_remote.RemoteQueues], T],
 ) -> T:
-    """Load the config, open the store (creating it), run ``action`` on it, close it."""
+    """``remote_action`` on the server at ``--url``; else load the config, open the store (creating
+    it), run ``action`` on it, close it."""
     from ..queues.inspector import queue_names
 
-    worker_config, persist_dir = load_for_command(*_inherit(ctx, *options))
+    if where.url is not None:
+        return queues_remote.run(where.url, remote_action)
+    worker_config, persist_dir = load_for_command(where.config, where.env, where.persist_to)
     store = _open_store(persist_dir, create=True)
     assert store is not None
     try:
@@ -308,10 +335,18 @@ def _retention_s(config: WorkerConfig, queue: str) -> int:
     return limits.DEFAULT_MESSAGE_RETENTION_PERIOD_S
 
 
-def _source_of(config: WorkerConfig, dlq: str) -> str | None:
-    """The one queue whose consumer dead-letters into ``dlq``, if exactly one does."""
-    sources = [c.queue for c in config.consumers if c.dead_letter_queue == dlq]
-    return sources[0] if len(sources) == 1 else None
+def _redrive_target(dlq: str, target: str | None, sources: list[str], where: str) -> str:
+    """``--to``, else the one queue whose consumer dead-letters into ``dlq`` (``sources``)."""
+    from ..errors import ConfigError
+
+    if target:
+        return target
+    if len(sources) != 1:
+        raise ConfigError(
+            f'redrive: no consumer in {where} names "{dlq}" as its dead_letter_queue; '
+            "say where the messages go with --to QUEUE"
+        )
+    return sources[0]
 
 
 def _table_row(summary: QueueSummary) -> dict[str, Any]:

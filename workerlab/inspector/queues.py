@@ -115,10 +115,13 @@ async def list_queues(request: Request) -> Response:
     queues = _topology(session, store)
     for name, found in queues.items():
         if store is None:
-            found.update(pending=0, ready=0, delayed=0, in_flight=0, dropped=0, expired=0, paused=False)
-            continue
-        retention_s = _retention_s(session, name)
-        summary = await store.run(queue_views.summarize, store, name, session.clock, retention_s=retention_s)
+            summary = queue_views.QueueSummary(name, pending=0, delayed=0, in_flight=0, dropped=0)
+        else:
+            retention_s = _retention_s(session, name)
+            summary = await store.run(
+                queue_views.summarize, store, name, session.clock, retention_s=retention_s
+            )
+        # Every field of the summary, as `workerlab queues --json` prints it.
         found.update({key: value for key, value in vars(summary).items() if key != "queue"})
     return json_response({"queues": list(queues.values())})
 
