@@ -12,6 +12,7 @@ import httpx
 import pytest
 from click.testing import CliRunner, Result
 from devprocess import DevProcess
+from test_cli_queues import LIVE_WORKER
 
 from workerlab.cli import main
 from workerlab.errors import EXIT_USER_ERROR
@@ -32,29 +33,10 @@ max_retries = 0
 dead_letter_queue = "jobs-dlq"
 """
 
-# "held" has no consumer: what is sent there stays. A "fail-" message fails its first delivery
-# only, so a redriven one is acked.
-WORKER = """
-import json
-from workers import Response
-
-failed_once = set()
-
-
-async def fetch(request, env, ctx):
-    sent = json.loads(await request.text())
-    binding = env.HELD if sent["queue"] == "held" else env.JOBS
-    await binding.sendBatch([{"body": body} for body in sent["bodies"]])
-    return Response("sent")
-
-
-async def queue(batch, env, ctx):
-    for message in batch.messages:
-        print(f"GOT {batch.queue} {message.body} {message.attempts}", flush=True)
-        if message.body.startswith("fail") and message.id not in failed_once:
-            failed_once.add(message.id)
-            message.retry()
-"""
+# The live worker of test_cli_queues, sending to "held" (no consumer: what is sent there stays)
+# instead of its barrier queue. A "fail-" message fails its first delivery only, so a redriven one
+# is acked.
+WORKER = LIVE_WORKER.replace('"barrier"', '"held"').replace("env.BARRIER", "env.HELD")
 
 
 @pytest.fixture
