@@ -140,7 +140,8 @@ async def main():
     wf = Lab(persist, settle_s=0.01)
     await wf.register(workflow(run)).create(id="crash", params=7)
     await wf.advance()
-    await asyncio.sleep(60)  # the parent kills it long before; if not, end anyway
+    # Stay stuck in step two until the parent kills this process (or closes its stdin).
+    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
     sys.exit(3)
 
 asyncio.run(main())
@@ -166,6 +167,7 @@ async def test_kill_9_mid_step_then_restart_resumes(tmp_path: Path) -> None:
     script.write_text(textwrap.dedent(CHILD.format(tests=str(Path(__file__).parent))))
     child = subprocess.Popen(
         [sys.executable, str(script), str(tmp_path), str(log)],
+        stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
         start_new_session=True,
@@ -178,8 +180,9 @@ async def test_kill_9_mid_step_then_restart_resumes(tmp_path: Path) -> None:
         if child.poll() is None:
             child.kill()
             child.wait()
-        if child.stdout is not None:
-            child.stdout.close()
+        for pipe in (child.stdin, child.stdout):
+            if pipe is not None:
+                pipe.close()
     assert log.read_text().split() == ["one", "two:1"]
 
     async def resumed(self: Any, event: Any, step: Any) -> Any:
