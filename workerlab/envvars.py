@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from .config import WorkerConfig
 
 
-def merged_vars(config: WorkerConfig, extra: Mapping[str, str] | None = None) -> dict[str, Any]:
+def merged_vars(config: WorkerConfig, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The var part of ``env``: ``[vars]``, then dev vars, then ``extra`` (later wins)."""
     return {**config.vars, **load_dev_vars(config), **(extra or {})}
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from .config import Var, WorkerConfig
 from .context import ExecutionContext, Outcome, current_context
-from .envvars import load_dev_vars
+from .envvars import merged_vars
 from .events import CronRun
 from .loader import WorkerModule
 from .tracebacks import format_user_traceback
@@ -95,14 +95,8 @@ class Runtime:
 
         site = BindingSite(self.name, self.config, self.session, stack, self.work, self.worker.module)
         options = self.session.options
-        values: dict[str, Any] = {}
-        specs = self.config.bindings
-        for spec in specs:
-            if isinstance(spec, Var):
-                values[spec.binding] = spec.value
-        values.update(load_dev_vars(self.config))
-        values.update(options.extra_vars)
-        for spec in specs:
+        values = merged_vars(self.config, options.extra_vars)
+        for spec in self.config.bindings:
             kind = kind_of(spec)
             self.bindings.append((spec, kind, site))
             if isinstance(spec, Var):
