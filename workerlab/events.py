@@ -10,10 +10,9 @@ nobody listens to that kind of event.
 from __future__ import annotations
 
 import logging
-from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 logger = logging.getLogger("workerlab")
 
@@ -127,7 +126,6 @@ class WaitUntilFailed(Event):
     error: BaseException
 
 
-E = TypeVar("E", bound=Event)
 Subscriber = Callable[[Any], None]
 
 
@@ -165,22 +163,3 @@ class EventBus:
                 subscriber(event)
             except Exception as error:
                 logger.error("An event subscriber failed on %s", type(event).__name__, exc_info=error)
-
-
-class EventBuffer(Generic[E]):
-    """The last ``max_events`` events a subscriber kept: old ones fall off, memory stays bounded."""
-
-    def __init__(self, max_events: int) -> None:
-        self._events: deque[E] = deque(maxlen=max_events)
-        self.dropped = 0  # how many fell off the front
-
-    def append(self, event: E) -> None:
-        if len(self._events) == self._events.maxlen:
-            self.dropped += 1
-        self._events.append(event)
-
-    def __iter__(self) -> Iterator[E]:
-        return iter(list(self._events))
-
-    def __len__(self) -> int:
-        return len(self._events)

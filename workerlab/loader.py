@@ -120,11 +120,6 @@ def find_handlers(module: ModuleType) -> dict[Event, Handler]:
     return handlers
 
 
-def find_invokers(module: ModuleType) -> dict[Event, Invoker]:
-    """An invoker per event the module handles (see :func:`find_handlers`)."""
-    return {event: _invoker(event, handler) for event, handler in find_handlers(module).items()}
-
-
 def _invoker(event: Event, handler: Handler) -> Invoker:
     if handler.owner is not None:
         return _method_invoker(handler.owner, event)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator, Mapping
-from contextlib import AsyncExitStack
 from typing import TYPE_CHECKING, Any, Literal
 
 from .config import Var, WorkerConfig
@@ -88,12 +87,12 @@ class Runtime:
                 worker.path,
             )
 
-    async def open_bindings(self, stack: AsyncExitStack) -> None:
+    async def open_bindings(self) -> None:
         """Fill ``env``: ``[vars]``, then ``.dev.vars`` and the session's extra vars, then each binding
         (a binding the session overrides is replaced by the override)."""
         from .bindings.registry import BindingSite, kind_of
 
-        site = BindingSite(self.name, self.config, self.session, stack, self.work, self.worker.module)
+        site = BindingSite(self.name, self.config, self.session, self.work)
         options = self.session.options
         values = merged_vars(self.config, options.extra_vars)
         for spec in self.config.bindings:

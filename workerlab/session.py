@@ -125,7 +125,7 @@ class Session:
 
                 self.timers.add(CronScheduler(runtime.config.crons, self.clock, runtime.scheduled))
         for runtime in self.workers.values():
-            await runtime.open_bindings(self._stack)
+            await runtime.open_bindings()
         if any(consumer.type == "worker" for consumer, _ in self._consumers.values()):
             self.timers.add(self.queue_broker())  # pull consumers are served on request, not on time
 
@@ -217,9 +217,6 @@ class Session:
             found = self._shared[key] = make()
             self._stack.callback(found.close)
         return found
-
-    def worker_env(self, name: str) -> Any:
-        return self.workers[name].env
 
     def loaded_worker(self, name: str) -> Runtime | None:
         return None if self._closed else self.workers.get(name)

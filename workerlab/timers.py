@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 from .clock import Clock
@@ -60,9 +60,6 @@ class Timers:
 
     def of_kind(self, kind: str) -> list[TimeSource]:
         return [source for source in self._sources if source.kind == kind]
-
-    def __iter__(self) -> Iterator[TimeSource]:
-        return iter(list(self._sources))
 
     # --- stepping (the harness) ------------------------------------------------------------
 

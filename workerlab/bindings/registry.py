@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable, Sequence
-from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
@@ -23,7 +22,6 @@ if TYPE_CHECKING:
     from ..durable import DurableObjects
     from ..events import EventBus
     from ..queues.broker import Broker
-    from ..timers import Timers
     from ..workflows import WorkflowEngine
 
 #: Where a binding's resource lives, as the start-up bindings table says.
@@ -37,7 +35,6 @@ class SessionServices(Protocol):
     durable: bool
     clock: Clock
     bus: EventBus
-    timers: Timers
 
     def queue_broker(self) -> Broker:
         """The one queue broker of the session (opened on first use)."""
@@ -45,10 +42,6 @@ class SessionServices(Protocol):
 
     def shared(self, key: tuple[str, str], make: Callable[[], Any]) -> Any:
         """One object per ``key`` for the session (a store several workers bind), closed with it."""
-        ...
-
-    def worker_env(self, name: str) -> Any:
-        """The env of the loaded worker ``name`` (a KeyError when none is loaded)."""
         ...
 
     def loaded_worker(self, name: str) -> Any:
@@ -70,15 +63,12 @@ class SessionServices(Protocol):
 
 @dataclass
 class BindingSite:
-    """Where a binding is opened: for which worker, in which session, with whose exit stack."""
+    """Where a binding is opened: for which worker, in which session (which closes what it opens)."""
 
     worker: str
     config: WorkerConfig
     session: SessionServices
-    stack: AsyncExitStack
     work: BackgroundWork
-    #: The worker's loaded module (bindings that name classes look them up in it).
-    module: Any
 
 
 class BindingKind(Protocol):
@@ -99,7 +89,7 @@ class BindingKind(Protocol):
         ...
 
     async def open(self, spec: Any, site: BindingSite) -> Any:
-        """The ``env`` value for ``spec``; whatever must be closed goes on ``site.stack``."""
+        """The ``env`` value for ``spec``; what must be closed is opened through the session."""
         ...
 
     def describe(self, spec: Any, site: BindingSite) -> tuple[str, Mode]:
