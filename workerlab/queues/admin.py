@@ -107,16 +107,6 @@ def expire(
     return len(rows)
 
 
-def expire_all(store: QueueStore, queue: str, now_ms: int, retention_s: int) -> int:
-    """:func:`expire` until nothing of ``queue`` is left to expire; return how many went."""
-    total = 0
-    while (removed := expire(store, queue, now_ms, retention_s)) > 0:
-        total += removed
-        if removed < CHUNK_MESSAGES:
-            break
-    return total
-
-
 def _chunk(store: QueueStore, statement: str, queue: str, params: tuple[object, ...]) -> int:
     """Run one deleting ``statement`` in a transaction and count what left ``queue``."""
     db = store.connection
