@@ -107,7 +107,7 @@ class DevServer:
         self.url: str | None = None
         self._closing: set[asyncio.Task[None]] = set()
 
-    def read_configs(self) -> list[WorkerConfig]:
+    def read_configs(self) -> None:
         """Read every config (the first found in the working folder when none was given)."""
         from .config import load_config
 
@@ -117,7 +117,6 @@ class DevServer:
             load_config(path, env=options.env, cwd=options.cwd, env_optional=index > 0)
             for index, path in enumerate(paths)
         ]
-        return self.configs
 
     @property
     def persist_dir(self) -> Path:
@@ -126,14 +125,14 @@ class DevServer:
         return self.options.persist_to or default_persist_dir(self.configs[0])
 
     async def load(self) -> Session:
-        """Read the configs again and open a session of their workers; a UserError says what is wrong."""
+        """Open a session of the workers of the configs read last; a UserError says what is wrong."""
         from .binding_overrides import load_overrides
         from .envvars import parse_var_flags
         from .session import Session, SessionOptions
 
         options = self.options
         extra_vars = parse_var_flags(options.vars)
-        configs = self.read_configs()
+        configs = self.configs
         session_options = SessionOptions(
             persist_dir=self.persist_dir,
             durable=options.durable,
@@ -247,6 +246,7 @@ class DevServer:
             self._unregister(old)
             await old.stop_timers()
         try:
+            self.read_configs()
             new = await self.load()
         except WorkerlabError as error:
             logger.error("Reload failed (serving the error until it is fixed):\n%s", error.message)
