@@ -254,7 +254,9 @@ def _list_all(where: _Where, as_json: bool) -> None:
         return
     try:
         summaries = [
-            inspector.summarize(store, name, SystemClock(), retention_s=_retention_s(worker_config, name))
+            inspector.summarize(
+                store, name, SystemClock(), retention_s=inspector.retention_s(worker_config.consumers, name)
+            )
             for name in inspector.queue_names(worker_config, store)
         ]
     finally:
@@ -285,7 +287,7 @@ def _read_queue(
         pending = inspector.first_pending(store, queue, limit)
         dropped = inspector.last_dropped(store, queue, limit)
         summary = inspector.summarize(
-            store, queue, SystemClock(), retention_s=_retention_s(worker_config, queue)
+            store, queue, SystemClock(), retention_s=inspector.retention_s(worker_config.consumers, queue)
         )
     finally:
         store.close()
@@ -324,15 +326,6 @@ def _open_store(persist_dir: Path, *, create: bool) -> QueueStore | None:
         click.echo(f"No queue has stored anything yet in {persist_dir}.")
         return None
     return user_errors(lambda: QueueStore.open(persist_dir / STORE_FILE_NAME))
-
-
-def _retention_s(config: WorkerConfig, queue: str) -> int:
-    from .. import limits
-
-    for consumer in config.consumers:
-        if consumer.queue == queue:
-            return consumer.message_retention_period_s
-    return limits.DEFAULT_MESSAGE_RETENTION_PERIOD_S
 
 
 def _redrive_target(dlq: str, target: str | None, sources: list[str], where: str) -> str:

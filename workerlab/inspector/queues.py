@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.routing import Route
 
-from .. import limits
 from ..bindings.queue import QueueProducer
 from ..queues import admin
 from ..queues import inspector as queue_views
@@ -55,11 +54,8 @@ def _store(session: Session) -> QueueStore | None:
 
 
 def _retention_s(session: Session, queue: str) -> int:
-    for runtime in session.workers.values():
-        for consumer in runtime.config.consumers:
-            if consumer.queue == queue:
-                return consumer.message_retention_period_s
-    return limits.DEFAULT_MESSAGE_RETENTION_PERIOD_S
+    consumers = (c for runtime in session.workers.values() for c in runtime.config.consumers)
+    return queue_views.retention_s(consumers, queue)
 
 
 def _topology(session: Session, store: QueueStore | None) -> dict[str, dict[str, Any]]:

@@ -9,6 +9,7 @@ million messages queued. The actions (pause, resume, purge, redrive) are in :mod
 from __future__ import annotations
 
 import base64
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -16,7 +17,7 @@ from typing import Any, Literal
 from .. import limits
 from ..bindings import queue as queue_bindings
 from ..clock import Clock, SystemClock, utc_from_ms
-from ..config import WorkerConfig
+from ..config import QueueConsumer, WorkerConfig
 from .broker import MessageRecord, stored_record
 from .codec import decode_body
 from .store import QueueStore
@@ -107,6 +108,15 @@ class QueuedMessage:
 def queue_names(config: WorkerConfig, store: QueueStore) -> list[str]:
     """The config's queues (producers, consumers, dead-letter queues), then any other the store holds."""
     return list(dict.fromkeys([*queue_bindings.queue_names(config), *store.queues()]))
+
+
+def retention_s(consumers: Iterable[QueueConsumer], queue: str) -> int:
+    """The ``message_retention_period`` of the consumer of ``queue`` among ``consumers`` (Cloudflare's
+    default when none of them consumes it)."""
+    for consumer in consumers:
+        if consumer.queue == queue:
+            return consumer.message_retention_period_s
+    return limits.DEFAULT_MESSAGE_RETENTION_PERIOD_S
 
 
 def summarize(
