@@ -13,11 +13,10 @@ from typing import Any
 from workerlab.compat.buffers import JsArrayBuffer, JsUint8Array
 from workerlab.compat.ffi import JsException
 from workerlab.compat.jsglobals import JSON, Date, Object, TextDecoder, TextEncoder, console, crypto
-from workerlab.compat.jsheaders import JsHeaders, _header_pairs
-from workerlab.compat.jsrequest import JsRequest, js_body
+from workerlab.compat.jsheaders import JsHeaders
+from workerlab.compat.jsrequest import JsRequest, request_from_init
 from workerlab.compat.jsresponse import JsResponse
 from workerlab.compat.jsurl import URL, URLSearchParams
-from workerlab.compat.jsvalues import JsObject
 from workerlab.compat.request import Request as _SdkRequest
 
 Response = JsResponse
@@ -25,43 +24,17 @@ Request = JsRequest
 Headers = JsHeaders
 Error = JsException
 
-_FETCH_OPTIONS = frozenset({"method", "headers", "body", "redirect", "cf"})
-
 
 async def fetch(resource: str | URL | _SdkRequest, init: Any = None, /, **options: Any) -> JsResponse:
     """JavaScript's ``fetch(resource, init)``: a real outbound request; the JS-style response.
 
     Options (keywords, or a JS object as ``init``): ``method``, ``headers``, ``body``,
-    ``redirect``, ``cf``.
+    ``redirect``, ``cf``; they are read as ``js.Request.new(resource, init)`` reads them.
     """
     from workerlab.compat.fetch import fetch as sdk_fetch
 
-    fields: dict[str, Any] = {}
-    if isinstance(init, JsObject):
-        fields.update(dict.items(init))
-    elif init is not None:
-        raise TypeError(
-            f"fetch() got a Python {type(init).__name__} as its init: on Cloudflare it reaches JavaScript "
-            "as an opaque proxy and is ignored; pass the options as keyword arguments"
-        )
-    fields.update(options)
-    unknown = set(fields) - _FETCH_OPTIONS
-    if unknown:
-        raise TypeError(f"fetch(): unsupported option(s) {', '.join(sorted(unknown))}")
-    body, content_type = js_body(fields.get("body"), "fetch()")
-    headers = _header_pairs(fields.get("headers"), "fetch()")
-    if content_type is not None:
-        headers = [*(headers or ()), ("content-type", content_type)]
-    target = resource if isinstance(resource, _SdkRequest) else str(resource)
-    response = await sdk_fetch(
-        target,
-        method=fields.get("method"),
-        headers=headers,
-        body=body,
-        redirect=fields.get("redirect"),
-        cf=fields.get("cf"),
-    )
-    return JsResponse._view_of(response)
+    request = request_from_init(resource, init, options, "fetch()")
+    return JsResponse._view_of(await sdk_fetch(request))
 
 
 class Uint8Array:

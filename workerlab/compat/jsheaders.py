@@ -31,6 +31,18 @@ def _header_pairs(init: Any, where: str) -> Any:
     return list(init)
 
 
+def js_headers(init: Any, content_type: str | None, where: str) -> Any:
+    """What the compat Headers takes for a JS ``HeadersInit``, with the Content-Type a body implies
+    (``content_type``) added unless the headers give one."""
+    headers = _header_pairs(init, where)
+    if content_type is None:
+        return headers
+    merged = Headers(headers)
+    if not merged.has("content-type"):
+        merged.set("content-type", content_type)
+    return merged
+
+
 class JsHeaders(JsProxy):
     """JS ``Headers``: ``Headers.new(init)`` where ``init`` is pairs (``d.items()``), a JS object
     or another Headers."""

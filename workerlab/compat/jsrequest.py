@@ -15,7 +15,7 @@ from workerlab.compat.body import Body
 from workerlab.compat.buffers import JsArrayBuffer, JsUint8Array
 from workerlab.compat.formdata import FormData
 from workerlab.compat.headers import Headers
-from workerlab.compat.jsheaders import JsHeaders, _header_pairs
+from workerlab.compat.jsheaders import JsHeaders, js_headers
 from workerlab.compat.jsnames import PythonOnly, js_errors, refuse_python_bytes
 from workerlab.compat.jsurl import URL, URLSearchParams
 from workerlab.compat.jsvalues import JsObject, JsObjectProxy, js_value
@@ -23,6 +23,8 @@ from workerlab.compat.request import Request
 
 #: Content-Type JS gives a URLSearchParams body (Fetch standard, "extract a body").
 FORM_URLENCODED = "application/x-www-form-urlencoded;charset=UTF-8"
+#: The options of JS ``new Request(input, init)`` and ``fetch(input, init)`` that workerlab takes.
+REQUEST_OPTIONS = frozenset({"method", "headers", "body", "redirect", "cf"})
 
 
 def js_body(body: Any, where: str) -> tuple[Body, str | None]:
@@ -59,6 +61,25 @@ def _options(init: Any, options: dict[str, Any], where: str) -> dict[str, Any]:
     return merged
 
 
+def request_from_init(input: str | URL | Request, init: Any, options: dict[str, Any], where: str) -> Request:
+    """The request of JS ``new Request(input, init)`` and ``fetch(input, init)``: ``init`` is a JS
+    object or another Request (positional), ``options`` the same fields as keywords."""
+    fields = _options(init, options, where)
+    unknown = set(fields) - REQUEST_OPTIONS
+    if unknown:
+        raise TypeError(f"{where}: unsupported option(s) {', '.join(sorted(unknown))}")
+    body, content_type = js_body(fields.get("body"), where)
+    with js_errors():
+        return Request(
+            input if isinstance(input, Request) else str(input),
+            method=fields.get("method"),
+            headers=js_headers(fields.get("headers"), content_type, where),
+            body=body,
+            cf=fields.get("cf"),
+            redirect=fields.get("redirect"),
+        )
+
+
 class JsRequest(Request):
     """A request with the names of JavaScript's ``Request``.
 
@@ -76,25 +97,7 @@ class JsRequest(Request):
     @classmethod
     def new(cls, input: str | URL | Request, init: Any = None, /, **options: Any) -> JsRequest:
         """``new Request(input, init)``: options ``method``, ``headers``, ``body``, ``redirect``, ``cf``."""
-        fields = _options(init, options, "Request.new()")
-        unknown = set(fields) - {"method", "headers", "body", "redirect", "cf"}
-        if unknown:
-            raise TypeError(f"Request.new(): unsupported option(s) {', '.join(sorted(unknown))}")
-        body, content_type = js_body(fields.get("body"), "Request.new()")
-        headers = _header_pairs(fields.get("headers"), "Request.new()")
-        with js_errors():
-            source = input if isinstance(input, Request) else str(input)
-            request = Request(
-                source,
-                method=fields.get("method"),
-                headers=headers,
-                body=body,
-                cf=fields.get("cf"),
-                redirect=fields.get("redirect"),
-            )
-        if content_type is not None and not request._sdk_headers().has("content-type"):
-            request._sdk_headers().set("content-type", content_type)
-        return cls._view_of(request)
+        return cls._view_of(request_from_init(input, init, options, "Request.new()"))
 
     @classmethod
     def _view_of(cls, request: Request) -> JsRequest:

@@ -12,9 +12,8 @@ from http import HTTPStatus
 from typing import Any, cast
 
 from workerlab.compat.buffers import JsArrayBuffer, JsUint8Array
-from workerlab.compat.headers import Headers
 from workerlab.compat.jsglobals import JSON
-from workerlab.compat.jsheaders import JsHeaders, _header_pairs
+from workerlab.compat.jsheaders import JsHeaders, js_headers
 from workerlab.compat.jsnames import PythonOnly, PythonOnlySlot, js_errors
 from workerlab.compat.jsrequest import js_body
 from workerlab.compat.jsvalues import JsObject, JsObjectProxy, js_value
@@ -85,11 +84,7 @@ class JsResponse(Response):
         """``new Response(body, init)``."""
         fields = _init_fields(init, options, "Response.new()")
         data, content_type = js_body(body, "Response.new()")
-        headers = _header_pairs(fields.get("headers"), "Response.new()")
-        if content_type is not None:
-            headers = Headers(headers)
-            if not headers.has("content-type"):
-                headers.set("content-type", content_type)
+        headers = js_headers(fields.get("headers"), content_type, "Response.new()")
         self = cls.__new__(cls)
         with js_errors():
             Response.__init__(self, data, fields.get("status", 200), fields.get("statusText", ""), headers)
@@ -100,9 +95,7 @@ class JsResponse(Response):
     def _static_json(cls, data: Any, init: Any = None, /, **options: Any) -> JsResponse:
         """``Response.json(data, init)``: ``data`` (a JS value) as JSON, Content-Type application/json."""
         fields = _init_fields(init, options, "Response.json()")
-        headers = Headers(_header_pairs(fields.get("headers"), "Response.json()"))
-        if not headers.has("content-type"):
-            headers.set("content-type", APPLICATION_JSON)
+        headers = js_headers(fields.get("headers"), APPLICATION_JSON, "Response.json()")
         text = JSON.stringify(data)
         if text is None:
             raise TypeError("Response.json(): the value is undefined (None) and has no JSON form")
