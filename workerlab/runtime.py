@@ -145,18 +145,18 @@ class Runtime:
         class or its named ``WorkerEntrypoint`` subclass; the target's exception propagates."""
         from .rpc import call_method, clone
 
+        if method == "fetch" and entrypoint is None:
+            return await self.fetch_response(args[0])  # the fetch handler, in whatever style
         cls = self.entrypoint_class(entrypoint)
+        label = self.name if entrypoint is None else f"{self.name}#{entrypoint}"
+        if cls is None:
+            raise TypeError(
+                f"The RPC receiver {label} has no Default class: {self.worker.path} must define "
+                f"class Default(WorkerEntrypoint) with the method {method}() to be called over RPC"
+            )
         ctx = ExecutionContext(self.work, waits_for_work=False, env=self.env)
         token = current_context.set(ctx)
         try:
-            if method == "fetch" and entrypoint is None:
-                return await self.fetch_response(args[0])
-            label = f"{self.name}" if entrypoint is None else f"{self.name}#{entrypoint}"
-            if cls is None:
-                raise TypeError(
-                    f"The RPC receiver {label} has no Default class: {self.worker.path} must define "
-                    f"class Default(WorkerEntrypoint) with the method {method}() to be called over RPC"
-                )
             instance = cls(ctx, self.env)
             if method == "fetch":
                 return clone(await instance.fetch(args[0]), "the result of fetch()")
