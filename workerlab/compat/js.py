@@ -42,9 +42,7 @@ class Uint8Array:
 
     @staticmethod
     def new(source: Any = 0) -> JsUint8Array:
-        if isinstance(source, int):
-            return JsUint8Array(bytes(source))
-        return JsUint8Array(bytes(source))
+        return JsUint8Array(bytes(source))  # a length gives that many zero bytes, as in JS
 
 
 class ArrayBuffer:
