@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Generic, Protocol, TypeVar
 
 from ..errors import StorageError
-from ..sqlite_connections import BUSY_TIMEOUT_MS, connect
+from ..sqlite_connections import BUSY_TIMEOUT_MS, connect, is_locked
 
 T = TypeVar("T")
 
@@ -44,11 +44,6 @@ class Ready(Generic[T]):
         yield  # a generator that never suspends
 
 
-def is_busy(error: sqlite3.OperationalError) -> bool:
-    """Whether SQLite refused because another connection holds the lock."""
-    return error.sqlite_errorname in ("SQLITE_BUSY", "SQLITE_LOCKED") or "locked" in str(error)
-
-
 class SqliteFile:
     """A connection (``path`` None: a private in-memory database) used one call at a time."""
 
@@ -56,9 +51,8 @@ class SqliteFile:
         self.path = path
         self.gate = gate
         try:
-            self.conn = connect(path, durable=durable)
             # Calls fail at once on a lock; run() then waits for it in a thread.
-            self.conn.execute("PRAGMA busy_timeout = 0")
+            self.conn = connect(path, durable=durable, wait_for_locks=False)
         except (OSError, sqlite3.Error) as error:
             raise StorageError(
                 f"cannot open the Durable Object storage file {path}: {error} (expected a writable "
@@ -77,7 +71,7 @@ class SqliteFile:
             try:
                 return Ready(fn(self.conn))
             except sqlite3.OperationalError as error:
-                if not is_busy(error):
+                if not is_locked(error):
                     raise
         hold = hold or self.gate
         if hold is not None:
@@ -104,7 +98,7 @@ class SqliteFile:
             try:
                 return fn(self.conn)
             except sqlite3.OperationalError as error:
-                if not is_busy(error):
+                if not is_locked(error):
                     raise
             return self._with_timeout(fn)
 
@@ -117,7 +111,7 @@ class SqliteFile:
         try:
             return fn(self.conn)
         except sqlite3.OperationalError as error:
-            if is_busy(error):
+            if is_locked(error):
                 raise StorageError(
                     f"the Durable Object storage file {self.path} stayed locked by another process "
                     f"for {BUSY_TIMEOUT_MS / 1000:g} s ({error})"
