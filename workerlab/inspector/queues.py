@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.routing import Route
 
-from ..bindings.queue import QueueProducer
+from ..bindings.queue import QueueProducer, queue_names
 from ..queues import admin
 from ..queues import inspector as queue_views
 from .responses import (
@@ -72,8 +72,9 @@ def _topology(session: Session, store: QueueStore | None) -> dict[str, dict[str,
         }
         return queues.setdefault(name, {"name": name, **empty})
 
+    stored = [] if store is None else store.queues()  # read once, not once per worker
     for runtime in session.workers.values():
-        names = queue_views.queue_names(runtime.config, store) if store is not None else []
+        names = [*queue_names(runtime.config), *stored] if store is not None else []
         for name in names:
             entry(name)
         for consumer in runtime.config.consumers:
