@@ -16,6 +16,7 @@ from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser
 
 from workerlab.compat.formdata import File, FormData
+from workerlab.limits import MAX_BODY_BYTES
 
 if TYPE_CHECKING:
     from python_multipart.multipart import MultipartCallbacks
@@ -24,9 +25,9 @@ MULTIPART = "multipart/form-data"
 URLENCODED = "application/x-www-form-urlencoded"
 #: Content type of a file part that has none (RFC 7578 section 4.4).
 DEFAULT_FILE_TYPE = "application/octet-stream"
-#: Largest form body form_data() parses: Cloudflare's request body limit on the Free and Pro
-#: plans (Cloudflare network limits: 100 MB), so a larger body never reaches a Worker there.
-MAX_FORM_BODY_BYTES = 100_000_000
+#: Largest form body form_data() parses: Cloudflare's request body limit (``MAX_BODY_BYTES``),
+#: so a larger body never reaches a Worker there.
+MAX_FORM_BODY_BYTES = MAX_BODY_BYTES
 #: Largest text (non-file) part of a multipart form. Cloudflare sets no limit of its own below
 #: the body's; a text part becomes one str, which may take 4 bytes a character, and a Worker
 #: has 128 MB of memory (Cloudflare Workers limits), so a quarter of that is the most one can
