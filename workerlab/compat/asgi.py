@@ -22,6 +22,7 @@ from urllib.parse import unquote, urlsplit
 
 from workerlab.compat.jsresponse import JsResponse
 from workerlab.compat.request import Request
+from workerlab.compat.response import NULL_BODY_STATUSES
 from workerlab.context import current_context
 
 logger = logging.getLogger("workerlab.asgi")
@@ -38,8 +39,6 @@ class ASGIApp(Protocol):
 
 #: The ``scope["asgi"]`` Cloudflare's SDK sends.
 ASGI_VERSION = {"spec_version": "2.0", "version": "3.0"}
-#: Statuses whose responses carry no body (Fetch standard "null body status").
-NULL_BODY_STATUSES = frozenset({101, 103, 204, 205, 304})
 
 # App tasks still running after their response, kept alive while no event context holds them.
 _background: set[asyncio.Task[None]] = set()

@@ -17,9 +17,9 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from workerlab.compat.asgi import NULL_BODY_STATUSES
 from workerlab.compat.jsresponse import JsResponse
 from workerlab.compat.request import Request
+from workerlab.compat.response import NULL_BODY_STATUSES
 from workerlab.compat.sync import thread_event_loop
 
 ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None]
