@@ -33,4 +33,4 @@ async def to_workers_response(result: object) -> Response | None:
     scope = {"type": "http", "method": "GET", "path": "/", "headers": [], "query_string": b""}
     await result(scope, receive, send)
     headers = [(bytes(name).lower(), bytes(value)) for name, value in start.get("headers", [])]
-    return Response._from_fetch(start.get("status", 200), "", headers, b"".join(chunks), "", False)
+    return Response._from_parts(start.get("status", 200), headers, b"".join(chunks))
