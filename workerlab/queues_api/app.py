@@ -176,11 +176,10 @@ _HANDLERS: dict[str | None, Handler] = {"pull": _pull, "ack": _ack, None: _publi
 
 
 def _pull_consumer(session: Session, queue: str) -> tuple[Broker, QueueConsumer]:
-    """The session's broker, taught every loaded consumer's settings, and those of ``queue``; a 409
-    when a loaded Worker consumes ``queue`` (its messages are pushed, not pulled)."""
+    """The session's broker (it has the settings of every pull consumer the session loaded) and the
+    settings of ``queue``; a 409 when a loaded Worker consumes ``queue`` (its messages are pushed,
+    not pulled)."""
     broker = session.queue_broker()
-    consumers = [c for runtime in session.workers.values() for c in runtime.config.consumers]
-    broker.add_settings(consumers)
     for runtime in session.workers.values():
         for consumer in runtime.config.consumers:
             if consumer.queue == queue and consumer.type == "worker":
