@@ -23,10 +23,6 @@ class InputGate:
         self._waiters: deque[asyncio.Future[None]] = deque()
 
     @property
-    def is_open(self) -> bool:
-        return not self._closed
-
-    @property
     def idle(self) -> bool:
         """Open, with no event waiting to start."""
         return not self._closed and not self._waiters

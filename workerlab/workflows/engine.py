@@ -62,7 +62,6 @@ RECOVER_INTERVAL_S = 1.0
 
 @dataclass(frozen=True)
 class _Workflow:
-    name: str
     worker: str
     entrypoint: type
     env_provider: Callable[[], Any]
@@ -151,7 +150,7 @@ class WorkflowEngine:
                 "run(self, event, step) method"
             )
         self._workflows[name] = _Workflow(
-            name, worker_name, entrypoint_class, env_provider, background_work, step_limit, step_form
+            worker_name, entrypoint_class, env_provider, background_work, step_limit, step_form
         )
         self._names = tuple(self._workflows)
         self._wakeup.wake()

@@ -126,7 +126,6 @@ class WorkflowStore:
     """The tables above behind small methods; every write is its own transaction unless noted."""
 
     def __init__(self, path: Path | None, *, durable: bool = False) -> None:
-        self.path = path
         self._db = connect(path, durable=durable)
         self._db.executescript(_SCHEMA)
 
@@ -181,9 +180,6 @@ class WorkflowStore:
             "SELECT status, output, error_name, error_message FROM instances WHERE seq = ?", (seq,)
         ).fetchone()
         return OutcomeRow(*row) if row is not None else OutcomeRow("unknown", None, None, None)
-
-    def status(self, seq: int) -> str:
-        return self.outcome(seq).status
 
     def holder(self, seq: int) -> tuple[str, str | None]:
         """The instance's status and the owner running it."""
