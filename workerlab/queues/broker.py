@@ -106,11 +106,8 @@ class Broker:
         """This broker's lease owner id in the store."""
         return self._keeper.owner
 
-    def producer(
-        self, queue: str, *, delivery_delay_s: int = 0, source: str | None = None
-    ) -> QueueProducerBinding:
-        """The ``env.<BINDING>`` object for a producer of ``queue``; ``source`` marks messages not sent
-        by a Worker (``"dash"``: the inspector's page)."""
+    def producer(self, queue: str, *, delivery_delay_s: int = 0) -> QueueProducerBinding:
+        """The ``env.<BINDING>`` object for a producer of ``queue``."""
         return QueueProducerBinding(
             queue,
             self._store,
@@ -118,7 +115,6 @@ class Broker:
             self._on_sent,
             delivery_delay_s=delivery_delay_s,
             settings=self.settings,
-            source=source,
         )
 
     def publisher(self, queue: str) -> HttpPublisher:
