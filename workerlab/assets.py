@@ -128,11 +128,10 @@ class AssetFiles:
     def resolve(self, url_path: str) -> AssetReply | None:
         """The file or the redirect ``url_path`` leads to; None when nothing matches."""
         exact = self.file(url_path)
-        if exact is not None and not (self.html_handling != "none" and _is_html_alias(url_path)):
+        if exact is not None and (self.html_handling == "none" or not _is_html_alias(url_path)):
             return AssetReply(200, path=exact)
-        handling = self.html_handling
-        if handling == "none":
-            return None if exact is None else AssetReply(200, path=exact)
+        if self.html_handling == "none":
+            return None
         served, canonical = self._html_target(url_path)
         if served is None:
             return None if exact is None else AssetReply(200, path=exact)
