@@ -22,8 +22,6 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 async def drive_app(app: App, request: Request) -> Response:
     """One request through ``app``; an exception the app lets through propagates."""
-    from .compat.response import Response
-
     parts = urlsplit(request.url)
     host = parts.hostname or "localhost"
     port = parts.port or _DEFAULT_PORTS.get(parts.scheme, 80)
@@ -56,6 +54,14 @@ async def drive_app(app: App, request: Request) -> Response:
         sent_request = True
         return {"type": "http.request", "body": body, "more_body": False}
 
+    return await collect_response(app, scope, receive, f"{request.method} {request.url}")
+
+
+async def collect_response(app: App, scope: MutableMapping[str, Any], receive: Any, what: str) -> Response:
+    """Run ``app`` on ``scope`` and return what it sent as a workers ``Response`` (a RuntimeError
+    naming ``what`` when it sent none)."""
+    from .compat.response import Response
+
     start: dict[str, Any] = {}
     chunks: list[bytes] = []
 
@@ -67,6 +73,6 @@ async def drive_app(app: App, request: Request) -> Response:
 
     await app(scope, receive, send)
     if not start:
-        raise RuntimeError(f"{request.method} {request.url}: the app sent no response")
+        raise RuntimeError(f"{what}: the app sent no response")
     raw = [(bytes(name).lower(), bytes(value)) for name, value in start.get("headers", [])]
     return Response._from_fetch(start["status"], "", raw, b"".join(chunks), "", False)
