@@ -15,7 +15,7 @@ from typing import Any
 
 from ..bindings.results import JsObject
 from ..clone import decode_clone, encode_clone
-from ..rpc import RemoteError, carried
+from ..rpc import RemoteError, rebuilt
 from .errors import NonRetryableError, WorkflowError
 
 #: Largest step result, event payload or instance output once encoded (Cloudflare Workflows
@@ -76,4 +76,4 @@ def step_error(name: str, message: str) -> Exception:
     keeps = _KEEPS_TYPE.get(name)
     if keeps is not None:
         return keeps(message if message.startswith(f"{name}: ") else f"{name}: {message}")
-    return carried(type(name, (Exception,), {})(message))
+    return rebuilt(name, message)
