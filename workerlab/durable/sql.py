@@ -9,6 +9,7 @@ way), the runtime's ``_cf_`` tables, ``ATTACH``, and pragmas outside a safe list
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
@@ -175,7 +176,7 @@ def _execute(
     written_before = conn.total_changes
     guard.refused = None
     try:
-        with atomic(conn) if len(statements) > 1 else _no_transaction:
+        with atomic(conn) if len(statements) > 1 else contextlib.nullcontext():
             for statement in statements[:-1]:
                 _run_user_statement(conn, guard, statement, [])
             columns, rows = _run_user_statement(conn, guard, statements[-1], params)
@@ -211,17 +212,6 @@ def drop_user_schema(conn: sqlite3.Connection) -> None:
     for kind, name in rows:
         quoted = '"' + name.replace('"', '""') + '"'
         conn.execute(f"DROP {kind.upper()} IF EXISTS {quoted}")
-
-
-class _NoTransaction:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *_: object) -> None:
-        return None
-
-
-_no_transaction = _NoTransaction()
 
 
 def _sql_error(error: Exception, refused: str | None, query: str) -> Exception:
