@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from ..config import QueueConsumer
 from ..errors import QueueError
-from .store import StoredMessage, json_list
+from .store import MESSAGE_COLUMNS, StoredMessage, json_list
 
 if TYPE_CHECKING:
     from .store import QueueStore
@@ -26,9 +26,8 @@ if TYPE_CHECKING:
 PULLABLE_CONTENT_TYPES = frozenset({"json", "text", "bytes"})
 
 _LEASE_ID = re.compile(r"^([0-9a-f]{1,16})-([0-9a-f]{1,8})-([0-9a-f]{32})$")
-_COLUMNS = "ready_ms, seq, id, timestamp_ms, content_type, body, attempts"
 _WAITING = f"""
-SELECT {_COLUMNS}, source FROM messages
+SELECT {MESSAGE_COLUMNS}, source FROM messages
 WHERE queue = ? AND owner IS NULL AND ready_ms <= ? ORDER BY ready_ms, seq LIMIT ?
 """
 _LEASE = """
@@ -188,7 +187,7 @@ def ack(
         wanted = {lease[0] for lease in parsed.values() if lease is not None}
         rows = {row[0]: row for row in db.execute(_FIND, (json_list(wanted),)).fetchall()}
 
-        def held(value: str) -> tuple[int, int, str, int] | None:
+        def held(value: str) -> tuple[int, int, int] | None:
             """``(seq, lease attempts, stored attempts)`` when the lease names a row of this queue."""
             lease = parsed[value]
             if lease is None:
@@ -203,7 +202,7 @@ def ack(
             if row[4] is not None:
                 result.warnings[value] = "the message is in flight to a Worker consumer"
                 return None
-            return lease[0], lease[1], lease[2], row[3]
+            return lease[0], lease[1], row[3]
 
         acked = [found[0] for value in acks if (found := held(value)) is not None]
         if acked:
@@ -215,7 +214,7 @@ def ack(
             found = held(value)
             if found is None:
                 continue
-            seq, lease_attempts, _, attempts = found
+            seq, lease_attempts, attempts = found
             if attempts != lease_attempts:
                 result.warnings[value] = "the lease ran out and the message was pulled again since"
                 continue

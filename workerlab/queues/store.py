@@ -29,14 +29,15 @@ T = TypeVar("T")
 #: The database file under a persist directory.
 STORE_FILE_NAME = "queues.sqlite3"
 
-_COLUMNS = "ready_ms, seq, id, timestamp_ms, content_type, body, attempts"
+#: The columns of a :class:`StoredMessage`, in the order of its fields.
+MESSAGE_COLUMNS = "ready_ms, seq, id, timestamp_ms, content_type, body, attempts"
 _CLAIM = f"""
 UPDATE messages SET owner = ?1, attempts = attempts + 1
 WHERE seq IN (
     SELECT seq FROM messages WHERE queue = ?2 AND owner IS NULL AND ready_ms <= ?3
     ORDER BY ready_ms, seq LIMIT ?4
 )
-RETURNING {_COLUMNS}
+RETURNING {MESSAGE_COLUMNS}
 """
 _WAITING_AT = (
     "SELECT ready_ms FROM messages WHERE queue = ? AND owner IS NULL ORDER BY ready_ms, seq LIMIT 1 OFFSET ?"
@@ -356,14 +357,14 @@ class QueueStore:
         """The messages of ``queue`` not yet acked (ready, delayed or in flight), in delivery order;
         the first ``limit`` of them when a limit is given."""
         rows = self._db.execute(
-            f"SELECT {_COLUMNS} FROM messages WHERE queue = ? ORDER BY ready_ms, seq LIMIT ?",
+            f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE queue = ? ORDER BY ready_ms, seq LIMIT ?",
             (queue, limit),
         ).fetchall()
         return list(map(StoredMessage._make, rows))
 
     def row(self, seq: int) -> StoredMessage | None:
         """The message row ``seq``, if it is still stored."""
-        found = self._db.execute(f"SELECT {_COLUMNS} FROM messages WHERE seq = ?", (seq,)).fetchone()
+        found = self._db.execute(f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE seq = ?", (seq,)).fetchone()
         return None if found is None else StoredMessage._make(found)
 
     def queues(self) -> list[str]:
