@@ -1,4 +1,5 @@
-"""Shared pieces of the benchmarks: start `workerlab dev`, wait for Ready, read memory."""
+"""Shared pieces of the benchmarks: write a worker, start `workerlab dev` and wait for Ready, read
+memory, take percentiles."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import re
 import shutil
 import subprocess
 import sys
+import textwrap
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -14,6 +16,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 HELLO_CONFIG = ROOT / "sample_workers" / "hello" / "wrangler.toml"
 READY = re.compile(rb"Ready on (http://\S+)")
+
+
+def write_worker(folder: Path, config: str, source: str) -> Path:
+    """Write ``worker.py`` and ``wrangler.toml`` (both dedented) in ``folder``; return the config's path."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "worker.py").write_text(textwrap.dedent(source))
+    path = folder / "wrangler.toml"
+    path.write_text(textwrap.dedent(config))
+    return path
 
 
 def workerlab_command() -> list[str]:

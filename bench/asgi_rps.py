@@ -17,7 +17,7 @@ import textwrap
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import start_dev, stop
+from _common import start_dev, stop, write_worker
 from fetch_rps import CONNECTIONS, DURATION_S, ROUNDS, run_httpx, run_wrk, start_bare
 
 #: Launches of `workerlab dev` timed to `Ready on`; the median is reported.
@@ -53,11 +53,8 @@ CONFIG = 'name = "fastapi-bench"\nmain = "worker.py"\ncompatibility_date = "2025
 
 
 def write_project(folder: Path) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
+    config = write_worker(folder, CONFIG, WORKER)
     (folder / "app.py").write_text(APP)
-    (folder / "worker.py").write_text(WORKER)
-    config = folder / "wrangler.toml"
-    config.write_text(CONFIG)
     return config
 
 

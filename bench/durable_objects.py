@@ -26,14 +26,13 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import textwrap
 import time
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import percentile
+from _common import percentile, write_worker
 
 from workerlab.clock import SystemClock
 from workerlab.config import load_config
@@ -105,10 +104,9 @@ class Default(WorkerEntrypoint):
 
 async def open_session(folder: Path) -> tuple[Session, Any, Any]:
     """A session of the bench worker on the real clock, its timers running; its namespace and module."""
-    (folder / "wrangler.toml").write_text(textwrap.dedent(CONFIG))
-    (folder / "worker.py").write_text(textwrap.dedent(WORKER))
+    config = write_worker(folder, CONFIG, WORKER)
     options = SessionOptions(persist_dir=folder / "state", clock=SystemClock(), crons=False)
-    session = await Session.open([load_config(folder / "wrangler.toml")], options)
+    session = await Session.open([load_config(config)], options)
     session.start()
     return session, session.primary.env.BOXES, session.primary.worker.module
 

@@ -12,12 +12,14 @@ import asyncio
 import statistics
 import sys
 import tempfile
-import textwrap
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import write_worker
+
 from workerlab.testing import Worker
 
 #: Budget per fetch dispatch (the harness must stay cheap enough for large test suites).
@@ -76,10 +78,7 @@ async def per_call_us(call: Callable[[], Awaitable[object]], calls: int) -> floa
 
 async def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
-        root = Path(folder)
-        (root / "worker.py").write_text(textwrap.dedent(WORKER))
-        (root / "wrangler.toml").write_text(textwrap.dedent(CONFIG))
-        config = root / "wrangler.toml"
+        config = write_worker(Path(folder), CONFIG, WORKER)
 
         starts_ms = []
         for _ in range(STARTS):

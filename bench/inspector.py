@@ -18,7 +18,6 @@ import os
 import shutil
 import sys
 import tempfile
-import textwrap
 import time
 import tracemalloc
 from datetime import UTC, datetime
@@ -27,10 +26,11 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import percentile, start_dev, stop, write_worker
 
-from bench._common import percentile, start_dev, stop
-from workerlab.bindings.queue import QueueProducer
-from workerlab.config import WorkerConfig
+from workerlab.clock import SystemClock
+from workerlab.config import load_config
 from workerlab.events import BatchDelivered, EventBus, RequestServed, WaitUntilFailed
 from workerlab.inspector import INSPECTOR_PATH, InspectorApp
 from workerlab.inspector.timeline import MAX_TIMELINE_BYTES, MAX_TIMELINE_EVENTS, Timeline
@@ -52,15 +52,13 @@ DEEP_PAGES = 20
 TARGET_MS = 300
 
 WORKER = "async def fetch(request, env):\n    return None\n"
-CONFIG = textwrap.dedent(
-    """\
-    name = "inspector-bench"
-    main = "worker.py"
-    [[queues.producers]]
-    binding = "JOBS"
-    queue = "jobs"
-    """
-)
+CONFIG = """
+name = "inspector-bench"
+main = "worker.py"
+[[queues.producers]]
+binding = "JOBS"
+queue = "jobs"
+"""
 CHROMIUM_FLAGS = [
     "--headless",
     "--no-sandbox",
@@ -170,8 +168,6 @@ def history_memory() -> tuple[int, float, float]:
     def fill_with(kinds: str) -> tuple[Timeline, float]:
         tracemalloc.start()
         timeline, bus = Timeline(), EventBus()
-        from workerlab.clock import SystemClock
-
         timeline.attach(bus, SystemClock())
         for index in range(MAX_TIMELINE_EVENTS * 2):
             if kinds == "failures":
@@ -192,14 +188,7 @@ def history_memory() -> tuple[int, float, float]:
 
 
 async def queue_api(folder: Path) -> None:
-    (folder / "worker.py").write_text(WORKER)
-    (folder / "wrangler.toml").write_text(CONFIG)
-    config = WorkerConfig(
-        path=folder / "wrangler.toml",
-        name="inspector-bench",
-        main=folder / "worker.py",
-        bindings=(QueueProducer(binding="JOBS", queue="jobs"),),
-    )
+    config = load_config(write_worker(folder, CONFIG, WORKER))  # dev serves the same files later
     session = await Session.open([config], SessionOptions(persist_dir=folder / "state"))
     try:
         fill_s = await fill(session.primary.env.JOBS)

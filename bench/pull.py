@@ -10,14 +10,13 @@ from __future__ import annotations
 import asyncio
 import sys
 import tempfile
-import textwrap
 import time
 from pathlib import Path
 
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import start_dev, stop
+from _common import start_dev, stop, write_worker
 
 #: Messages in the backlog.
 MESSAGES = 60_000
@@ -86,9 +85,7 @@ async def run(url: str) -> tuple[float, float]:
 def main() -> int:
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
-        (root / "wrangler.toml").write_text(textwrap.dedent(CONFIG))
-        (root / "worker.py").write_text(WORKER)
-        process, url, _ = start_dev(root / "wrangler.toml", root / "state", "--no-crons")
+        process, url, _ = start_dev(write_worker(root, CONFIG, WORKER), root / "state", "--no-crons")
         try:
             publish_rate, pull_rate = asyncio.run(run(url))
         finally:

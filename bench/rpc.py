@@ -11,12 +11,11 @@ import asyncio
 import statistics
 import sys
 import tempfile
-import textwrap
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import percentile, rss_mb, start_dev, stop
+from _common import percentile, rss_mb, start_dev, stop, write_worker
 
 from workerlab.config import load_config
 from workerlab.session import Session, SessionOptions
@@ -42,13 +41,6 @@ class Default(WorkerEntrypoint):
     async def add(self, a, b):
         return a + b
 """
-
-
-def write_worker(folder: Path, config: str, source: str) -> Path:
-    folder.mkdir(parents=True)
-    (folder / "wrangler.toml").write_text(textwrap.dedent(config))
-    (folder / "worker.py").write_text(textwrap.dedent(source))
-    return folder / "wrangler.toml"
 
 
 async def round_trips(root: Path) -> tuple[float, float]:

@@ -14,7 +14,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import percentile, start_dev, stop
+from _common import percentile, start_dev, stop, write_worker
 
 REQUESTS = 3000
 WORKER = "async def scheduled(controller, env, ctx):\n    pass\n"
@@ -24,9 +24,7 @@ CONFIG = 'name = "bench"\nmain = "worker.py"\n[triggers]\ncrons = ["*/5 * * * *"
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        (folder / "worker.py").write_text(WORKER)
-        (folder / "wrangler.toml").write_text(CONFIG)
-        process, url, _ = start_dev(folder / "wrangler.toml", folder / "state", "--no-crons")
+        process, url, _ = start_dev(write_worker(folder, CONFIG, WORKER), folder / "state", "--no-crons")
         try:
             parts = urlsplit(url)
             request = (
