@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..bindings.results import JsObject, merge_options
 from .errors import WorkflowError
+from .records import STEP_TYPES
 from .values import encode_value
 
 if TYPE_CHECKING:
@@ -27,7 +28,8 @@ MAX_BATCH_INSTANCES = 100
 
 _CREATE_OPTIONS = ("id", "params", "retention", "locationHint")
 _EVENT_OPTIONS = ("type", "payload")
-_STEP_KINDS = {"do": "do", "sleep": "sleep", "waitForEvent": "event"}
+#: A step type as restart(from=) names it -> the kind the store keys steps by.
+_STEP_KINDS = {step_type: kind for kind, step_type in STEP_TYPES.items()}
 
 
 class WorkflowBinding:
