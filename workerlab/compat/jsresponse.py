@@ -17,7 +17,7 @@ from workerlab.compat.jsheaders import JsHeaders, js_headers
 from workerlab.compat.jsnames import PythonOnly, PythonOnlySlot, js_errors
 from workerlab.compat.jsrequest import js_body
 from workerlab.compat.jsvalues import JsObject, JsObjectProxy, js_value
-from workerlab.compat.response import APPLICATION_JSON, Response
+from workerlab.compat.response import APPLICATION_JSON, JsonAccessor, Response
 
 _INIT_FIELDS = frozenset({"status", "statusText", "headers"})
 
@@ -51,15 +51,6 @@ def _status_text(response: Response) -> str:
 
 def _owner(response: Response) -> Response:
     return response._owner() if isinstance(response, JsResponse) else response
-
-
-class _JsJson:
-    """``Response.json(data, init)`` (JS static) on the class; ``await response.json()`` on an instance."""
-
-    def __get__(self, instance: JsResponse | None, owner: type[JsResponse]) -> Any:
-        if instance is None:
-            return owner._static_json
-        return instance._read_js_json
 
 
 class JsResponse(Response):
@@ -152,7 +143,7 @@ class JsResponse(Response):
             return self._source._asgi_parts()
         return super()._asgi_parts()
 
-    json = _JsJson()
+    json = JsonAccessor("_static_json", "_read_js_json")
 
     async def _read_js_json(self) -> Any:
         return js_value(await Response._read_json(self), JsObjectProxy)

@@ -46,12 +46,20 @@ _FRAMING_HEADERS = (b"content-length", b"transfer-encoding")
 _NO_BODY_STATUSES = frozenset({204, 304})
 
 
-class _JsonAccessor:
-    """``Response.json(data, ...)`` builds a JSON response; ``await response.json()`` reads one.
+class JsonAccessor:
+    """``json`` on a response class: through the class, the method named ``on_class`` that builds a
+    JSON response (``Response.json(data, ...)``); through an instance, the method named
+    ``on_instance`` that reads one (``await response.json()``).
 
-    Cloudflare's SDK gives ``json`` both meanings; a descriptor tells them apart by whether
-    it is reached through the class or through an instance.
+    Cloudflare's SDK, like JS, gives ``json`` both meanings; a descriptor tells them apart by
+    whether it is reached through the class or through an instance.
     """
+
+    __slots__ = ("on_class", "on_instance")
+
+    def __init__(self, on_class: str, on_instance: str) -> None:
+        self.on_class = on_class
+        self.on_instance = on_instance
 
     @overload
     def __get__(self, instance: None, owner: type[Response]) -> Callable[..., Response]: ...
@@ -59,8 +67,8 @@ class _JsonAccessor:
     def __get__(self, instance: Response, owner: type[Response]) -> Callable[..., Awaitable[Any]]: ...
     def __get__(self, instance: Response | None, owner: type[Response]) -> Any:
         if instance is None:
-            return owner.from_json
-        return instance._read_json
+            return getattr(owner, self.on_class)
+        return getattr(instance, self.on_instance)
 
 
 class HttpStatusError(OSError):
@@ -159,7 +167,7 @@ class Response(BodyMixin):
         self._setup(json.dumps(data).encode(), APPLICATION_JSON.encode(), status, status_text, headers)
         return self
 
-    json = _JsonAccessor()  # type: ignore[assignment]
+    json = JsonAccessor("from_json", "_read_json")  # type: ignore[assignment]
     _read_json = BodyMixin.json
 
     @staticmethod
