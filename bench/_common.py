@@ -1,10 +1,10 @@
-"""Shared pieces of the benchmarks: write a worker, start `workerlab dev` and wait for Ready, read
-memory, take percentiles."""
+"""Shared pieces of the benchmarks: write a worker, start `workerlab dev` and wait for Ready, fill a
+queue, read memory, take percentiles."""
 
 from __future__ import annotations
 
-import os
 import re
+import resource
 import shutil
 import subprocess
 import sys
@@ -12,10 +12,13 @@ import textwrap
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 HELLO_CONFIG = ROOT / "sample_workers" / "hello" / "wrangler.toml"
 READY = re.compile(rb"Ready on (http://\S+)")
+#: Messages per sendBatch while filling a queue (Cloudflare's most).
+SEND_BATCH_SIZE = 100
 
 
 def write_worker(folder: Path, config: str, source: str) -> Path:
@@ -70,6 +73,17 @@ def stop(process: subprocess.Popen[bytes]) -> None:
         process.kill()
 
 
+async def send_backlog(jobs: Any, count: int) -> float:
+    """Queue ``count`` messages through the producer binding ``jobs``, ``SEND_BATCH_SIZE`` per
+    sendBatch; return the seconds it took."""
+    started = time.perf_counter()
+    for start in range(0, count, SEND_BATCH_SIZE):
+        await jobs.sendBatch(
+            [{"body": {"row": start + i, "file": "import.csv"}} for i in range(SEND_BATCH_SIZE)]
+        )
+    return time.perf_counter() - started
+
+
 def rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -77,11 +91,12 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
 def percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
     index = min(len(ordered) - 1, max(0, round(fraction * (len(ordered) - 1))))
     return ordered[index]
-
-
-def env_with_root() -> dict[str, str]:
-    return {**os.environ, "PYTHONPATH": str(ROOT)}

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import resource
 import sys
 import tempfile
 import textwrap
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import peak_rss_mb, send_backlog
 
 from workerlab.bindings.queue import QueueProducer
 from workerlab.config import QueueConsumer, WorkerConfig
@@ -24,8 +26,6 @@ from workerlab.session import Session, SessionOptions
 
 #: Messages in the backlog.
 BACKLOG = 1_000_000
-#: Messages per sendBatch while filling (Cloudflare's most).
-SEND_BATCH_SIZE = 100
 #: The drain rate is reported for each of this many equal slices of the backlog.
 SLICES = 10
 
@@ -51,10 +51,6 @@ WORKER = textwrap.dedent(
 )
 
 
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-
-
 async def run(folder: Path) -> None:
     main = folder / "worker.py"
     main.write_text(WORKER.replace("len_slices", str(SLICES)))
@@ -71,12 +67,7 @@ async def run(folder: Path) -> None:
     module.slice_size = BACKLOG // SLICES
     jobs = runtime.env.JOBS
     try:
-        started = time.perf_counter()
-        for start in range(0, BACKLOG, SEND_BATCH_SIZE):
-            await jobs.sendBatch(
-                [{"body": {"row": start + i, "file": "import.csv"}} for i in range(SEND_BATCH_SIZE)]
-            )
-        fill_s = time.perf_counter() - started
+        fill_s = await send_backlog(jobs, BACKLOG)
         rss_after_fill_mb = peak_rss_mb()
 
         drain_started = time.perf_counter()

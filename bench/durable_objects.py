@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import resource
 import shutil
 import statistics
 import subprocess
@@ -32,7 +31,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import percentile, write_worker
+from _common import peak_rss_mb, percentile, write_worker
 
 from workerlab.clock import SystemClock
 from workerlab.config import load_config
@@ -167,8 +166,7 @@ async def many(folder: Path) -> None:
         elapsed = time.perf_counter() - started
     finally:
         await session.close()
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-    print(f"rss {MANY_OBJECTS} objects: {peak_mb:.0f} MB")
+    print(f"rss {MANY_OBJECTS} objects: {peak_rss_mb():.0f} MB")
     print(f"alarms fired {MANY_OBJECTS} objects: {sum(module.FIRED)} of {MANY_OBJECTS}")
     print(f"time {MANY_OBJECTS} objects: {elapsed:.1f} s (stored in {armed:.1f} s)")
 

@@ -27,7 +27,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import percentile, start_dev, stop, write_worker
+from _common import percentile, send_backlog, start_dev, stop, write_worker
 
 from workerlab.clock import SystemClock
 from workerlab.config import load_config
@@ -40,8 +40,6 @@ from workerlab.session import Session, SessionOptions
 
 #: Messages queued before the API is measured.
 BACKLOG = int(os.environ.get("INSPECTOR_BENCH_BACKLOG", "1000000"))
-#: Messages per sendBatch while filling (Cloudflare's most).
-SEND_BATCH_SIZE = 100
 #: Calls of each route.
 ROUNDS = 40
 #: Messages per page, as the page asks for them.
@@ -69,14 +67,6 @@ CHROMIUM_FLAGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-
-
-async def fill(jobs: object) -> float:
-    started = time.perf_counter()
-    for start in range(0, BACKLOG, SEND_BATCH_SIZE):
-        batch = [{"body": {"row": start + i, "file": "import.csv"}} for i in range(SEND_BATCH_SIZE)]
-        await jobs.sendBatch(batch)  # type: ignore[attr-defined]
-    return time.perf_counter() - started
 
 
 async def timed(client: httpx.AsyncClient, path: str) -> tuple[float, dict[str, object]]:
@@ -191,7 +181,7 @@ async def queue_api(folder: Path) -> None:
     config = load_config(write_worker(folder, CONFIG, WORKER))  # dev serves the same files later
     session = await Session.open([config], SessionOptions(persist_dir=folder / "state"))
     try:
-        fill_s = await fill(session.primary.env.JOBS)
+        fill_s = await send_backlog(session.primary.env.JOBS, BACKLOG)
         times = await measure_api(session)
     finally:
         await session.close()
