@@ -103,9 +103,7 @@ class QueueStore:
                 path = path / STORE_FILE_NAME
         connection: sqlite3.Connection | None = None
         try:
-            if path is not None:
-                path.parent.mkdir(parents=True, exist_ok=True)
-            connection = connect(path, durable=durable)
+            connection = connect(path, durable=durable)  # makes the folder too
             with _transaction(connection):
                 version = connection.execute("PRAGMA user_version").fetchone()[0]
                 if version > SCHEMA_VERSION:
