@@ -63,7 +63,7 @@ class StepFunction:
         return self._step_name
 
     def __call__(self) -> Any:
-        return self._step._call(self, self.__wrapped__, self._depends, self._concurrent, self._config)
+        return self._step._call(self)
 
     def __repr__(self) -> str:
         return f"<workflow step {self._step_name!r}>"
@@ -138,17 +138,10 @@ class WorkflowStep:
 
     # --- running a decorated step ----------------------------------------------------------
 
-    async def _call(
-        self,
-        fn: StepFunction,
-        func: Callable[..., Any],
-        depends: Sequence[Any] | None,
-        concurrent: bool,
-        config: Any,
-    ) -> Any:
-        name = fn.step_name
-        sources = self._sources(fn, func, depends)
-        if concurrent:
+    async def _call(self, fn: StepFunction) -> Any:
+        name, func = fn.step_name, fn.__wrapped__
+        sources = self._sources(fn)
+        if fn._concurrent:
             values = await asyncio.gather(*(self._resolve(source) for source in sources))
         else:
             values = [await self._resolve(source) for source in sources]
@@ -158,7 +151,7 @@ class WorkflowStep:
                 *(ctx if source is None else value for source, value in zip(sources, values, strict=True))
             )
 
-        task = asyncio.ensure_future(self._run.do(name, config, call))
+        task = asyncio.ensure_future(self._run.do(name, fn._config, call))
         self._in_flight[name] = task
         try:
             result = await task
@@ -168,12 +161,10 @@ class WorkflowStep:
         self._results[name] = result
         return result
 
-    def _sources(
-        self, fn: StepFunction, func: Callable[..., Any], depends: Sequence[Any] | None
-    ) -> list[StepFunction | None]:
-        """Where each parameter of ``func`` comes from: a step, or None for the step context."""
-        name = fn.step_name
-        params = list(inspect.signature(func).parameters)
+    def _sources(self, fn: StepFunction) -> list[StepFunction | None]:
+        """Where each parameter of the step's function comes from: a step, or None for the step context."""
+        name, depends = fn.step_name, fn._depends
+        params = list(inspect.signature(fn.__wrapped__).parameters)
         if depends is None and self._form == "legacy" and any(param != _CTX for param in params):
             raise TypeError(
                 f"Step \"{name}\" has non-ctx parameter(s) but no 'depends' list provided (before the "
