@@ -30,6 +30,10 @@ def encode_body(body: object, kind: str) -> tuple[bytes | None, str | None]:
     raise TypeError(f"Unsupported type in {kind}: {type(body).__name__}")
 
 
+class BodyUsedError(OSError):
+    """A body read a second time (``pyodide.http.BodyUsedError``, what Cloudflare's Response raises)."""
+
+
 class BodyMixin:
     """Reads of a body that, as on Cloudflare, can be read only once (``clone()`` first)."""
 
@@ -49,7 +53,7 @@ class BodyMixin:
 
     def _take_body(self) -> builtins.bytes:
         if self._body_used:
-            raise OSError(
+            raise BodyUsedError(
                 f"Body already used: this {type(self).__name__}'s body was read before "
                 "(a body can be read once; call clone() first to read it twice)"
             )

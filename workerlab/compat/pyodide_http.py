@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from workerlab.compat.body import BodyUsedError
 from workerlab.compat.jsvalues import JsObject
 from workerlab.compat.response import HttpStatusError, Response
 
@@ -17,10 +18,6 @@ FetchResponse = Response
 
 class AbortError(OSError):
     """The request was aborted (Pyodide raises it for a failed fetch)."""
-
-
-class BodyUsedError(OSError):
-    """The body was already read."""
 
 
 async def pyfetch(url: str, **options: Any) -> Response:
