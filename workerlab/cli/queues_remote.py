@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import fields
 from typing import TYPE_CHECKING, Any, TypeVar
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 import click
 
@@ -103,10 +103,8 @@ class RemoteQueues:
 
         if limit < 1:
             return []
-        page = self.client.get(
-            f"queues/{quote(queue, safe='')}/dropped", limit=min(limit, MAX_MESSAGES_PER_PAGE)
-        )
-        return [_record(message) for message in page["messages"]]
+        dropped = self.client.dropped(queue, limit=min(limit, MAX_MESSAGES_PER_PAGE))
+        return [_record(message) for message in dropped]
 
     def pause(self, queue: str) -> bool:
         """Pause ``queue``; whether it was not paused before."""

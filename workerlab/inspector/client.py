@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -106,6 +107,11 @@ class InspectorClient:
         page: dict[str, Any] = self.get(f"queues/{_segment(queue)}/messages", cursor=cursor, limit=limit)
         return page
 
+    def dropped(self, queue: str, *, limit: int | None = None) -> list[dict[str, Any]]:
+        """The last messages dropped from ``queue`` (failed with no dead-letter queue), oldest first."""
+        found: list[dict[str, Any]] = self.get(f"queues/{_segment(queue)}/dropped", limit=limit)["messages"]
+        return found
+
     def send(self, queue: str, body: Any, *, content_type: str = "json", delay_s: int | None = None) -> None:
         document = {"body": body, "content_type": content_type, "delay_seconds": delay_s}
         self.post(f"queues/{_segment(queue)}/send", document)
@@ -130,6 +136,4 @@ class InspectorClient:
 
 
 def _segment(name: str) -> str:
-    from urllib.parse import quote
-
     return quote(name, safe="")
