@@ -62,11 +62,11 @@ class Inspected:
 
 @asynccontextmanager
 async def inspected(
-    persist_dir: Path | None, *, config: Path = SHOP_CONFIG, state: InspectorState | None = None
+    persist_dir: Path | None, *, state: InspectorState | None = None
 ) -> AsyncIterator[Inspected]:
     """The shop worker in a session on a fake clock, with the inspector mounted as `workerlab dev` does."""
     options = SessionOptions(persist_dir=persist_dir, clock=FakeClock(), crons=False)
-    session = await Session.open([load_config(config)], options)
+    session = await Session.open([load_config(SHOP_CONFIG)], options)
     inspector = InspectorApp(state=state)
     inspector.attach(session)
     app = WorkerApp(RuntimeSlot(session.primary), mounts=[(INSPECTOR_PATH, inspector)])

@@ -96,14 +96,13 @@ def write_project(folder: Path, config: str = PRODUCER_CONFIG, worker: str = PRO
 
 @asynccontextmanager
 async def api_for(
-    config_path: Path, *, consumers: Sequence[QueueConsumer] | None = None, now_s: float | None = None
+    config_path: Path, *, consumers: Sequence[QueueConsumer] | None = None
 ) -> AsyncIterator[Api]:
     """The worker of ``config_path`` (``consumers`` replacing its configured ones) and an API client."""
     config = load_config(config_path)
     if consumers is not None:
         config = dataclasses.replace(config, consumers=tuple(consumers))
-    clock = FakeClock() if now_s is None else FakeClock(now_s)
-    session = await Session.open([config], SessionOptions(clock=clock))
+    session = await Session.open([config], SessionOptions(clock=FakeClock()))
     worker = Worker(session, session.primary, QueueHistory(session.bus))
     app = WorkerApp(RuntimeSlot(session.primary), mounts=dev_mounts(inspector=False))
     transport = httpx.ASGITransport(app=app)
