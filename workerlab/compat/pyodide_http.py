@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 from workerlab.compat.body import BodyUsedError
-from workerlab.compat.jsvalues import JsObject
 from workerlab.compat.response import HttpStatusError, Response
 
 FetchResponse = Response
@@ -24,10 +23,7 @@ async def pyfetch(url: str, **options: Any) -> Response:
     """Fetch ``url``; options ``method``, ``headers`` (a dict is fine here), ``body``, ``redirect``."""
     from workerlab.compat.fetch import fetch
 
-    headers = options.pop("headers", None)
-    if isinstance(headers, JsObject):
-        headers = dict(dict.items(headers))
-    return await fetch(url, headers=headers, **options)
+    return await fetch(url, **options)
 
 
 __all__ = ["AbortError", "BodyUsedError", "FetchResponse", "HttpStatusError", "pyfetch"]
