@@ -235,7 +235,7 @@ class Run:
     async def sleep_until(self, name: str, when: datetime | int | float) -> None:
         """Wait until ``when`` (a datetime, naive meaning UTC, or epoch milliseconds)."""
         self._check_open()
-        if isinstance(when, str) or not isinstance(when, datetime | int | float) or isinstance(when, bool):
+        if isinstance(when, bool) or not isinstance(when, datetime | int | float):
             raise WorkflowError(
                 f'step.sleep_until("{name}"): expected a datetime or epoch milliseconds, '
                 f"found {type(when).__name__} {when!r}"
