@@ -155,17 +155,17 @@ def _encode_json(body: Any) -> bytes:
         raise TypeError('content type "json" cannot carry a body this deeply nested (or cyclic)') from None
 
 
-def _decode_json(data: bytes, scan: Scan | None = _c_scan, decoder: json.JSONDecoder = _json_decoder) -> Any:
+def _decode_json(data: bytes) -> Any:
     text = data.decode("utf-8", "surrogatepass")
-    if scan is not None:
+    if _c_scan is not None:
         try:
-            value, end = scan(text, 0)
+            value, end = _c_scan(text, 0)
         except StopIteration:
             pass  # not JSON: let the full decoder raise its error
         else:
             if end == len(text):
                 return value
-    return decoder.decode(text)
+    return _json_decoder.decode(text)
 
 
 _NOT_SCANNED = object()
