@@ -155,7 +155,6 @@ class JsRequest(Request):
     buffer = PythonOnly("arrayBuffer()")
     form_data = PythonOnly("formData()")
     js_object = PythonOnly()
-    referrer_policy = PythonOnly("referrerPolicy")
 
 
 def sdk_request(request: Any) -> Any:

@@ -25,7 +25,6 @@ _JS_NAMES = {
     "arrayBuffer": "await request.buffer() or await request.bytes()",
     "formData": "await request.form_data()",
     "bodyUsed": "request.body_used",
-    "referrerPolicy": "request.referrer_policy",
 }
 
 
