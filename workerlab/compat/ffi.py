@@ -1,7 +1,7 @@
 """``pyodide.ffi``: how Python Workers code moves values to and from JavaScript.
 
 Locally every value is already Python, so the JS side is played by small Python types:
-:class:`~workerlab.bindings.results.JsObject` (a JS object), ``JsArray``, :class:`JsMap`,
+:class:`~workerlab.compat.jsvalues.JsObject` (a JS object), ``JsArray``, :class:`JsMap`,
 :class:`JsSet` and the JS buffers of :mod:`workerlab.compat.buffers`. :func:`to_js` converts as
 Pyodide does, pitfalls included: a dict without ``dict_converter`` becomes a Map, which
 ``JSON.stringify`` writes as ``{}`` and which has no attribute access.
