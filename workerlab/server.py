@@ -87,8 +87,7 @@ class WorkerApp:
             or (self.test_scheduled and path == TEST_SCHEDULED_PATH)
         ):
             status = await self._special(runtime, path, scope, receive, send)
-            # The caller logs an RPC line; workerlab's own apps (the inspector) are not the worker's.
-            if runtime is None or path.startswith(RPC_PATH_PREFIX) or self._mounted(path):
+            if runtime is None or status is None:  # not the worker's request: no request line
                 return
         elif (refused := refusal(scope)) is not None:
             status = await _send_refusal(refused, scope, send)
@@ -123,27 +122,28 @@ class WorkerApp:
             elapsed_ms = (time.perf_counter() - started) * 1000
             bus.emit(RequestServed(runtime.name, scope["method"], target, status, elapsed_ms, failure))
 
-    def _mounted(self, path: str) -> bool:
-        return path.startswith("/cdn-cgi/") and any(path.startswith(prefix) for prefix, _ in self.mounts)
-
     async def _special(
         self, runtime: Runtime | None, path: str, scope: Scope, receive: Receive, send: Send
-    ) -> int:
-        """A request workerlab answers itself: no worker loaded, the reserved paths, /__scheduled."""
+    ) -> int | None:
+        """A request workerlab answers itself: no worker loaded, the reserved paths, /__scheduled.
+        Returns the status to log as the worker's request, or None when it was not the worker's (no
+        worker loaded, a service call whose caller logs an RPC line, workerlab's own apps)."""
         mounted = next((app for prefix, app in self.mounts if path.startswith(prefix)), None)
         if runtime is None:
             if mounted is not None:  # the inspector stays reachable while a broken edit is served
-                return await _send_mounted(mounted, {**scope, "workerlab.session": None}, receive, send)
-            message = self.slot.load_error or "the worker is not loaded"
-            return await _send_error(scope, send, 500, "The worker failed to load", message)
+                await _send_mounted(mounted, {**scope, "workerlab.session": None}, receive, send)
+            else:
+                message = self.slot.load_error or "the worker is not loaded"
+                await _send_error(scope, send, 500, "The worker failed to load", message)
+            return None
         if path in SCHEDULED_PATHS:
             return await self._scheduled(runtime, scope, send, dunder=False)
         if path.startswith(RPC_PATH_PREFIX) and scope["method"] == "POST":
-            return await self._service_call(runtime, path, scope, receive, send)
+            await self._service_call(runtime, path, scope, receive, send)
+            return None
         if mounted is not None:
-            return await _send_mounted(
-                mounted, {**scope, "workerlab.session": runtime.session}, receive, send
-            )
+            await _send_mounted(mounted, {**scope, "workerlab.session": runtime.session}, receive, send)
+            return None
         if path.startswith(_RESERVED_PREFIXES):
             valid = " and ".join(SCHEDULED_PATHS)
             body = f"Unknown handler path {path}: the valid handler paths are {valid}\n"
