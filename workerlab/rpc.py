@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from .bindings.results import JsObject
+from .clone import MAX_CLONE_DEPTH
 
 #: Methods no RPC call can reach: the event handlers (Cloudflare calls them, not stubs) and the
 #: names JavaScript reserves on every RPC target.
@@ -34,7 +35,7 @@ RESERVED_METHODS = frozenset(
     }
 )
 #: Deepest nesting of an RPC argument or result (as the structured clone encoding allows).
-MAX_RPC_DEPTH = 200
+MAX_RPC_DEPTH = MAX_CLONE_DEPTH
 
 #: What crosses an RPC call, for error messages.
 RPC_TYPES = "None, bool, int, float, str, bytes, list, tuple, dict, datetime, Request or Response"
@@ -119,24 +120,15 @@ def _clone(value: Any, where: str, path: set[int], depth: int) -> Any:
             return [_clone(item, where, path, depth + 1) for item in value]
         finally:
             path.discard(key)
-    copy = _copy_http(value)
-    if copy is not None:
-        return copy
+    from .compat.request import Request
+    from .compat.response import Response
+
+    if isinstance(value, Request | Response):
+        return value.clone()
     raise TypeError(
         f"{where} cannot cross an RPC call: it is a {type(value).__name__}, and RPC passes values "
         f"({RPC_TYPES}); convert it first"
     )
-
-
-def _copy_http(value: Any) -> Any:
-    from .compat.request import Request
-    from .compat.response import Response
-
-    if isinstance(value, Request):
-        return value.clone()
-    if isinstance(value, Response):
-        return value.clone()
-    return None
 
 
 def fetch_request(
