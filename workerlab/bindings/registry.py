@@ -150,11 +150,10 @@ def kind(section: str) -> BindingKind:
 def kind_of(spec: object) -> BindingKind:
     """The kind a spec belongs to: one already imported (to parse the config), else any (a config
     built in code never went through the parser)."""
-    for loaded_only in (True, False):
-        if not loaded_only:
-            for section, _module in SECTIONS:
-                kind(section)
-        for candidate in _kinds.values():
-            if isinstance(spec, candidate.spec):
-                return candidate
+    for candidate in _kinds.values():
+        if isinstance(spec, candidate.spec):
+            return candidate
+    for section, _module in SECTIONS:
+        if isinstance(spec, (candidate := kind(section)).spec):
+            return candidate
     raise LookupError(f"no binding kind for {type(spec).__name__}")
