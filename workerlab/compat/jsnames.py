@@ -46,10 +46,6 @@ class PythonOnlySlot(PythonOnly):
     def __set__(self, instance: object, value: Any) -> None:
         self.slot.__set__(instance, value)
 
-    def read(self, instance: object) -> Any:
-        """The slot's value, for the class's own code."""
-        return self.slot.__get__(instance, type(instance))
-
 
 @contextmanager
 def js_errors() -> Iterator[None]:
