@@ -65,8 +65,12 @@ def carried(error: BaseException) -> Exception:
     Built-in exception types (ValueError, KeyError, TypeError, ...) arrive as themselves; any
     other arrives as a :class:`RemoteError` subclass of the same name. The message is kept.
     """
-    message = str(error.args[0]) if len(error.args) == 1 else str(error)
-    return rebuilt(type(error).__name__, message)
+    return rebuilt(type(error).__name__, error_message(error))
+
+
+def error_message(error: BaseException) -> str:
+    """The message an RPC caller sees for ``error`` (its one argument, else its text)."""
+    return str(error.args[0]) if len(error.args) == 1 else str(error)
 
 
 def rebuilt(type_name: str, message: str) -> Exception:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..clone import decode_clone, encode_clone
 from ..dev_registry import RPC_PATH_PREFIX, TOKEN_HEADER
-from ..rpc import clone, rebuilt
+from ..rpc import clone, error_message, rebuilt
 
 if TYPE_CHECKING:
     import httpx
@@ -119,7 +119,7 @@ async def serve_call(runtime: Any, body: bytes) -> bytes:
         )
         return encode_clone(["ok", pack(clone(result, f"the result of {method}()"))])
     except Exception as error:
-        return encode_clone(["error", type(error).__name__, str(error.args[0]) if error.args else ""])
+        return encode_clone(["error", type(error).__name__, error_message(error)])
 
 
 def _shared_client() -> httpx.AsyncClient:
