@@ -11,7 +11,7 @@ Cloudflare's did: bindings and secrets not given are not visible inside.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -56,7 +56,7 @@ class CurrentEnv:
 
     def __dir__(self) -> list[str]:
         value = event_env()
-        return sorted(value) if isinstance(value, Mapping | PatchedEnv) else []
+        return sorted(value) if isinstance(value, Iterable) else []  # Env, PatchedEnv, a dict
 
     def __repr__(self) -> str:
         value = event_env()
