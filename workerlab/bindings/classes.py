@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError
 
@@ -12,8 +12,8 @@ if TYPE_CHECKING:
 
 def exported_class(
     site: BindingSite, class_name: str, script_name: str | None, base: type, where: str
-) -> type:
-    """The class ``class_name`` of the worker that exports it (this one, or ``script_name``), checked
+) -> tuple[Any, type]:
+    """The worker that exports ``class_name`` (this one, or ``script_name``) and the class, checked
     to subclass ``base``; a ConfigError naming the binding, the class and the module otherwise."""
     owner = script_name or site.worker
     runtime = site.session.loaded_worker(owner)
@@ -29,4 +29,4 @@ def exported_class(
             f"{site.config.path}: {where}: class_name {class_name!r} must be a {base.__name__} subclass "
             f"exported by {runtime.worker.path}, found {found}"
         )
-    return cls
+    return runtime, cls

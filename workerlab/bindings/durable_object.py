@@ -72,8 +72,7 @@ class _DurableObjectKind:
         from ..compat.entrypoint import DurableObject
 
         where = f"durable_objects.bindings {spec.binding}"
-        cls = exported_class(site, spec.class_name, spec.script_name, DurableObject, where)
-        owner = site.session.loaded_worker(spec.script_name or site.worker)
+        owner, cls = exported_class(site, spec.class_name, spec.script_name, DurableObject, where)
         return site.session.durable_objects().namespace(
             cls,
             worker=owner.name,

@@ -75,8 +75,7 @@ class _WorkflowKind:
         engine = site.session.workflow_engine()
         if not engine.has(spec.name):
             where = f"workflow {spec.name!r}"
-            cls = exported_class(site, spec.class_name, spec.script_name, WorkflowEntrypoint, where)
-            owner = site.session.loaded_worker(spec.script_name or site.worker)
+            owner, cls = exported_class(site, spec.class_name, spec.script_name, WorkflowEntrypoint, where)
             engine.register(
                 spec.name,
                 owner.name,
