@@ -34,14 +34,12 @@ _INHERITED_KEYS = keys("name main compatibility_date compatibility_flags trigger
 _NOT_INHERITED_KEYS = keys("queues")
 # wrangler's other keys: valid, but nothing for workerlab to do with them locally.
 _UNUSED_ENV_KEYS = keys(
-    """account_id workers_dev preview_urls routes route tsconfig jsx_factory jsx_fragment
-    rules build no_bundle minify keep_names node_compat first_party_worker zone_id logfwdr logpush
-    upload_source_maps placement assets observability compliance_region find_additional_modules
-    preserve_file_names base_dir usage_model limits python_modules define durable_objects workflows
-    cloudchamber containers send_email vectorize hyperdrive analytics_engine_datasets
-    dispatch_namespaces mtls_certificates tail_consumers streaming_tail_consumers browser ai images
-    media version_metadata unsafe pipelines secrets_store_secrets ratelimits worker_loaders
-    vpc_services unsafe_hello_world secrets constellation"""
+    """account_id workers_dev preview_urls routes route tsconfig jsx_factory jsx_fragment rules build
+    no_bundle minify keep_names node_compat first_party_worker zone_id logfwdr logpush
+    upload_source_maps placement observability compliance_region find_additional_modules
+    preserve_file_names base_dir usage_model limits python_modules define cloudchamber
+    containers tail_consumers streaming_tail_consumers unsafe unsafe_hello_world secrets
+    constellation"""
 )
 _TOP_LEVEL_ONLY_KEYS = keys(
     """$schema legacy_env send_metrics keep_vars dev site wasm_modules text_blobs data_blobs alias
@@ -129,7 +127,7 @@ def load_config(
         logger.warning("%s: no [env.%s] section; using its top-level settings", display, env)
         env = None
     layer = _select_env(src, raw, env or None, _NOT_INHERITED_KEYS | binding_keys, known)
-    return _build(src, layer, env or None, _UNUSED_ENV_KEYS - binding_keys)
+    return _build(src, layer, env or None, _UNUSED_ENV_KEYS)
 
 
 def _select_env(
