@@ -133,7 +133,7 @@ def _enable_wal(connection: sqlite3.Connection) -> None:
             connection.execute("PRAGMA journal_mode = WAL")
             return
         except sqlite3.OperationalError as error:
-            if "locked" not in str(error) or attempt == tries - 1:
+            if not is_locked(error) or attempt == tries - 1:
                 raise
             time.sleep(_WAL_RETRY_PAUSE_S)
 
