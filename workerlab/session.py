@@ -75,6 +75,8 @@ class Session:
         self.workers: dict[str, Runtime] = {}
         self._stack = AsyncExitStack()
         self._consumers: dict[str, tuple[QueueConsumer, Runtime]] = {}
+        #: Consumers not started (their worker has no queue handler): their settings still apply.
+        self._idle_consumers: list[QueueConsumer] = []
         self._broker: Broker | None = None
         self._workflows: WorkflowEngine | None = None
         self._durable_objects: DurableObjects | None = None
@@ -153,6 +155,7 @@ class Session:
                     runtime.worker.path,
                     ", ".join(f'"{c.queue}"' for c in pushed),
                 )
+                self._idle_consumers += pushed
                 consumers = tuple(c for c in consumers if c.type != "worker")  # pull ones still serve
             for consumer in consumers:
                 self._consumers[consumer.queue] = (consumer, runtime)
@@ -171,6 +174,7 @@ class Session:
             consumers = {queue: consumer for queue, (consumer, _) in self._consumers.items()}
             workers = {queue: runtime.name for queue, (_, runtime) in self._consumers.items()}
             self._broker = Broker(store, self.clock, consumers, self._dispatch, bus=self.bus, workers=workers)
+            self._broker.add_settings(self._idle_consumers)  # retention and metrics still apply
             self._stack.push_async_callback(self._broker.close)
         return self._broker
 

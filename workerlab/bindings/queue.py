@@ -54,8 +54,6 @@ class _QueueKind:
 
     async def open(self, spec: QueueProducer, site: BindingSite) -> QueueProducerBinding:
         broker = site.session.queue_broker()
-        # Pull consumers are not pushed to, but their retention still applies to env.Q.metrics().
-        broker.add_settings(site.config.consumers)
         return broker.producer(spec.queue, delivery_delay_s=spec.delivery_delay_s)
 
     def describe(self, spec: QueueProducer, site: BindingSite) -> tuple[str, Mode]:
