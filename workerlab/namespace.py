@@ -73,7 +73,7 @@ class WorkerNamespace:
             owned = top.isidentifier() and (
                 (self.folder / f"{top}.py").is_file()
                 or (folder / "__init__.py").is_file()
-                or (folder.is_dir() and _found_elsewhere(top) is None)
+                or (folder.is_dir() and not _found_elsewhere(top))
             )
             self._owned[top] = owned
         return owned
@@ -106,13 +106,14 @@ class WorkerNamespace:
         return _original_import(name, globals, locals, fromlist, level)
 
 
-def _found_elsewhere(top: str) -> importlib.machinery.ModuleSpec | None:
+def _found_elsewhere(top: str) -> bool:
+    """Whether ``import <top>`` finds something outside the worker's folder."""
     if top in sys.builtin_module_names or top in sys.modules:
-        return importlib.machinery.ModuleSpec(top, None)
+        return True
     try:
-        return importlib.machinery.PathFinder.find_spec(top)
+        return importlib.machinery.PathFinder.find_spec(top) is not None
     except (ImportError, ValueError):
-        return None
+        return False
 
 
 class _ImportlibView(ModuleType):
