@@ -109,14 +109,10 @@ class DevServer:
 
     def read_configs(self) -> None:
         """Read every config (the first found in the working folder when none was given)."""
-        from .config import load_config
+        from .config import load_configs
 
         options = self.options
-        paths: list[Path | None] = list(options.configs) or [None]
-        self.configs = [
-            load_config(path, env=options.env, cwd=options.cwd, env_optional=index > 0)
-            for index, path in enumerate(paths)
-        ]
+        self.configs = load_configs(list(options.configs) or [None], env=options.env, cwd=options.cwd)
 
     @property
     def persist_dir(self) -> Path:

@@ -95,13 +95,10 @@ class Worker:
         ``bindings`` replace env values by name (fakes for services with no local equivalent).
         Each D1 database starts with its ``migrations_dir``'s migrations applied.
         """
-        from .config import load_config
+        from .config import load_configs
         from .session import Session, SessionOptions
 
-        paths = (config_path, *workers)
-        configs = [
-            load_config(Path(path), env=env, env_optional=index > 0) for index, path in enumerate(paths)
-        ]
+        configs = load_configs([Path(path) for path in (config_path, *workers)], env=env)
         options = SessionOptions(
             clock=FakeClock(_start_s(now)), extra_vars=dict(vars or {}), overrides=dict(bindings or {})
         )

@@ -8,6 +8,7 @@ from .load import (
     default_persist_dir,
     discover_config,
     load_config,
+    load_configs,
 )
 from .schema import BindingSpec, Migration, QueueConsumer, Var, WorkerConfig
 
@@ -22,4 +23,5 @@ __all__ = [
     "default_persist_dir",
     "discover_config",
     "load_config",
+    "load_configs",
 ]

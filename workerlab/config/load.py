@@ -13,6 +13,7 @@ import datetime as dt
 import json
 import logging
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -128,6 +129,14 @@ def load_config(
         env = None
     layer = _select_env(src, raw, env or None, _NOT_INHERITED_KEYS | binding_keys, known)
     return _build(src, layer, env or None, _UNUSED_ENV_KEYS)
+
+
+def load_configs(
+    paths: Sequence[Path | None], *, env: str | None = None, cwd: Path | None = None
+) -> list[WorkerConfig]:
+    """The configs of workers loaded together (see :func:`load_config`): the first is the primary;
+    ``[env.NAME]`` is optional for the others, as wrangler treats them."""
+    return [load_config(path, env=env, cwd=cwd, env_optional=index > 0) for index, path in enumerate(paths)]
 
 
 def _select_env(
