@@ -75,4 +75,4 @@ async def collect_response(app: App, scope: MutableMapping[str, Any], receive: A
     if not start:
         raise RuntimeError(f"{what}: the app sent no response")
     raw = [(bytes(name).lower(), bytes(value)) for name, value in start.get("headers", [])]
-    return Response._from_fetch(start["status"], "", raw, b"".join(chunks), "", False)
+    return Response._from_parts(start["status"], raw, b"".join(chunks))
