@@ -124,6 +124,20 @@ async def test_lifespan_runs_once_per_app_and_shuts_down() -> None:
     assert app.lifespan_events == ["lifespan.startup", "lifespan.shutdown"]
 
 
+async def test_closing_one_session_shuts_down_only_its_own_apps() -> None:
+    """On reload the old session closes after the new one may have served: only the apps served
+    with the closing workers' envs are shut down."""
+    old_env, new_env = object(), object()
+    old_app, new_app = RecordingApp(), RecordingApp()
+    await asgi.fetch(old_app, server_request(), old_env)
+    await asgi.fetch(new_app, server_request(), new_env)
+    await asgi.shutdown_lifespans([old_env])
+    assert old_app.lifespan_events == ["lifespan.startup", "lifespan.shutdown"]
+    assert new_app.lifespan_events == ["lifespan.startup"]
+    await asgi.fetch(new_app, server_request(), new_env)
+    assert new_app.lifespan_events == ["lifespan.startup"]  # still the same lifespan
+
+
 async def test_an_app_without_lifespan_support_is_served() -> None:
     app = RecordingApp(lifespan="unsupported")
     response = await asgi.fetch(app, server_request(), {})

@@ -260,5 +260,5 @@ class Session:
         await self.work.settle(timeout_s=grace_s)
         asgi = sys.modules.get("workerlab.compat.asgi")
         if asgi is not None:  # ASGI apps of these workers (FastAPI, Starlette) get their shutdown
-            await asgi.shutdown_lifespans()
+            await asgi.shutdown_lifespans([runtime.env for runtime in self.workers.values()])
         await self._stack.aclose()

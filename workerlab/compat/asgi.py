@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
-from collections.abc import Awaitable, MutableMapping
+from collections.abc import Awaitable, Collection, MutableMapping
 from typing import Any, NoReturn, Protocol
 from urllib.parse import unquote, urlsplit
 
@@ -104,11 +104,12 @@ class _Lifespan:
         await self._stopped
 
 
-# id(app) -> (app, startup); the app is kept so that its id is not reused while the entry lives.
-_lifespans: dict[int, tuple[ASGIApp, asyncio.Task[_Lifespan]]] = {}
+# id(app) -> (app, startup, env of the first request); the app is kept so that its id is not reused
+# while the entry lives, the env tells which worker (of which session) serves it.
+_lifespans: dict[int, tuple[ASGIApp, asyncio.Task[_Lifespan], Any]] = {}
 
 
-async def _lifespan_of(app: ASGIApp, loop: asyncio.AbstractEventLoop) -> _Lifespan:
+async def _lifespan_of(app: ASGIApp, loop: asyncio.AbstractEventLoop, env: Any) -> _Lifespan:
     entry = _lifespans.get(id(app))
     if entry is not None and entry[0] is app and entry[1].get_loop() is loop:
         startup = entry[1]
@@ -116,19 +117,23 @@ async def _lifespan_of(app: ASGIApp, loop: asyncio.AbstractEventLoop) -> _Lifesp
             return startup.result()  # a failed startup fails every request, as on Cloudflare
     else:
         startup = loop.create_task(_Lifespan(app, loop).startup(), context=contextvars.Context())
-        _lifespans[id(app)] = (app, startup)
+        _lifespans[id(app)] = (app, startup, env)
     return await asyncio.shield(startup)
 
 
-async def shutdown_lifespans() -> None:
-    """Shut down the lifespan of every app served on the running event loop (at worker shutdown
-    or reload); apps of closed loops are forgotten. The next request starts a new lifespan."""
+async def shutdown_lifespans(envs: Collection[Any] | None = None) -> None:
+    """Shut down the lifespan of the apps served on the running event loop (at worker shutdown or
+    reload): those served with one of ``envs`` (the closing session's workers), or every one when
+    None; apps of closed loops are forgotten. The next request starts a new lifespan."""
     loop = asyncio.get_running_loop()
-    for key, (_, startup) in list(_lifespans.items()):
+    for key, (_, startup, env) in list(_lifespans.items()):
         owner = startup.get_loop()
-        if owner is loop or owner.is_closed():
+        if owner.is_closed():
             del _lifespans[key]
-        if owner is loop and startup.done() and not startup.cancelled() and startup.exception() is None:
+        if owner is not loop or (envs is not None and not any(env is given for given in envs)):
+            continue
+        del _lifespans[key]
+        if startup.done() and not startup.cancelled() and startup.exception() is None:
             await startup.result().shutdown()
 
 
@@ -243,7 +248,7 @@ async def fetch(app: ASGIApp, req: Request, env: Any, ctx: Any = None) -> JsResp
     Cloudflare's signature and not needed (the event's context is found on its own).
     """
     loop = asyncio.get_running_loop()
-    lifespan = await _lifespan_of(app, loop)
+    lifespan = await _lifespan_of(app, loop, env)
     body = req._take_body() if req._body is not None else b""
     exchange = _Exchange(body, loop.create_future())
     task = loop.create_task(exchange.run(app, request_scope(req, env, lifespan.state)))
