@@ -51,6 +51,19 @@ async def test_default_class_gets_ctx_and_env_and_is_made_per_event(tmp_path: Pa
 @pytest.mark.parametrize(
     "params, expected", [("", ()), ("a", ("arg",)), ("a, b", ("arg", ENV)), ("a, b, c", 3)]
 )
+async def test_a_method_whose_instance_is_not_named_self_gets_the_same_arguments(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+        from workers import WorkerEntrypoint
+        class Default(WorkerEntrypoint):
+            async def fetch(this, request):
+                return (request, this.env["NAME"])
+        """,
+    )
+    assert await invoke(path, "fetch", "req") == ("req", "env")
+
+
 async def test_module_functions_are_called_with_as_many_arguments_as_they_declare(
     tmp_path: Path, params: str, expected: object
 ) -> None:

@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from .errors import HandlerNotFoundError, WorkerLoadError
 from .namespace import WorkerNamespace
+from .signatures import positional_arity
 from .tracebacks import format_user_traceback
 
 Event = Literal["fetch", "queue", "scheduled"]
@@ -137,25 +138,8 @@ def _is_workerlab_own(obj: Any) -> bool:
     return str(getattr(obj, "__module__", "")).startswith("workerlab")
 
 
-def _arity(function: Callable[..., Any], *, bound: bool) -> int:
-    """How many leading positional arguments ``function`` accepts (of the three an event passes)."""
-    try:
-        parameters = list(inspect.signature(function).parameters.values())
-    except (TypeError, ValueError):
-        return 3
-    if bound and parameters and parameters[0].name == "self":
-        parameters = parameters[1:]
-    count = 0
-    for parameter in parameters:
-        if parameter.kind is parameter.VAR_POSITIONAL:
-            return 3
-        if parameter.kind in (parameter.POSITIONAL_ONLY, parameter.POSITIONAL_OR_KEYWORD):
-            count += 1
-    return min(count, 3)
-
-
 def _function_invoker(function: Callable[..., Any]) -> Invoker:
-    arity = _arity(function, bound=False)
+    arity = positional_arity(function, 3)
     if inspect.iscoroutinefunction(function):
         # Returns the handler's coroutine rather than awaiting it: one frame less per event.
         return lambda argument, env, ctx: function(*(argument, env, ctx)[:arity])
@@ -179,7 +163,7 @@ async def _in_thread(function: Callable[..., Any], args: tuple[Any, ...], ctx: A
 
 def _method_invoker(entrypoint: type, event: Event) -> Invoker:
     method = getattr(entrypoint, event)
-    arity = _arity(method, bound=True)
+    arity = positional_arity(method, 3, skip_first=True)
     if inspect.iscoroutinefunction(method):
         # Returns the method's coroutine rather than awaiting it: one frame less per event.
         if arity == 1:

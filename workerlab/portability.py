@@ -9,16 +9,17 @@ arguments, refuses some work at import time, and has services no local tool can 
 from __future__ import annotations
 
 import contextlib
-import inspect
 import logging
 import os
 import random
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from .signatures import positional_arity
 
 if TYPE_CHECKING:
     from .config import WorkerConfig
@@ -71,7 +72,7 @@ def handler_differences(config: WorkerConfig, worker: WorkerModule) -> list[str]
         if (
             handler.owner is not None
             and event in _STRICT_EVENTS
-            and _takes_fewer_than_three(handler.function)
+            and positional_arity(handler.function, 3, skip_first=True) < 3
         ):
             found.append(
                 f"{where} takes fewer than three arguments; Cloudflare always calls it with "
@@ -84,16 +85,6 @@ def warn_handler_differences(config: WorkerConfig, worker: WorkerModule) -> None
     """Log each handler difference once, as a warning, when the worker loads."""
     for finding in handler_differences(config, worker):
         logger.warning("%s (workerlab runs it anyway)", finding)
-
-
-def _takes_fewer_than_three(method: Callable[..., Any]) -> bool:
-    try:
-        parameters = list(inspect.signature(method).parameters.values())[1:]  # after self
-    except (TypeError, ValueError):
-        return False
-    if any(p.kind is p.VAR_POSITIONAL for p in parameters):
-        return False
-    return sum(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in parameters) < 3
 
 
 @contextlib.contextmanager

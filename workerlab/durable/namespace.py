@@ -13,10 +13,11 @@ from typing import TYPE_CHECKING, Any
 
 from ..bindings.results import merge_options
 from ..rpc import RpcStub, call_method, clone, fetch_request
+from ..signatures import positional_arity
 from .alarms import AlarmInvocationInfo
 from .ids import DurableObjectId, IdMaker
 from .names import CloudflareNames
-from .objects import Objects, arity, carried_from
+from .objects import Objects, carried_from
 from .state import DurableObjectState
 
 if TYPE_CHECKING:
@@ -150,7 +151,7 @@ async def call_fetch(instance: Any, request: Request, label: str) -> Response:
             f"{label} has no fetch() method: define async def fetch(self, request) on the class to "
             "answer stub.fetch(), or call its methods over RPC (await stub.method(...))"
         )
-    result = handler(*(request,)[: arity(handler, 1)])
+    result = handler(*(request,)[: positional_arity(handler, 1)])
     if inspect.isawaitable(result):
         result = await result
     if not isinstance(result, Response):
@@ -163,6 +164,6 @@ async def call_alarm(instance: Any, info: AlarmInvocationInfo, label: str) -> No
     handler = getattr(instance, "alarm", None)
     if not callable(handler):
         raise TypeError(f"{label} has an alarm set but no alarm() method to run it")
-    result = handler(*(info,)[: arity(handler, 1)])
+    result = handler(*(info,)[: positional_arity(handler, 1)])
     if inspect.isawaitable(result):
         await result

@@ -9,8 +9,6 @@ for the next instance of that id.
 
 from __future__ import annotations
 
-import functools
-import inspect
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -212,26 +210,3 @@ def carried_from(error: BaseException) -> Exception:
     outgoing.__cause__ = error.with_traceback(user_traceback(error.__traceback__))
     outgoing.__suppress_context__ = True
     return outgoing
-
-
-def arity(method: Callable[..., Any], most: int) -> int:
-    """How many positional arguments ``method`` (a function or bound method) takes, up to ``most``."""
-    function = getattr(method, "__func__", None)
-    if function is None:
-        return min(_positional(method), most)
-    return min(max(_positional(function) - 1, 0), most)  # without self
-
-
-@functools.lru_cache(maxsize=512)
-def _positional(function: Callable[..., Any]) -> int:
-    try:
-        parameters = inspect.signature(function).parameters.values()
-    except (TypeError, ValueError):
-        return 1_000
-    count = 0
-    for parameter in parameters:
-        if parameter.kind is parameter.VAR_POSITIONAL:
-            return 1_000
-        if parameter.kind in (parameter.POSITIONAL_ONLY, parameter.POSITIONAL_OR_KEYWORD):
-            count += 1
-    return count
