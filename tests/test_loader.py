@@ -48,9 +48,6 @@ async def test_default_class_gets_ctx_and_env_and_is_made_per_event(tmp_path: Pa
     assert worker.module.made[0] is not worker.module.made[1]
 
 
-@pytest.mark.parametrize(
-    "params, expected", [("", ()), ("a", ("arg",)), ("a, b", ("arg", ENV)), ("a, b, c", 3)]
-)
 async def test_a_method_whose_instance_is_not_named_self_gets_the_same_arguments(tmp_path: Path) -> None:
     path = write(
         tmp_path,
@@ -64,6 +61,9 @@ async def test_a_method_whose_instance_is_not_named_self_gets_the_same_arguments
     assert await invoke(path, "fetch", "req") == ("req", "env")
 
 
+@pytest.mark.parametrize(
+    "params, expected", [("", ()), ("a", ("arg",)), ("a, b", ("arg", ENV)), ("a, b, c", 3)]
+)
 async def test_module_functions_are_called_with_as_many_arguments_as_they_declare(
     tmp_path: Path, params: str, expected: object
 ) -> None:
