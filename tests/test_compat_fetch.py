@@ -148,24 +148,24 @@ async def test_relative_url_is_rejected_before_any_request() -> None:
 async def test_client_is_shared_and_recreated_after_close() -> None:
     respx.get("https://api.example.com/").respond(200)
     await fetch("https://api.example.com/")
-    first = fetch_module._client
+    first = fetch_module._client.current
     await fetch("https://api.example.com/")
-    assert fetch_module._client is first
+    assert fetch_module._client.current is first
     assert first is not None
     await aclose_fetch_client()
     assert first.is_closed
-    assert fetch_module._client is None
+    assert fetch_module._client.current is None
     await fetch("https://api.example.com/")
-    assert fetch_module._client is not None and fetch_module._client is not first
+    assert fetch_module._client.current is not None and fetch_module._client.current is not first
 
 
 @respx.mock
 async def test_a_client_from_another_event_loop_is_replaced(monkeypatch: pytest.MonkeyPatch) -> None:
     respx.get("https://api.example.com/").respond(200)
     await fetch("https://api.example.com/")
-    stale = fetch_module._client
-    monkeypatch.setattr(fetch_module, "_client_loop", object())  # as if made by an earlier test's loop
+    stale = fetch_module._client.current
+    monkeypatch.setattr(fetch_module._client, "_loop", object())  # as if made by an earlier test's loop
     await fetch("https://api.example.com/")
-    assert fetch_module._client is not stale
+    assert fetch_module._client.current is not stale
     assert stale is not None
     await stale.aclose()

@@ -212,9 +212,9 @@ class DevServer:
             self.session = None
         if self._closing:
             await asyncio.gather(*self._closing, return_exceptions=True)
-        from .compat.fetch import aclose_fetch_client
+        from .http_clients import aclose_all
 
-        await aclose_fetch_client()
+        await aclose_all()
         return EXIT_OK
 
     def _register(self, session: Session) -> None:

@@ -121,9 +121,9 @@ class Worker:
             )
         self._history.close()
         await self.session.close(grace_s=0)
-        from .compat.fetch import aclose_fetch_client
+        from .http_clients import aclose_all
 
-        await aclose_fetch_client()
+        await aclose_all()
         return failures
 
     @property

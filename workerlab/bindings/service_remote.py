@@ -8,11 +8,11 @@ a value, so a tuple on the wire can only be one of them.
 
 from __future__ import annotations
 
-import asyncio
 from typing import TYPE_CHECKING, Any
 
 from ..clone import decode_clone, encode_clone
 from ..dev_registry import RPC_PATH_PREFIX, TOKEN_HEADER
+from ..http_clients import SharedClient
 from ..rpc import clone, error_message, rebuilt
 
 if TYPE_CHECKING:
@@ -23,8 +23,15 @@ if TYPE_CHECKING:
 #: How long a call to another process may take (Cloudflare lets a subrequest run as long as its caller).
 REMOTE_CALL_TIMEOUT_S = 300.0
 
-_client: httpx.AsyncClient | None = None
-_client_loop: asyncio.AbstractEventLoop | None = None
+
+def _make_client() -> httpx.AsyncClient:
+    import httpx
+
+    return httpx.AsyncClient(timeout=REMOTE_CALL_TIMEOUT_S, trust_env=False)
+
+
+#: The client of every call to a worker in another process.
+_client = SharedClient(_make_client)
 
 
 def pack(value: Any) -> Any:
@@ -84,7 +91,7 @@ async def call_remote(
     import httpx
 
     try:
-        reply = await _shared_client().post(
+        reply = await _client.get().post(
             f"{running.url}{RPC_PATH_PREFIX}{worker}",
             content=encode_clone(payload),
             headers={TOKEN_HEADER: running.token, "content-type": "application/octet-stream"},
@@ -120,14 +127,3 @@ async def serve_call(runtime: Any, body: bytes) -> bytes:
         return encode_clone(["ok", pack(clone(result, f"the result of {method}()"))])
     except Exception as error:
         return encode_clone(["error", type(error).__name__, error_message(error)])
-
-
-def _shared_client() -> httpx.AsyncClient:
-    import httpx
-
-    global _client, _client_loop
-    loop = asyncio.get_running_loop()
-    if _client is None or _client_loop is not loop:
-        _client = httpx.AsyncClient(timeout=REMOTE_CALL_TIMEOUT_S, trust_env=False)
-        _client_loop = loop
-    return _client

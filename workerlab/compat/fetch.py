@@ -6,13 +6,13 @@ mock the network with ``respx``.
 
 from __future__ import annotations
 
-import asyncio
 from typing import TYPE_CHECKING, Any
 
 from workerlab.compat.body import Body
 from workerlab.compat.headers import HeadersInit
 from workerlab.compat.request import Request
 from workerlab.compat.response import Response
+from workerlab.http_clients import SharedClient
 
 if TYPE_CHECKING:
     import httpx
@@ -40,30 +40,19 @@ class FetchError(OSError):
         return str(self.args[0])
 
 
-_client: httpx.AsyncClient | None = None
-_client_loop: asyncio.AbstractEventLoop | None = None
+def _make_client() -> httpx.AsyncClient:
+    import httpx
+
+    return httpx.AsyncClient(timeout=httpx.Timeout(FETCH_TIMEOUT_S), follow_redirects=False)
 
 
-def _shared_client() -> httpx.AsyncClient:
-    """The shared client, made on first use (and again when the event loop has changed)."""
-    global _client, _client_loop
-    loop = asyncio.get_running_loop()
-    if _client is None or _client_loop is not loop:
-        import httpx
-
-        # A client bound to a previous loop (an earlier test) cannot be closed from this one.
-        _client = httpx.AsyncClient(timeout=httpx.Timeout(FETCH_TIMEOUT_S), follow_redirects=False)
-        _client_loop = loop
-    return _client
+#: The client every ``fetch()`` of the process shares.
+_client = SharedClient(_make_client)
 
 
 async def aclose_fetch_client() -> None:
     """Close the shared client (on shutdown); the next fetch() makes a new one."""
-    global _client, _client_loop
-    client, loop = _client, _client_loop
-    _client = _client_loop = None
-    if client is not None and loop is asyncio.get_running_loop():
-        await client.aclose()
+    await _client.aclose()
 
 
 async def fetch(
@@ -97,7 +86,7 @@ async def fetch(
         pair for pair in request._sdk_headers()._raw_pairs() if pair[0] not in _CLIENT_OWNED_HEADERS
     ]
     try:
-        reply = await _shared_client().request(
+        reply = await _client.get().request(
             request.method,
             request.url,
             headers=raw_headers,
