@@ -34,8 +34,7 @@ async def _queues_api(scope: Scope, receive: Receive, send: Send) -> None:
     """The queue REST API, imported on its first request (most sessions never call it)."""
     global _queues_api_app
     if _queues_api_app is None:
-        from .queues_api import API_PATH, QueuesApiApp
+        from .queues_api import QueuesApiApp
 
-        assert API_PATH == QUEUES_API_PATH
         _queues_api_app = QueuesApiApp()
     await _queues_api_app(scope, receive, send)

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import QueueError
 from ..events import MessageDeadLettered, MessageDropped
+from ..mounts import QUEUES_API_PATH
 from ..queues import pull as pulling
 from ..queues.broker import stored_record
 from ..queues.metrics import queue_metrics
@@ -51,7 +52,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger("workerlab")
 
 #: Where `workerlab dev` serves the API: Cloudflare's ``/client/v4/`` under workerlab's own prefix.
-API_PATH = "/cdn-cgi/workerlab/api/client/v4/"
+API_PATH = QUEUES_API_PATH
 
 _ROUTE = re.compile(r"^accounts/[^/]+/queues/(?P<queue>[^/]+)/messages(?:/(?P<action>pull|ack|batch))?/?$")
 _JSON = [(b"content-type", b"application/json")]
