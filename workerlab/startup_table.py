@@ -11,7 +11,8 @@ _COLUMNS = ("Binding", "Kind", "Resource", "Mode")
 
 
 def bindings_table(session: Session) -> str:
-    """One block per worker (``Bindings of <name>:``), aligned columns, as wrangler prints its own."""
+    """One block per worker (``<name> has access to the following bindings:``), aligned columns, as
+    wrangler prints its own."""
     blocks = []
     for runtime in session.workers.values():
         rows = []
