@@ -21,7 +21,7 @@ from workerlab.events import (
     WaitUntilFailed,
     WorkflowStep,
 )
-from workerlab.inspector.entries import MAX_TRACEBACK_CHARS
+from workerlab.inspector.entries import MAX_TEXT_CHARS, MAX_TRACEBACK_CHARS
 from workerlab.inspector.timeline import Changed, Entry, FellBehind, Timeline
 from workerlab.queues.broker import MessageRecord
 
@@ -132,6 +132,32 @@ def test_the_history_keeps_the_last_entries_only() -> None:
     assert len(kept) == 100 and timeline.dropped == 150
     assert kept[0]["target"] == "/150" and kept[-1]["target"] == "/249"
     assert timeline.latest_seq == 250
+
+
+def test_requests_and_other_entries_keep_one_order_across_the_ring_wrapping() -> None:
+    clock = FakeClock()
+    timeline, bus = Timeline(max_events=5), EventBus()
+    timeline.attach(bus, clock)
+    for index in range(12):
+        clock.advance(0.001)
+        if index % 4 == 3:
+            bus.emit(CronRun("shop", "* * * * *", 0, "ok", None, 1.0))
+        else:
+            bus.emit(RequestServed("shop", "GET", f"/{index}", 200, 1.0))
+    kept = documents(timeline)
+    assert [d["seq"] for d in kept] == [8, 9, 10, 11, 12]
+    assert [d.get("target", d["kind"]) for d in kept] == ["cron", "/8", "/9", "/10", "cron"]
+    assert kept[1]["at_ms"] == clock.now_ms() - 3
+    assert len(timeline) == 5 and timeline.dropped == 7
+    assert [e.seq for e in timeline.entries(after=9)] == [10, 11, 12]
+
+
+def test_a_very_long_path_is_kept_only_as_far_as_entries_show_it() -> None:
+    timeline, bus = attached()
+    bus.emit(RequestServed("shop", "GET", "/" + "a" * 10_000, 200, 1.0))
+    (kept,) = documents(timeline)
+    assert kept["target"] == "/" + "a" * (MAX_TEXT_CHARS - 2) + "…"
+    assert timeline.bytes_used < 2 * MAX_TEXT_CHARS
 
 
 def test_the_history_is_bounded_in_bytes_too() -> None:

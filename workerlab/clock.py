@@ -28,8 +28,8 @@ class Clock(Protocol):
 class SystemClock:
     """The wall clock."""
 
-    def now_s(self) -> float:
-        return time.time()
+    #: ``time.time`` itself: read on every request served, so without a Python frame of its own.
+    now_s = staticmethod(time.time)
 
     def now_ms(self) -> int:
         return time.time_ns() // 1_000_000

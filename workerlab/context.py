@@ -100,7 +100,7 @@ class ExecutionContext:
     __slots__ = ("_env", "_loop", "_props", "_tasks", "_waits_for_work", "_work")
 
     def __init__(
-        self, work: BackgroundWork | None = None, *, waits_for_work: bool = True, env: Any = None
+        self, work: BackgroundWork | None = None, waits_for_work: bool = True, env: Any = None
     ) -> None:
         self._work = work
         self._env = env  # the worker's env, for workers.env (not part of Cloudflare's ctx)

@@ -9,6 +9,7 @@ import signal
 import socket
 import sys
 import threading
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -313,45 +314,68 @@ LOG_FLUSH_INTERVAL_S = 0.05
 
 def _flush_log() -> None:
     for handler in logger.handlers:
-        if isinstance(handler, _CoalescingHandler):
-            handler.flush_now()
-        else:
-            handler.flush()
+        handler.flush()
 
 
 class _CoalescingHandler(logging.StreamHandler):  # type: ignore[type-arg]
-    """Flushes at most every LOG_FLUSH_INTERVAL_S on the event loop instead of once per line, so a
-    log line per request stays cheap under load; off the loop (threads, shutdown) it flushes at once."""
+    """Keeps the lines written while the event loop runs and writes them together at most every
+    LOG_FLUSH_INTERVAL_S, so a log line per request stays cheap under load.
+
+    Every line goes through one queue, in the order written, whichever thread writes it (a deque:
+    appending and taking from it need no lock). While the loop runs, its thread writes the queue
+    out (a line from another thread asks it to); off the loop (start-up, shutdown) a line is
+    written at once.
+    """
 
     def __init__(self, stream: Any) -> None:
         super().__init__(stream)
+        self._lines: deque[str] = deque()
         self._flush_pending = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread = 0
 
-    def flush(self) -> None:
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            line = self.format(record)
+        except Exception:
+            self.handleError(record)
+            return
+        self._lines.append(line)
+        self._schedule_flush()
+
+    def write_line(self, line: str) -> None:
+        """Write an already formatted INFO line: the per-request line, written by the loop's thread."""
+        self._lines.append(line)
+        if not self._flush_pending:
+            self._schedule_flush()
+
+    def _schedule_flush(self) -> None:
         # asyncio.get_running_loop() costs a getpid() system call: ask it only off the known loop.
         loop = self._loop
         if loop is None or threading.get_ident() != self._loop_thread or not loop.is_running():
             try:
                 loop = asyncio.get_running_loop()
             except RuntimeError:
-                super().flush()
+                running = self._loop
+                if running is not None and running.is_running():  # another thread: the loop writes it
+                    running.call_soon_threadsafe(self._schedule_flush)
+                else:
+                    self.flush()
                 return
             self._loop, self._loop_thread = loop, threading.get_ident()
         if not self._flush_pending:
             self._flush_pending = True
-            loop.call_later(LOG_FLUSH_INTERVAL_S, self.flush_now)
+            loop.call_later(LOG_FLUSH_INTERVAL_S, self.flush)
 
-    def flush_now(self) -> None:
-        self._flush_pending = False
-        super().flush()
-
-    def write_line(self, line: str) -> None:
-        """Write an already formatted INFO line (the per-request line) without building a LogRecord."""
+    def flush(self) -> None:
+        """Write every line kept so far."""
+        self._flush_pending = False  # a line added from now on asks for another flush
+        lines = self._lines
         with self.lock:  # type: ignore[union-attr]
-            self.stream.write(line + "\n")
-        self.flush()
+            if lines:
+                # What is queued now; a line another thread adds meanwhile stays for the next flush.
+                self.stream.write("\n".join([lines.popleft() for _ in range(len(lines))]) + "\n")
+            self.stream.flush()
 
 
 def configure_logging(level: str) -> Callable[[str], None] | None:

@@ -28,12 +28,14 @@ UVICORN_DEFAULT_PROTOCOL: Literal["auto"] = "auto"
 class CoalescingTransport:
     """A transport whose ``write`` calls are joined until the current event-loop step ends."""
 
-    __slots__ = ("_loop", "_pending", "_transport")
+    __slots__ = ("_loop", "_pending", "_transport", "is_closing")
 
     def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
         self._transport = transport
         self._loop = loop
         self._pending: list[bytes] | None = None
+        #: The real transport's, asked twice per response: bound here rather than found by __getattr__.
+        self.is_closing = transport.is_closing
 
     def write(self, data: bytes) -> None:
         if self._pending is None:
@@ -44,7 +46,7 @@ class CoalescingTransport:
 
     def flush(self) -> None:
         pending, self._pending = self._pending, None
-        if pending and not self._transport.is_closing():
+        if pending and not self.is_closing():
             self._transport.write(pending[0] if len(pending) == 1 else b"".join(pending))
 
     def close(self) -> None:
@@ -56,7 +58,7 @@ class CoalescingTransport:
         self._transport.write_eof()
 
     def __getattr__(self, name: str) -> Any:
-        # Everything else (is_closing, get_extra_info, pause_reading, abort, ...) is the real transport's.
+        # Everything else (get_extra_info, pause_reading, abort, ...) is the real transport's.
         return getattr(self._transport, name)
 
 

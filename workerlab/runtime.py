@@ -116,10 +116,11 @@ class Runtime:
 
     async def fetch(self, request: Any) -> Any:
         """Run the fetch handler; its exception propagates. waitUntil work goes on in the background."""
-        ctx = ExecutionContext(self.work, waits_for_work=False, env=self.env)
+        env = self.env
+        ctx = ExecutionContext(self.work, False, env)  # positional: built on every request
         token = current_context.set(ctx)
         try:
-            return await self.worker.invoker("fetch")(request, self.env, ctx)
+            return await self.worker.invoker("fetch")(request, env, ctx)
         finally:
             current_context.reset(token)
 

@@ -10,11 +10,12 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
+from functools import partial
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
 from . import limits
-from .compat.cf import ScopeCf
+from .compat.cf import scope_cf
 from .compat.request import Request
 from .compat.response import Response
 from .dev_registry import RPC_PATH_PREFIX, TOKEN_HEADER
@@ -89,32 +90,44 @@ class WorkerApp:
             status = await self._special(runtime, path, scope, receive, send)
             if runtime is None or status is None:  # not the worker's request: no request line
                 return
-        elif (refused := refusal(scope)) is not None:
-            status = await _send_refusal(refused, scope, send)
-        elif runtime.assets is not None and (served := _serve_asset(runtime, scope)) is not None:
-            status = await _send_workers_response(served, send)
         else:
             # The hot path, kept inline: every request of the worker goes through here.
-            message = await receive()
-            body: bytes = message.get("body", b"")
-            try:
-                if message.get("more_body", False) or len(body) > limits.MAX_BODY_BYTES:
-                    body = await read_body(message, receive)
-                result = await runtime.fetch(_request(scope, body))
-            except Refusal as too_large:
-                status = await _send_refusal(too_large, scope, send)
-            except Exception as error:
-                if self.raise_errors:
-                    raise
-                failure = error
-                status = await _fetch_failed(error, scope, send)
+            headers = scope["headers"]
+            url = _url(scope)
+            # Over a size limit? The exact check only when a quick bound says it may be: the whole URL
+            # is longer than the path and query the limit counts.
+            if (
+                len(url) > limits.MAX_URL_BYTES
+                or sum([len(name) + len(value) for name, value in headers]) > limits.MAX_HEADER_BYTES
+            ) and (refused := refusal(scope)) is not None:
+                status = await _send_refusal(refused, scope, send)
+            elif runtime.assets is not None and (served := _serve_asset(runtime, scope)) is not None:
+                status = await _send_workers_response(served, send)
             else:
-                if isinstance(result, Response):
-                    status, headers, payload = result._asgi_parts()
-                    await send({"type": "http.response.start", "status": status, "headers": headers})
-                    await send({"type": "http.response.body", "body": payload})
+                message = await receive()
+                body: bytes = message.get("body", b"")
+                try:
+                    if message.get("more_body", False) or len(body) > limits.MAX_BODY_BYTES:
+                        body = await read_body(message, receive)
+                    request = Request._from_asgi(
+                        url, scope["method"], headers, body, partial(scope_cf, scope)
+                    )
+                    result = await runtime.fetch(request)
+                except Refusal as too_large:
+                    status = await _send_refusal(too_large, scope, send)
+                except Exception as error:
+                    if self.raise_errors:
+                        raise
+                    failure = error
+                    status = await _fetch_failed(error, scope, send)
                 else:
-                    status = await self._send_other_result(runtime, result, scope, receive, send)
+                    if isinstance(result, Response):
+                        status, response_headers, payload = result._asgi_parts()
+                        start = {"type": "http.response.start", "status": status, "headers": response_headers}
+                        await send(start)
+                        await send({"type": "http.response.body", "body": payload})
+                    else:
+                        status = await self._send_other_result(runtime, result, scope, receive, send)
         bus = runtime.session.bus
         if bus.wants(RequestServed):
             query = scope.get("query_string")
@@ -235,7 +248,7 @@ def _serve_asset(runtime: Runtime, scope: Scope) -> Response | None:
 
 def _request(scope: Scope, body: bytes) -> Request:
     """The worker's request for an ASGI request, with its ``request.cf``."""
-    return Request._from_asgi(_url(scope), scope["method"], scope["headers"], body, ScopeCf(scope))
+    return Request._from_asgi(_url(scope), scope["method"], scope["headers"], body, partial(scope_cf, scope))
 
 
 def _url(scope: Scope) -> str:

@@ -113,13 +113,13 @@ class Response(BodyMixin):
         status_text: str = "",
         headers: HeadersInit = None,
     ) -> None:
-        if body is None:
+        if type(body) is str:  # the common case, tested first
+            data, content_type = body.encode(), _TEXT_PLAIN_RAW
+        elif body is None:
             data, content_type = None, None
         elif isinstance(body, Response):
             self._wrap(body, status, status_text, headers)
             return
-        elif type(body) is str:  # the common case, kept short
-            data, content_type = body.encode(), _TEXT_PLAIN_RAW
         else:
             data, text_type = encode_body(body, "Response")
             content_type = text_type.encode("latin-1") if text_type is not None else None

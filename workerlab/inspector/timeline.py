@@ -2,8 +2,8 @@
 
 The timeline subscribes to a session's event bus (again to the new one after a reload, keeping its
 history) and turns each event into an :class:`Entry` (see :mod:`.entries`), serialized once. It
-keeps the last ``max_events`` entries and at most ``max_bytes`` of them, whichever bound is hit
-first, so a long-running `workerlab dev` holds a fixed amount of history. Live readers (the
+keeps the last ``max_events`` entries, within ``max_bytes`` (requests in a ring of fixed size),
+so a long-running `workerlab dev` holds a bounded amount of history. Live readers (the
 server-sent event streams) each get a bounded backlog; a reader that falls behind is told so and
 starts again from the history, instead of holding memory for it.
 """
@@ -14,13 +14,14 @@ import asyncio
 import json
 import sys
 from collections import OrderedDict, deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from ..clock import Clock, SystemClock
 from ..events import BatchDelivered, Event, EventBus, RequestServed
 from .entries import ENTRY_OF, FATE_OF, FOLLOW_UP_OF, Document, batch_entry, message_ids, request_entry
+from .request_ring import RequestRing, RequestRow
 
 #: Entries the timeline keeps at most.
 MAX_TIMELINE_EVENTS = 10_000
@@ -32,15 +33,12 @@ MAX_LISTENER_BACKLOG = 1_000
 MAX_PENDING_FATES = 10_000
 #: What an entry costs beside its JSON text (the object, its tuple of ids, the deque slot).
 _ENTRY_OVERHEAD_BYTES = 200
-#: What a request's row costs beside its path (its text is written only when read).
+#: What a request's entry costs beside its path (its text is written only when read).
 _REQUEST_BYTES = 200
 
-#: A request kept by the timeline: seq, at_ms, worker, method, target, status, duration_ms.
-RequestRow = tuple[int, int, str, str, str, int, float]
 
-
-def _request_size(row: RequestRow) -> int:
-    return _REQUEST_BYTES + len(row[4])
+def _seq_of(item: Entry | RequestRow) -> int:
+    return item.seq if isinstance(item, Entry) else item[0]
 
 
 #: One encoder for every entry (json.dumps with options builds a new one per call).
@@ -79,12 +77,12 @@ class Entry:
     @classmethod
     def of_request(cls, row: RequestRow) -> Entry:
         """The entry of a request kept as a :data:`RequestRow`."""
-        seq, at_ms, worker, method, target, status, duration_ms = row
+        seq, at_s, worker, method, target, status, duration_ms = row
         level = "error" if status >= 500 else "info"
-        entry = cls(seq, "request", worker, level, (), "", _request_size(row))
+        entry = cls(seq, "request", worker, level, (), "", _REQUEST_BYTES + len(target))
         entry._text, entry._request = (
             None,
-            (at_ms, RequestServed(worker, method, target, status, duration_ms)),
+            (round(at_s * 1000), RequestServed(worker, method, target, status, duration_ms)),
         )
         return entry
 
@@ -152,7 +150,14 @@ class Listener:
 
 
 class Timeline:
-    """The session's events as entries, newest last, bounded in count and in bytes."""
+    """The session's events as entries, newest last, bounded in count and in bytes.
+
+    Requests that went well, the busiest kind, are kept in a :class:`RequestRing` of ``max_events``
+    (bounded by its size: each path is cut at ``MAX_TEXT_CHARS`` characters, as entries show it;
+    under 6 MB when full at the default size). Every other entry goes to a deque of at most ``max_events``,
+    trimmed when one is added so that it and the ring stay within ``max_bytes``. Readers see the
+    newest ``max_events`` of the two, in order.
+    """
 
     def __init__(
         self,
@@ -161,16 +166,15 @@ class Timeline:
         max_bytes: int = MAX_TIMELINE_BYTES,
         max_listener_backlog: int = MAX_LISTENER_BACKLOG,
     ) -> None:
-        self._entries: deque[Entry | RequestRow] = deque()
+        self._entries: deque[Entry] = deque()
+        self._requests = RequestRing(max_events)
         self._max_events = max_events
         self._max_bytes = max_bytes
         self._max_listener_backlog = max_listener_backlog
-        self.bytes_used = 0
-        #: Entries that fell off the front so far.
-        self.dropped = 0
+        self._entry_bytes = 0
         self._seq = 0
         self._clock: Clock = SystemClock()
-        self._now_ms = self._clock.now_ms
+        self._now_s = self._clock.now_s
         self._listeners: set[Listener] = set()
         self._fates: OrderedDict[str, tuple[Document, Document | None]] = OrderedDict()
         self._unsubscribe: Callable[[], None] | None = None
@@ -181,7 +185,7 @@ class Timeline:
         """Record the events of ``bus`` (instead of the bus attached before), timed by ``clock``."""
         self.detach()
         self._clock = clock
-        self._now_ms = clock.now_ms
+        self._now_s = clock.now_s  # the wall clock's is time.time itself: no Python frame per request
         kinds = (*(kind for kind in ENTRY_OF if kind is not RequestServed), *FATE_OF, BatchDelivered)
         unsubscribe = bus.subscribe(self._on_event, *kinds)
         unsubscribe_requests = bus.subscribe(self._on_request, RequestServed)  # the busiest: its own path
@@ -216,27 +220,18 @@ class Timeline:
         self.add(ENTRY_OF[kind](event))
 
     def _on_request(self, event: RequestServed) -> None:
-        """A request that went well is kept as a row of plain values (nothing for the garbage
-        collector to visit) and written out only when read: a busy worker serves many."""
+        """A request that went well goes to the ring, its text written only when read: a busy
+        worker serves many."""
         if event.error is not None:
             self.add(ENTRY_OF[RequestServed](event))
             return
         self._seq = seq = self._seq + 1
-        target = event.target
-        entries = self._entries
-        entries.append(
-            (seq, self._now_ms(), event.worker, event.method, target, event.status, event.duration_ms)
+        requests = self._requests
+        requests.add(
+            seq, self._now_s(), event.worker, event.method, event.target, event.status, event.duration_ms
         )
-        self.bytes_used += _REQUEST_BYTES + len(target)
-        if len(entries) > self._max_events:  # full, the usual state of a busy timeline: one falls off
-            oldest = entries.popleft()
-            size = oldest.size_bytes if isinstance(oldest, Entry) else _REQUEST_BYTES + len(oldest[4])
-            self.bytes_used -= size
-            self.dropped += 1
-        if self.bytes_used > self._max_bytes:
-            self._trim()
         if self._listeners:
-            self._tell(Entry.of_request(entries[-1]))  # type: ignore[arg-type]
+            self._tell(Entry.of_request(requests.newest()))
 
     def _on_batch(self, event: BatchDelivered) -> None:
         fates: dict[str, Document] = {}
@@ -268,20 +263,18 @@ class Timeline:
         return entry
 
     def _append(self, entry: Entry) -> None:
-        self._keep(entry, entry.size_bytes)
-        self._tell(entry)
-
-    def _keep(self, item: Entry | RequestRow, size_bytes: int) -> None:
-        self._entries.append(item)
-        self.bytes_used += size_bytes
+        self._entries.append(entry)
+        self._entry_bytes += entry.size_bytes
         self._trim()
+        self._tell(entry)
 
     def _trim(self) -> None:
         entries = self._entries
-        while len(entries) > self._max_events or self.bytes_used > self._max_bytes:
-            dropped = entries.popleft()
-            self.bytes_used -= dropped.size_bytes if isinstance(dropped, Entry) else _request_size(dropped)
-            self.dropped += 1
+        requests_bytes = self._requests.bytes_used
+        while entries and (
+            len(entries) > self._max_events or self._entry_bytes + requests_bytes > self._max_bytes
+        ):
+            self._entry_bytes -= entries.popleft().size_bytes
 
     def _tell(self, entry: Entry) -> None:
         for listener in list(self._listeners):
@@ -297,15 +290,17 @@ class Timeline:
 
     def entries(self, *, after: int = 0, message: str | None = None, limit: int | None = None) -> list[Entry]:
         """Entries newer than ``after`` (those concerning ``message`` only), the last ``limit`` of them."""
-        found: Iterable[Entry] = (
-            item if isinstance(item, Entry) else Entry.of_request(item)
-            for item in self._entries
-            if (item.seq if isinstance(item, Entry) else item[0]) > after
-        )
-        if message is not None:
-            found = (e for e in found if e.concerns(message))
-        chosen = list(found)
-        return chosen if limit is None else chosen[-limit:] if limit > 0 else []
+        if limit is not None and limit <= 0:
+            return []
+        stored: list[Entry | RequestRow] = [*self._entries, *self._requests.rows()]
+        stored.sort(key=_seq_of)  # two runs already in order: one merge
+        visible = stored[-self._max_events :]
+        found = [item for item in visible if _seq_of(item) > after]
+        if message is not None:  # a request concerns no message
+            found = [item for item in found if isinstance(item, Entry) and item.concerns(message)]
+        if limit is not None:
+            found = found[-limit:]
+        return [item if isinstance(item, Entry) else Entry.of_request(item) for item in found]
 
     def listen(self) -> Listener:
         """A live reader of the entries and notices from now on (close it when done)."""
@@ -322,11 +317,20 @@ class Timeline:
         return len(self._listeners)
 
     def __len__(self) -> int:
-        return len(self._entries)
+        return min(self._max_events, len(self._entries) + len(self._requests))
+
+    @property
+    def dropped(self) -> int:
+        """Entries that fell off the front so far."""
+        return self._seq - len(self)
+
+    @property
+    def bytes_used(self) -> int:
+        return self._entry_bytes + self._requests.bytes_used
 
     def stats(self) -> dict[str, Any]:
         return {
-            "entries": len(self._entries),
+            "entries": len(self),
             "bytes": self.bytes_used,
             "dropped": self.dropped,
             "max_events": self._max_events,
