@@ -70,6 +70,15 @@ def test_serves_fetch_and_logs_each_request(served: DevProcess) -> None:
     served.wait_for(r"^GET / 200 OK \(\d+ms\)$", after=mark)
 
 
+def test_a_websocket_upgrade_request_reaches_the_fetch_handler(served: DevProcess) -> None:
+    # As on Cloudflare, where the worker decides (here it answers as for any other request).
+    upgrade = {"connection": "Upgrade", "upgrade": "websocket", "sec-websocket-version": "13"}
+    response = httpx.get(
+        served.url + "/", headers={**upgrade, "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ=="}
+    )
+    assert response.status_code == 200 and response.text == "hello world"
+
+
 def test_request_method_and_body_reach_the_handler(served: DevProcess) -> None:
     response = httpx.post(served.url + "/json", content=b"payload")
     assert response.json() == {"method": "POST", "body": "payload"}

@@ -164,6 +164,9 @@ class DevServer:
         config = uvicorn.Config(
             self.app,
             lifespan="off",
+            # A WebSocket upgrade reaches the fetch handler as a plain request, as on Cloudflare
+            # (WebSocketPair is not emulated); and uvicorn need not import a WebSocket library.
+            ws="none",
             log_level="warning",
             access_log=False,
             loop="none",

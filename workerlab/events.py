@@ -19,12 +19,21 @@ logger = logging.getLogger("workerlab")
 
 class Event:
     """Base of every event; subclasses are dataclasses (slotted, not frozen: frozen ones cost four times
-    as much to make, on the hot path of every request). Subscribers treat events as read-only."""
+    as much to make, on the hot path of every request). Subscribers treat events as read-only.
+
+    Two events are equal only when they are the same event; the one ``repr`` here serves them all
+    (a dataclass's own ``__eq__`` and ``__repr__`` would cost start-up time for every class).
+    """
 
     __slots__ = ()
 
+    def __repr__(self) -> str:
+        names: tuple[str, ...] = self.__slots__
+        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in names)
+        return f"{type(self).__name__}({fields})"
 
-@dataclass(slots=True)
+
+@dataclass(slots=True, eq=False, repr=False)
 class RequestServed(Event):
     """An HTTP request answered by a worker (or by workerlab on its behalf)."""
 
@@ -36,7 +45,7 @@ class RequestServed(Event):
     error: BaseException | None = None  # what the fetch handler raised (the answer was a 500)
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False, repr=False)
 class BatchDelivered(Event):
     """A batch handed to a queue consumer and settled: which of its messages were acked."""
 
@@ -49,7 +58,7 @@ class BatchDelivered(Event):
     duration_ms: float
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False, repr=False)
 class MessageRetried(Event):
     queue: str
     message_id: str
@@ -57,7 +66,7 @@ class MessageRetried(Event):
     delay_s: int
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False, repr=False)
 class MessageDeadLettered(Event):
     """A message that failed ``attempts`` times, moved to ``dead_letter_queue``."""
 
@@ -67,7 +76,7 @@ class MessageDeadLettered(Event):
     attempts: int
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False, repr=False)
 class MessageDropped(Event):
     """A message that failed ``attempts`` times and had no dead-letter queue to go to."""
 
@@ -76,7 +85,7 @@ class MessageDropped(Event):
     attempts: int
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False, repr=False)
 class CronRun(Event):
     worker: str
     cron: str
@@ -86,7 +95,7 @@ class CronRun(Event):
     duration_ms: float
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False, repr=False)
 class RpcCall(Event):
     """A call through a service binding (``method`` is ``fetch`` for a service fetch)."""
 
@@ -98,7 +107,7 @@ class RpcCall(Event):
     duration_ms: float
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False, repr=False)
 class AlarmRun(Event):
     worker: str
     class_name: str
@@ -109,7 +118,7 @@ class AlarmRun(Event):
     duration_ms: float
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False, repr=False)
 class WorkflowStep(Event):
     workflow: str
     instance_id: str
@@ -120,7 +129,7 @@ class WorkflowStep(Event):
     duration_ms: float
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False, repr=False)
 class WaitUntilFailed(Event):
     worker: str
     error: BaseException

@@ -25,6 +25,13 @@ def dev_mounts(*, inspector: bool = True) -> Sequence[tuple[str, AsgiApp]]:
     return mounts
 
 
+#: Where a `workerlab dev` process takes service calls for the workers it runs (from other processes
+#: on the same persist directory, see :mod:`workerlab.dev_registry`).
+RPC_PATH_PREFIX = "/cdn-cgi/workerlab/rpc/"
+#: The header that carries a per-process token: the registry's to service calls, the inspector
+#: page's to its state-changing requests.
+TOKEN_HEADER = "x-workerlab-token"
+
 #: Where Cloudflare's queue REST API (pull, ack, publish) is served (see :mod:`workerlab.queues_api`).
 QUEUES_API_PATH = "/cdn-cgi/workerlab/api/client/v4/"
 _queues_api_app: AsgiApp | None = None

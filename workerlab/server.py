@@ -4,9 +4,6 @@ harness's ``worker.fetch`` drives the same app in-process."""
 
 from __future__ import annotations
 
-import hmac
-import html
-import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
@@ -18,9 +15,9 @@ from . import limits
 from .compat.cf import scope_cf
 from .compat.request import Request
 from .compat.response import Response
-from .dev_registry import RPC_PATH_PREFIX, TOKEN_HEADER
 from .errors import HandlerNotFoundError
 from .events import RequestServed
+from .mounts import RPC_PATH_PREFIX, TOKEN_HEADER
 from .request_limits import Refusal, read_body, refusal
 from .tracebacks import format_user_traceback
 
@@ -197,6 +194,8 @@ class WorkerApp:
         self, runtime: Runtime, path: str, scope: Scope, receive: Receive, send: Send
     ) -> int:
         """A service binding call from another `workerlab dev` process sharing the persist directory."""
+        import hmac
+
         from .bindings.service_remote import serve_call
 
         token = dict(scope["headers"]).get(TOKEN_HEADER.encode())
@@ -229,6 +228,8 @@ class WorkerApp:
             return await _send_error(scope, send, 500, "Error in the scheduled handler", detail)
         status = 200 if result.outcome == "ok" else 500
         if params.get("format") == "json":
+            import json
+
             body = json.dumps({"outcome": result.outcome, "noRetry": result.no_retry})
             return await _send_bytes(send, status, body.encode(), b"application/json")
         return await _send_text(send, status, result.outcome)
@@ -341,6 +342,8 @@ async def _send_error(scope: Scope, send: Send, status: int, title: str, detail:
             accept = value
             break
     if b"text/html" in accept:
+        import html
+
         page = (
             f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
             "<style>body{font-family:system-ui,sans-serif;margin:2rem}"

@@ -1,5 +1,5 @@
-"""SQLite files shared by threads and processes: the one way workerlab opens them, names them and
-waits for them.
+"""SQLite files shared by threads and processes: the one way workerlab opens them and
+waits for them (file names for configured names are :mod:`workerlab.file_names`).
 
 Connections the event loop uses never wait for another process's lock: they are opened with
 ``wait_for_locks=False`` and their work goes through :class:`LockWait`, which runs it on the loop
@@ -10,8 +10,6 @@ So a second `workerlab dev` on the same persist directory never freezes this one
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import re
 import sqlite3
 import threading
 import time
@@ -136,17 +134,3 @@ def _enable_wal(connection: sqlite3.Connection) -> None:
             if not is_locked(error) or attempt == tries - 1:
                 raise
             time.sleep(_WAL_RETRY_PAUSE_S)
-
-
-_SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
-
-
-def safe_file_name(name: str) -> str:
-    """A file name for a configured name that cannot leave its folder.
-
-    Plain names (letters, digits, ``._-``) are kept so the files are easy to find;
-    anything else is replaced by a hash of the name.
-    """
-    if _SAFE_NAME.fullmatch(name) and ".." not in name:
-        return name
-    return "h-" + hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:32]

@@ -14,8 +14,9 @@ from typing import TYPE_CHECKING, Any
 from ..clock import Clock
 from ..config.source import ConfigSource, keys
 from ..errors import StorageError
+from ..file_names import safe_file_name
 from ..sql_text import Statement, split_sql
-from ..sqlite_connections import is_locked, safe_file_name
+from ..sqlite_connections import is_locked
 from .database import Database
 from .results import JsObject, merge_options
 

@@ -14,8 +14,8 @@ from .. import limits
 from ..clock import Clock
 from ..config.source import ConfigSource, keys
 from ..errors import StorageError
+from ..file_names import safe_file_name
 from ..sql_text import prefix_end
-from ..sqlite_connections import safe_file_name
 from .database import Database
 from .results import JsObject, decode_cursor, encode_cursor, merge_options, parse_json, require_int, to_bytes
 

@@ -23,8 +23,8 @@ from .. import limits
 from ..clock import Clock
 from ..config.source import ConfigSource, keys
 from ..errors import StorageError
+from ..file_names import safe_file_name
 from ..sql_text import prefix_end
-from ..sqlite_connections import safe_file_name
 from .database import Database
 from .r2_objects import (
     CHECKSUM_ALGORITHMS,

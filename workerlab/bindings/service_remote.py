@@ -11,8 +11,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..clone import decode_clone, encode_clone
-from ..dev_registry import RPC_PATH_PREFIX, TOKEN_HEADER
 from ..http_clients import SharedClient
+from ..mounts import RPC_PATH_PREFIX, TOKEN_HEADER
 from ..rpc import clone, error_message, rebuilt
 
 if TYPE_CHECKING:

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import StorageError
-from ..sqlite_connections import safe_file_name
+from ..file_names import safe_file_name
 from .gate import InputGate
 from .kv import SCHEMA
 from .sql import SqlGuard

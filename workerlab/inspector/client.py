@@ -14,8 +14,8 @@ from urllib.parse import quote
 import httpx
 
 from ..errors import UserError
+from ..mounts import TOKEN_HEADER
 from .app import INSPECTOR_PATH
-from .guard import TOKEN_HEADER
 
 #: How long one request may take (a purge of a million messages takes a while).
 DEFAULT_TIMEOUT_S = 120.0

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-#: The header a state-changing request carries the page's token in.
-TOKEN_HEADER = "x-workerlab-token"
+from ..mounts import TOKEN_HEADER
+
 #: Methods that only read.
 SAFE_METHODS = frozenset({"GET", "HEAD"})
 #: Bytes of randomness in a token.
