@@ -23,6 +23,8 @@ T = TypeVar("T")
 BUSY_TIMEOUT_MS = 10_000
 #: Pause between tries of switching a new file to WAL while another process holds it.
 _WAL_RETRY_PAUSE_S = 0.01
+#: Pages the write-ahead log grows to before it is folded back into the database (16 MB at 4 KB).
+WAL_CHECKPOINT_PAGES = 4_000
 
 
 def connect(path: Path | None, *, durable: bool = False, wait_for_locks: bool = True) -> sqlite3.Connection:
@@ -44,6 +46,9 @@ def connect(path: Path | None, *, durable: bool = False, wait_for_locks: bool = 
     )
     if path is not None:
         _enable_wal(connection)
+        # Fold the log back into the file every 4,000 pages (SQLite's default: 1,000): a page written by
+        # many commits in between is copied once, and the syncs of a checkpoint come a quarter as often.
+        connection.execute(f"PRAGMA wal_autocheckpoint = {WAL_CHECKPOINT_PAGES}")
     connection.execute(f"PRAGMA synchronous = {'FULL' if durable else 'NORMAL'}")
     if not wait_for_locks:
         connection.execute("PRAGMA busy_timeout = 0")
