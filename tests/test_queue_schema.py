@@ -15,8 +15,9 @@ from test_queue_support import Brokers
 
 from workerlab.config import QueueConsumer
 from workerlab.errors import StorageError
+from workerlab.queues.open_errors import open_error
 from workerlab.queues.schema import SCHEMA_VERSION
-from workerlab.queues.store import QueueStore, _open_error
+from workerlab.queues.store import QueueStore
 
 # The tables as workerlab wrote them before pull leases and per-queue state (schema version 1).
 VERSION_1 = """
@@ -83,6 +84,23 @@ def test_a_version_2_store_loses_its_index_of_the_rows_in_flight(tmp_path: Path)
         store.close()
 
 
+def test_a_version_3_store_gets_the_table_of_counts_owed(tmp_path: Path) -> None:
+    path = tmp_path / "queues.sqlite3"
+    store = QueueStore.open(path)
+    store.insert("jobs", [("a" * 32, 1, "json", b"1", 1)])
+    store.connection.executescript("DROP TABLE counts_owed; PRAGMA user_version = 3;")  # as version 3 left it
+    store.close()
+
+    store = QueueStore.open(path)
+    try:
+        db = store.connection
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
+        assert db.execute("SELECT count(*) FROM counts_owed").fetchone() == (0,)
+        assert store.state("jobs").backlog_count == 1
+    finally:
+        store.close()
+
+
 def test_a_newer_store_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "queues.sqlite3"
     QueueStore.open(path).close()
@@ -136,7 +154,7 @@ def test_an_unwritable_persist_directory_is_named_without_advice_to_delete(tmp_p
 def test_what_says_the_store_cannot_be_written_gets_the_permissions_advice(
     tmp_path: Path, error: Exception
 ) -> None:
-    refusal = _open_error(tmp_path / "state" / "queues.sqlite3", error)  # type: ignore[arg-type]
+    refusal = open_error(tmp_path / "state" / "queues.sqlite3", error)  # type: ignore[arg-type]
     assert refusal.code == "queue-store-unwritable"
     assert f"the persist directory {tmp_path / 'state'} must be writable" in refusal.message
     assert "move the file away" not in refusal.message

@@ -5,8 +5,9 @@
 pulled message stays unowned: its ``ready_ms`` moves to the end of its lease (so it comes back
 by itself when the lease runs out) and ``lease_ms`` records that lease. ``queue_state`` holds
 per queue what must not be counted row by row: paused or not, the backlog's size, and how many
-messages left without being acked (expired, dead-lettered, dropped). Only the waiting rows are
-indexed: an index of the rows in flight would cost every delivery two more index writes.
+messages left without being acked (expired, dead-lettered, dropped); ``counts_owed`` the processes
+that owe those counters inserts not yet counted (:mod:`.owed_counts`; version 4). Only the waiting
+rows are indexed: an index of the rows in flight would cost every delivery two more index writes.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 import sqlite3
 
 #: The schema this workerlab writes; a store with a newer one is refused.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 _TABLES = """
 CREATE TABLE IF NOT EXISTS messages (
@@ -55,6 +56,11 @@ CREATE TABLE IF NOT EXISTS queue_state (
     expired INTEGER NOT NULL DEFAULT 0,
     dead_lettered INTEGER NOT NULL DEFAULT 0,
     dropped INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS counts_owed (
+    marker TEXT PRIMARY KEY,
+    host TEXT NOT NULL,
+    pid INTEGER NOT NULL
 ) WITHOUT ROWID
 """
 

@@ -65,15 +65,14 @@ def read_state(db: sqlite3.Connection, queue: str) -> QueueState:
     return QueueState(bool(row[0]), *row[1:])
 
 
-def recount(db: sqlite3.Connection, queue: str) -> None:
-    """Set the backlog counters of ``queue`` from its rows (a full read of them: rare paths only)."""
-    count, size = db.execute(
-        "SELECT count(*), total(length(body)) FROM messages WHERE queue = ?", (queue,)
-    ).fetchone()
+def recount_all(db: sqlite3.Connection) -> None:
+    """Set the backlog counters of every queue from its rows (a full read of them: rare paths only)."""
+    db.execute("UPDATE queue_state SET backlog_count = 0, backlog_bytes = 0")
     db.execute(
-        "INSERT INTO queue_state (queue, backlog_count, backlog_bytes) VALUES (?1, ?2, ?3)"
-        " ON CONFLICT (queue) DO UPDATE SET backlog_count = ?2, backlog_bytes = ?3",
-        (queue, count, int(size)),
+        "INSERT INTO queue_state (queue, backlog_count, backlog_bytes)"
+        " SELECT queue, count(*), total(length(body)) FROM messages WHERE true GROUP BY queue"
+        " ON CONFLICT (queue) DO UPDATE"
+        " SET backlog_count = excluded.backlog_count, backlog_bytes = excluded.backlog_bytes"
     )
 
 

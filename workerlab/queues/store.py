@@ -10,18 +10,21 @@ described in :mod:`.schema`; the counters every write keeps in step in :mod:`.st
 
 from __future__ import annotations
 
-import errno
+import asyncio
+import contextlib
+import dataclasses
 import functools
-import os
 import sqlite3
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
 
 from .. import limits
 from ..errors import StorageError
-from ..sqlite_connections import LockWait, connect
+from ..sqlite_connections import BUSY_TIMEOUT_MS, LockWait, connect
 from . import state
+from .open_errors import open_error
+from .owed_counts import OwedCounts, repair
 from .schema import SCHEMA_VERSION, create_or_upgrade
 
 T = TypeVar("T")
@@ -85,6 +88,8 @@ class QueueStore:
         #: Changes each time this store pauses or resumes a queue (others' changes show in data_version).
         self.state_generation = 0
         self._listeners: list[Callable[[], None]] = []
+        #: What inserts on the event loop owe the counters (None off the loop: inserts count at once).
+        self._owed: OwedCounts | None = None
 
     @property
     def _db(self) -> sqlite3.Connection:
@@ -114,20 +119,34 @@ class QueueStore:
                     )
                 if version < SCHEMA_VERSION:
                     create_or_upgrade(connection, version)
+                repair(connection)  # the counts a crashed process left owing
         except (OSError, sqlite3.Error, StorageError) as error:
             if connection is not None:
                 connection.close()
             if isinstance(error, StorageError):
                 raise
-            raise _open_error(path, error) from None
+            raise open_error(path, error) from None
         if on_loop:
             connection.execute("PRAGMA busy_timeout = 0")
-        return cls(connection, path, durable)
+        store = cls(connection, path, durable)
+        with contextlib.suppress(RuntimeError):  # opened off the loop: every insert counts at once
+            store._owed = OwedCounts(asyncio.get_running_loop(), lambda: store._db, store._locked_transaction)
+        return store
 
     def close(self) -> None:
-        """Close the database (committed data stays on disk)."""
+        """Close the database (committed data stays on disk), writing what inserts owe the counters."""
+        if self._owed is not None:
+            self._owed.close()
+            if self._owed:
+                self._db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")  # closing: waiting is fine
+                self._owed.write()
         self._gate.close()
         self._db.close()
+
+    @contextlib.contextmanager
+    def _locked_transaction(self) -> Iterator[None]:
+        with self._gate.lock, _transaction(self._db):
+            yield
 
     async def run(self, method: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """``method(*args, **kwargs)`` from the event loop, waiting off the loop if another process
@@ -161,12 +180,18 @@ class QueueStore:
             params += row
         size = sum(map(len, [row[3] for row in rows]))
         db = self._db
+        owed = self._owed if self._owed is not None and self._owed.applies() else None
         with _transaction(db):
             if source is None:
                 db.execute(_insert_statement(len(rows)), params)
             else:  # messages published over HTTP: not the hot path
                 db.executemany(_INSERT_WITH_SOURCE, [(queue, *row, source) for row in rows])
-            state.bump(db, queue, count=len(rows), size=size)
+            if owed is None:
+                state.bump(db, queue, count=len(rows), size=size)
+            else:
+                owed.record(db)
+        if owed is not None:
+            owed.add(queue, len(rows), size)
 
     # --- consuming -------------------------------------------------------------------------
 
@@ -246,22 +271,24 @@ class QueueStore:
                 self.move_to_dead_letters(dlq, now_ms, seq, owner=owner)
             for dropped_queue, seq in dropped:
                 self.drop(dropped_queue, seq, owner=owner)
-            if size is None:  # some acked rows were purged or taken back meanwhile: count anew
-                state.recount(db, queue)
-            else:
-                state.bump(db, queue, count=-removed, size=-size)
+            state.bump(db, queue, count=-removed, size=-size)
 
-    def _remove_leased(self, owner: str, seqs: Sequence[int], size: int | None) -> tuple[int, int | None]:
-        """Delete the rows ``seqs`` still leased to ``owner``; return how many went and their size
-        (None when unknown: not all of them were there). When they all went and their ``size`` is
-        known, no row has to be read back (the common case: an acked batch)."""
+    def _remove_leased(self, owner: str, seqs: Sequence[int], size: int | None) -> tuple[int, int]:
+        """Delete the rows ``seqs`` still leased to ``owner``; return how many went and their size.
+        When the caller knows the ``size`` of them all (an acked batch), no row is read back unless
+        some were gone already (purged or taken back meanwhile)."""
         db = self._db
         if size is not None:
+            db.execute("SAVEPOINT acked")
             removed = db.execute(
                 "DELETE FROM messages WHERE owner = ? AND seq IN (SELECT value FROM json_each(?))",
                 (owner, json_list(seqs)),
             ).rowcount
-            return removed, size if removed == len(seqs) else None
+            if removed == len(seqs):
+                db.execute("RELEASE acked")
+                return removed, size
+            db.execute("ROLLBACK TO acked")  # not all there: delete them again, reading their sizes
+            db.execute("RELEASE acked")
         rows = db.execute(
             "DELETE FROM messages WHERE owner = ? AND seq IN (SELECT value FROM json_each(?))"
             " RETURNING length(body)",
@@ -367,12 +394,23 @@ class QueueStore:
 
     def queues(self) -> list[str]:
         """Every queue the store has held a message of, by name."""
-        rows = self._db.execute("SELECT queue FROM queue_state UNION SELECT queue FROM dropped ORDER BY 1")
-        return [name for (name,) in rows]
+        names = {
+            name
+            for (name,) in self._db.execute("SELECT queue FROM queue_state UNION SELECT queue FROM dropped")
+        }
+        if self._owed:  # a queue whose first messages are not counted yet
+            names.update(self._owed.queues())
+        return sorted(names)
 
     def state(self, queue: str) -> state.QueueState:
-        """The pause flag and counters of ``queue``."""
-        return state.read_state(self._db, queue)
+        """The pause flag and counters of ``queue``, with what this process's inserts owe them."""
+        found = state.read_state(self._db, queue)
+        if not self._owed:
+            return found
+        count, size = self._owed.owed(queue)
+        return dataclasses.replace(
+            found, backlog_count=found.backlog_count + count, backlog_bytes=found.backlog_bytes + size
+        )
 
     def paused_queues(self) -> frozenset[str]:
         """The queues whose delivery is paused."""
@@ -429,40 +467,6 @@ class _transaction:
 
     def __exit__(self, kind: object, error: object, traceback: object) -> None:
         self._db.execute("COMMIT" if kind is None else "ROLLBACK")
-
-
-def _open_error(path: Path | None, error: OSError | sqlite3.Error) -> StorageError:
-    """Why the store at ``path`` cannot be opened, with advice that fits the cause: only a file that
-    is not a database is worth moving away; a folder that cannot be written needs its permissions."""
-    folder = path.parent if path is not None else None
-    text = str(error).lower()
-    if isinstance(error, OSError):
-        unwritable = error.errno in (errno.EACCES, errno.EPERM, errno.EROFS)
-    else:
-        unwritable = "readonly" in text or (
-            folder is not None
-            and (
-                (folder.is_dir() and not os.access(folder, os.W_OK))
-                or (path is not None and path.is_file() and not os.access(path, os.W_OK))
-            )
-        )
-    if unwritable:
-        return StorageError(
-            f"{path}: cannot write the queue store ({error}): the persist directory {folder} must be "
-            "writable by this user; fix its permissions or choose another with --persist-to",
-            code="queue-store-unwritable",
-        )
-    if isinstance(error, sqlite3.DatabaseError) and ("not a database" in text or "malformed" in text):
-        return StorageError(
-            f"{path}: cannot open the queue store ({error}); expected a workerlab queue database "
-            "(move the file away to start with empty queues)",
-            code="queue-store",
-        )
-    return StorageError(
-        f"{path}: cannot open the queue store ({error}); expected {path} to be a database file "
-        f"that workerlab can create and write in the folder {folder}",
-        code="queue-store",
-    )
 
 
 @functools.lru_cache(maxsize=limits.MAX_SEND_BATCH_MESSAGES)
