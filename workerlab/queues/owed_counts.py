@@ -1,14 +1,14 @@
-"""What the producers' inserts owe the backlog counters, written in bulk instead of with each insert.
+"""What the busiest writes owe the backlog counters, written in bulk instead of with each write.
 
 Every write that adds or removes messages keeps the counters of :mod:`.state` in step with the
 rows. For an insert that costs one more database page per commit: a quarter of what a single
-``send()`` costs. So an insert made on the event loop's thread adds what it owes to this ledger
-instead, and the ledger is written (:meth:`OwedCounts.write`) at most ``FLUSH_S`` later, before
-this process reads the counters, and at close. Other processes see the counters at most
-``FLUSH_S`` late.
+``send()`` costs. So the inserts and the acked batches of the event loop's thread add what they
+owe to this ledger instead, and the ledger is written (:meth:`OwedCounts.write`) at most
+``FLUSH_S`` later and at close; this process's reads add what it owes. Other processes see the
+counters at most ``FLUSH_S`` late.
 
-A crash loses no count: the first insert after a write records the process in ``counts_owed``,
-in the insert's own transaction, and the write takes it off. A recorded process that is gone
+A crash loses no count: the first write after the ledger's records the process in
+``counts_owed``, in its own transaction, and the ledger's write takes it off. A recorded process that is gone
 owed counts that were lost: the counters are recounted from the rows (:func:`repair`), as soon
 as no live process owes any (its counts would be counted twice).
 
@@ -68,7 +68,7 @@ class OwedCounts:
         return threading.get_ident() == self.loop_thread
 
     def record(self, db: sqlite3.Connection) -> None:
-        """Inside an insert's transaction: record this process as owing counts (once per write)."""
+        """Inside a write's transaction: record this process as owing counts (once per ledger write)."""
         if not self._recorded:
             db.execute(
                 "INSERT OR IGNORE INTO counts_owed (marker, host, pid) VALUES (?, ?, ?)",
@@ -76,7 +76,7 @@ class OwedCounts:
             )
 
     def add(self, queue: str, count: int, size: int) -> None:
-        """After the insert committed: what it owes; the ledger is written ``FLUSH_S`` later."""
+        """After the write committed: what it owes; the ledger is written ``FLUSH_S`` later."""
         self._recorded = True
         owed = self._owed.get(queue)
         if owed is None:

@@ -180,18 +180,20 @@ class QueueStore:
             params += row
         size = sum(map(len, [row[3] for row in rows]))
         db = self._db
-        owed = self._owed if self._owed is not None and self._owed.applies() else None
+        owed = self._owing()
         with _transaction(db):
             if source is None:
                 db.execute(_insert_statement(len(rows)), params)
             else:  # messages published over HTTP: not the hot path
                 db.executemany(_INSERT_WITH_SOURCE, [(queue, *row, source) for row in rows])
-            if owed is None:
-                state.bump(db, queue, count=len(rows), size=size)
-            else:
-                owed.record(db)
+            _count(db, owed, queue, len(rows), size)
         if owed is not None:
             owed.add(queue, len(rows), size)
+
+    def _owing(self) -> OwedCounts | None:
+        """The ledger the backlog counts of a write made now go to (None: they are written with it)."""
+        owed = self._owed
+        return owed if owed is not None and owed.applies() else None
 
     # --- consuming -------------------------------------------------------------------------
 
@@ -261,6 +263,7 @@ class QueueStore:
         attempts reset; remove ``dropped`` ``(queue, seq)`` into the capped dropped list. Rows no
         longer leased to ``owner`` are left alone (and their counters to whoever took them)."""
         db = self._db
+        owed = self._owing()
         with _transaction(db):
             removed, size = self._remove_leased(owner, acked, acked_bytes) if acked else (0, 0)
             db.executemany(
@@ -271,7 +274,9 @@ class QueueStore:
                 self.move_to_dead_letters(dlq, now_ms, seq, owner=owner)
             for dropped_queue, seq in dropped:
                 self.drop(dropped_queue, seq, owner=owner)
-            state.bump(db, queue, count=-removed, size=-size)
+            _count(db, owed, queue, -removed, -size)
+        if owed is not None:
+            owed.add(queue, -removed, -size)
 
     def _remove_leased(self, owner: str, seqs: Sequence[int], size: int | None) -> tuple[int, int]:
         """Delete the rows ``seqs`` still leased to ``owner``; return how many went and their size.
@@ -486,6 +491,15 @@ def json_list(numbers: Iterable[int]) -> str:
     """``numbers`` as a JSON array, for ``IN (SELECT value FROM json_each(?))``."""
     # One statement over a JSON array costs less than one statement per row.
     return "[" + ",".join(map(str, numbers)) + "]"
+
+
+def _count(db: sqlite3.Connection, owed: OwedCounts | None, queue: str, count: int, size: int) -> None:
+    """Inside a write's transaction: change the backlog counters of ``queue`` by ``count`` messages
+    and ``size`` bytes, or (``owed``) record that this process owes them that change."""
+    if owed is None:
+        state.bump(db, queue, count=count, size=size)
+    elif count or size:
+        owed.record(db)
 
 
 def _total(rows: Iterable[Sequence[Any]]) -> int:
