@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import re
+import weakref
 from collections.abc import AsyncIterator
 
 import pytest
-from test_queue_support import Brokers, infos_of
+from test_queue_support import Brokers, SteppedBroker, infos_of, shut
 
+from workerlab.clock import FakeClock
 from workerlab.config import QueueConsumer
+from workerlab.queues import QueueStore
 
 
 @pytest.fixture
@@ -157,3 +161,25 @@ async def test_queues_without_a_consumer_are_left_alone(brokers):
     await broker.drain()
     assert scripted.batches == []
     assert [r.body for r in broker.inspect("other").pending] == ["kept"]
+
+
+async def test_a_delivered_batch_is_freed_at_once_not_by_the_garbage_collector():
+    # Messages point to what the handler asked, not to their batch: no cycle keeps a batch (and
+    # its bodies) alive until a collection, which a busy queue would otherwise pay for.
+    batches = []
+
+    async def dispatch(batch):
+        batch.messages[0].ack()
+        batches.append(weakref.ref(batch))
+        return "ok", None
+
+    store = QueueStore.open(None)
+    broker = SteppedBroker(store, FakeClock(), {"jobs": QueueConsumer("jobs", max_batch_size=2)}, dispatch)
+    gc.disable()
+    try:
+        await send_bodies(broker, [{"n": 1}, {"n": 2}])
+        await broker.drain()
+        assert len(batches) == 1 and batches[0]() is None
+    finally:
+        gc.enable()
+        await shut(broker)

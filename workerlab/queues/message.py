@@ -103,10 +103,10 @@ class QueueResult:
 class Message:
     """One delivered message: ``id``, ``timestamp``, ``body``, ``attempts``, ``ack()``, ``retry()``."""
 
-    __slots__ = ("_batch", "_timestamp_ms", "attempts", "body", "id")
+    __slots__ = ("_calls", "_timestamp_ms", "attempts", "body", "id")
 
     def __init__(self, batch: MessageBatch, id: str, timestamp_ms: int, body: Any, attempts: int) -> None:
-        self._batch = batch
+        self._calls = batch._calls  # not the batch: a batch done with is freed at once, no cycle
         self.id = id
         self._timestamp_ms = timestamp_ms
         self.body = body
@@ -123,7 +123,7 @@ class Message:
 
     def ack(self) -> None:
         """Mark this message as processed; it is not delivered again whatever the handler does next."""
-        self._batch._ack(self.id)
+        self._calls.ack(self.id)
 
     def retry(
         self,
@@ -134,10 +134,55 @@ class Message:
     ) -> None:
         """Deliver this message again, after ``delaySeconds`` if given."""
         delay_s = delay_option(options, delaySeconds, delay_seconds, "retry()")
-        self._batch._retry(self.id, delay_s)
+        self._calls.retry(self.id, delay_s)
 
     def __repr__(self) -> str:
         return f"Message(id={self.id!r}, attempts={self.attempts}, body={self.body!r})"
+
+
+class BatchCalls:
+    """What the handler asked of a batch and its messages (``ack()``, ``retry()``, ``ackAll()``,
+    ``retryAll()``). The messages point here rather than to their batch, so that a batch is freed
+    as soon as it is done with instead of waiting, as a cycle would, for the garbage collector."""
+
+    __slots__ = ("ack_all", "acks", "retries", "retry_all", "retry_all_delay_s")
+
+    def __init__(self) -> None:
+        self.ack_all = False
+        self.retry_all = False
+        self.retry_all_delay_s: int | None = None
+        self.acks: dict[str, None] = {}
+        self.retries: dict[str, int | None] = {}
+
+    def ack(self, msg_id: str) -> None:
+        if self.ack_all:
+            return
+        if self.retry_all:
+            logger.warning(
+                "Received a call to ack() on message %s after retryAll() was already called. "
+                "Calling ack() on a message after calling retryAll() has no effect.",
+                msg_id,
+            )
+            return
+        if msg_id in self.retries:
+            logger.warning(
+                "Received a call to ack() on message %s after retry() was already called. "
+                "Calling ack() on a message after calling retry() has no effect.",
+                msg_id,
+            )
+            return
+        self.acks[msg_id] = None
+
+    def retry(self, msg_id: str, delay_s: int | None) -> None:
+        if msg_id in self.acks:
+            logger.warning(
+                "Received a call to retry() on message %s after ack() was already called. "
+                "Calling retry() on a message after calling ack() has no effect.",
+                msg_id,
+            )
+            return
+        if delay_s is not None or msg_id not in self.retries:
+            self.retries[msg_id] = delay_s
 
 
 class MessageBatch:
@@ -154,13 +199,9 @@ class MessageBatch:
         """``records`` are ``(id, timestamp_ms, body, attempts)`` tuples, oldest first; ``metrics``
         gives the queue's backlog metrics when the handler reads ``batch.metadata``."""
         self.queue = queue
+        self._calls = BatchCalls()
         self.messages: list[Message] = [Message(self, *record) for record in records]
         self._metrics = metrics
-        self._ack_all = False
-        self._retry_all = False
-        self._retry_all_delay_s: int | None = None
-        self._acks: dict[str, None] = {}
-        self._retries: dict[str, int | None] = {}
 
     @classmethod
     def from_messages(cls, queue: str, messages: Iterable[Mapping[str, Any]], *, now_ms: int) -> MessageBatch:
@@ -191,13 +232,14 @@ class MessageBatch:
 
     def ackAll(self) -> None:
         """Mark every message not explicitly retried as processed (ignored after retryAll())."""
-        if self._retry_all:
+        calls = self._calls
+        if calls.retry_all:
             logger.warning(
                 "Received a call to ackAll() after retryAll() was already called. "
                 "Calling ackAll() after calling retryAll() has no effect."
             )
             return
-        self._ack_all = True
+        calls.ack_all = True
 
     ack_all = ackAll
 
@@ -210,63 +252,36 @@ class MessageBatch:
     ) -> None:
         """Deliver again every message not explicitly acked, after ``delaySeconds`` if given."""
         delay_s = delay_option(options, delaySeconds, delay_seconds, "retryAll()")
-        if self._ack_all:
+        calls = self._calls
+        if calls.ack_all:
             logger.warning(
                 "Received a call to retryAll() after ackAll() was already called. "
                 "Calling retryAll() after calling ackAll() has no effect."
             )
             return
-        self._retry_all = True
+        calls.retry_all = True
         if delay_s is not None:
-            self._retry_all_delay_s = delay_s
+            calls.retry_all_delay_s = delay_s
 
     retry_all = retryAll
-
-    def _ack(self, msg_id: str) -> None:
-        if self._ack_all:
-            return
-        if self._retry_all:
-            logger.warning(
-                "Received a call to ack() on message %s after retryAll() was already called. "
-                "Calling ack() on a message after calling retryAll() has no effect.",
-                msg_id,
-            )
-            return
-        if msg_id in self._retries:
-            logger.warning(
-                "Received a call to ack() on message %s after retry() was already called. "
-                "Calling ack() on a message after calling retry() has no effect.",
-                msg_id,
-            )
-            return
-        self._acks[msg_id] = None
-
-    def _retry(self, msg_id: str, delay_s: int | None) -> None:
-        if msg_id in self._acks:
-            logger.warning(
-                "Received a call to retry() on message %s after ack() was already called. "
-                "Calling retry() on a message after calling ack() has no effect.",
-                msg_id,
-            )
-            return
-        if delay_s is not None or msg_id not in self._retries:
-            self._retries[msg_id] = delay_s
 
     # --- the outcome -----------------------------------------------------------------
 
     def _result(self, outcome: Outcome, error: BaseException | None = None) -> QueueResult:
         """The calls recorded so far and the handler's ``outcome``, frozen."""
+        calls = self._calls
         return QueueResult(
             outcome=outcome,
-            ack_all=self._ack_all,
-            retry_batch=RetryBatch(self._retry_all, self._retry_all_delay_s),
-            explicit_acks=list(self._acks),
-            retry_messages=[RetryMessage(msg_id, delay) for msg_id, delay in self._retries.items()],
+            ack_all=calls.ack_all,
+            retry_batch=RetryBatch(calls.retry_all, calls.retry_all_delay_s),
+            explicit_acks=list(calls.acks),
+            retry_messages=[RetryMessage(msg_id, delay) for msg_id, delay in calls.retries.items()],
             error=error,
         )
 
     def _untouched(self) -> bool:
-        return not (self._ack_all or self._retry_all or self._acks or self._retries)
+        calls = self._calls
+        return not (calls.ack_all or calls.retry_all or calls.acks or calls.retries)
 
     def __len__(self) -> int:
         return len(self.messages)
