@@ -12,9 +12,12 @@ allocates nothing and frees nothing cold.
 from __future__ import annotations
 
 import sys
+import time
 from array import array
+from collections.abc import Callable
 from sys import intern
 
+from ..events import RequestServed
 from .entries import MAX_TEXT_CHARS, cut_text
 
 #: What a slot of the ring costs beside its path: four numbers and three references.
@@ -39,12 +42,20 @@ class RequestRing:
         "_worker",
         "added",
         "capacity",
+        "last_seq",
+        "now_s",
+        "on_failed",
     )
 
     def __init__(self, capacity: int) -> None:
         if capacity < 1:
             raise ValueError(f"a request ring holds at least one request, not {capacity}")
         self.capacity = capacity
+        #: The timeline's sequence numbers, one for each entry of any kind: the last one given.
+        self.last_seq = 0
+        #: The timeline's clock (seconds), and where a failed request goes (it becomes a full entry).
+        self.now_s: Callable[[], float] = time.time
+        self.on_failed: Callable[[RequestServed], None] | None = None
         #: Requests added so far (the ring holds the last ``capacity`` of them).
         self.added = 0
         self._next = 0
@@ -57,9 +68,15 @@ class RequestRing:
         self._target: list[str] = [""] * capacity
         self._target_bytes = 0
 
-    def add(
-        self, seq: int, at_s: float, worker: str, method: str, target: str, status: int, duration_ms: float
-    ) -> None:
+    def record(self, event: RequestServed) -> None:
+        """The event bus's subscriber for requests (the busiest kind: one call each, nothing more):
+        a request that went well is written here, a failed one goes to ``on_failed``."""
+        if event.error is not None:
+            if self.on_failed is not None:
+                self.on_failed(event)
+            return
+        self.last_seq = seq = self.last_seq + 1
+        target = event.target
         kept = intern(target if len(target) <= MAX_TEXT_CHARS else cut_text(target))  # as entries show it
         index = self._next
         self._next = index + 1 if index + 1 < self.capacity else 0
@@ -68,11 +85,11 @@ class RequestRing:
         self._target_bytes += len(kept) - len(targets[index])
         targets[index] = kept
         self._seq[index] = seq
-        self._at[index] = at_s
-        self._duration[index] = duration_ms
-        self._status[index] = status
-        self._worker[index] = worker
-        self._method[index] = intern(method)
+        self._at[index] = self.now_s()
+        self._duration[index] = event.duration_ms
+        self._status[index] = event.status
+        self._worker[index] = event.worker
+        self._method[index] = intern(event.method)
 
     def __len__(self) -> int:
         return min(self.added, self.capacity)

@@ -140,7 +140,7 @@ class Listener:
         return items
 
     def close(self) -> None:
-        self._timeline._listeners.discard(self)
+        self._timeline._stop_listening(self)
 
     def __enter__(self) -> Listener:
         return self
@@ -172,12 +172,12 @@ class Timeline:
         self._max_bytes = max_bytes
         self._max_listener_backlog = max_listener_backlog
         self._entry_bytes = 0
-        self._seq = 0
         self._clock: Clock = SystemClock()
-        self._now_s = self._clock.now_s
         self._listeners: set[Listener] = set()
         self._fates: OrderedDict[str, tuple[Document, Document | None]] = OrderedDict()
         self._unsubscribe: Callable[[], None] | None = None
+        self._bus: EventBus | None = None
+        self._untell: Callable[[], None] | None = None  # live readers are told of requests
 
     # --- recording ---------------------------------------------------------------------------
 
@@ -185,21 +185,35 @@ class Timeline:
         """Record the events of ``bus`` (instead of the bus attached before), timed by ``clock``."""
         self.detach()
         self._clock = clock
-        self._now_s = clock.now_s  # the wall clock's is time.time itself: no Python frame per request
+        requests = self._requests
+        requests.now_s = clock.now_s  # the wall clock's is time.time itself: no Python frame per request
+        requests.on_failed = self._on_failed_request
         kinds = (*(kind for kind in ENTRY_OF if kind is not RequestServed), *FATE_OF, BatchDelivered)
         unsubscribe = bus.subscribe(self._on_event, *kinds)
-        unsubscribe_requests = bus.subscribe(self._on_request, RequestServed)  # the busiest: its own path
+        unsubscribe_requests = bus.subscribe(requests.record, RequestServed)  # the busiest: its own path
 
         def both() -> None:
             unsubscribe()
             unsubscribe_requests()
 
         self._unsubscribe = both
+        self._bus = bus
+        self._tell_requests(bool(self._listeners))
 
     def detach(self) -> None:
+        self._tell_requests(False)
+        self._bus = None
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None
+
+    def _tell_requests(self, wanted: bool) -> None:
+        """Tell the live readers of each request that went well (subscribed only while there are any)."""
+        if wanted and self._untell is None and self._bus is not None:
+            self._untell = self._bus.subscribe(self._on_request_told, RequestServed)
+        elif not wanted and self._untell is not None:
+            self._untell()
+            self._untell = None
 
     def _on_event(self, event: Event) -> None:
         kind = type(event)
@@ -219,19 +233,12 @@ class Timeline:
             return
         self.add(ENTRY_OF[kind](event))
 
-    def _on_request(self, event: RequestServed) -> None:
-        """A request that went well goes to the ring, its text written only when read: a busy
-        worker serves many."""
-        if event.error is not None:
-            self.add(ENTRY_OF[RequestServed](event))
-            return
-        self._seq = seq = self._seq + 1
-        requests = self._requests
-        requests.add(
-            seq, self._now_s(), event.worker, event.method, event.target, event.status, event.duration_ms
-        )
-        if self._listeners:
-            self._tell(Entry.of_request(requests.newest()))
+    def _on_failed_request(self, event: RequestServed) -> None:
+        self.add(ENTRY_OF[RequestServed](event))  # with its error and traceback
+
+    def _on_request_told(self, event: RequestServed) -> None:
+        if event.error is None:  # a failed one was told as it was added
+            self._tell(Entry.of_request(self._requests.newest()))
 
     def _on_batch(self, event: BatchDelivered) -> None:
         fates: dict[str, Document] = {}
@@ -248,10 +255,11 @@ class Timeline:
 
     def add(self, document: Document) -> Entry:
         """Append an entry for ``document`` (it gets ``seq`` and ``at_ms``) and tell the live readers."""
-        self._seq += 1
-        document = {"seq": self._seq, "at_ms": self._clock.now_ms(), **document}
+        requests = self._requests
+        requests.last_seq = seq = requests.last_seq + 1  # one sequence for every kind
+        document = {"seq": seq, "at_ms": self._clock.now_ms(), **document}
         entry = Entry(
-            seq=self._seq,
+            seq=seq,
             kind=document["kind"],
             worker=document.get("worker") or "",
             level=document.get("level", "info"),
@@ -306,11 +314,16 @@ class Timeline:
         """A live reader of the entries and notices from now on (close it when done)."""
         listener = Listener(self, self._max_listener_backlog)
         self._listeners.add(listener)
+        self._tell_requests(True)
         return listener
+
+    def _stop_listening(self, listener: Listener) -> None:
+        self._listeners.discard(listener)
+        self._tell_requests(bool(self._listeners))
 
     @property
     def latest_seq(self) -> int:
-        return self._seq
+        return self._requests.last_seq
 
     @property
     def listeners(self) -> int:
@@ -322,7 +335,7 @@ class Timeline:
     @property
     def dropped(self) -> int:
         """Entries that fell off the front so far."""
-        return self._seq - len(self)
+        return self._requests.last_seq - len(self)
 
     @property
     def bytes_used(self) -> int:
