@@ -120,3 +120,72 @@ def test_a_changed_connection_made_falls_back_to_uvicorns_own(monkeypatch: pytes
 
     monkeypatch.setattr(HttpToolsProtocol, "connection_made", connection_made)
     assert protocol.http_protocol() == protocol.UVICORN_DEFAULT_PROTOCOL
+
+
+class FakeTimer:
+    def __init__(self, when: float, callback: object) -> None:
+        self.when, self.callback, self.cancelled = when, callback, False
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+
+class FakeLoop:
+    """The protocol's loop, for its keep-alive timer: a clock that moves only when told to."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.timers: list[FakeTimer] = []
+
+    def time(self) -> float:
+        return self.now
+
+    def call_later(self, delay: float, callback: object) -> FakeTimer:
+        self.timers.append(FakeTimer(self.now + delay, callback))
+        return self.timers[-1]
+
+    def run_due(self, until: float) -> None:
+        self.now = until
+        for timer in [t for t in self.timers if t.when <= until and not t.cancelled]:
+            self.timers.remove(timer)
+            timer.callback()  # type: ignore[operator]
+
+
+def idle_connection(loop: FakeLoop, keep_alive_s: float) -> tuple[HttpToolsProtocol, RecordingTransport]:
+    built = protocol.coalescing_protocol()
+    assert built is not None
+    connection = built.__new__(built)  # only what the keep-alive path reads (uvicorn builds the rest)
+    transport = RecordingTransport()
+    connection.loop, connection.transport, connection.timeout_keep_alive = loop, transport, keep_alive_s
+    connection.timeout_keep_alive_task, connection.pipeline = None, []
+    connection.server_state = type("State", (), {"total_requests": 0})()
+    connection.flow = type("Flow", (), {"resume_reading": lambda self: None})()
+    return connection, transport  # type: ignore[return-value]
+
+
+def test_a_busy_connection_keeps_one_keep_alive_timer_and_closes_when_idle_long_enough() -> None:
+    loop = FakeLoop()
+    connection, transport = idle_connection(loop, keep_alive_s=5)
+    for at in (0.0, 1.0, 2.0, 3.0):  # a request a second: no timer of its own for each response
+        loop.now = at
+        connection._unset_keepalive_if_required()  # the request arrives
+        connection.on_response_complete()
+    assert len(loop.timers) == 1 and loop.timers[0].when == 5.0
+    loop.run_due(5.0)  # idle since 3.0: two more seconds to wait
+    assert not transport.closed and [t.when for t in loop.timers] == [8.0]
+    loop.run_due(7.9)
+    assert not transport.closed
+    loop.run_due(8.0)
+    assert transport.closed and connection.server_state.total_requests == 4  # type: ignore[attr-defined]
+
+
+def test_a_connection_serving_a_request_when_its_timer_fires_is_left_open() -> None:
+    loop = FakeLoop()
+    connection, transport = idle_connection(loop, keep_alive_s=5)
+    connection.on_response_complete()
+    loop.now = 4.0
+    connection._unset_keepalive_if_required()  # a slow request arrives
+    loop.run_due(6.0)
+    assert not transport.closed and loop.timers == []
+    connection.on_response_complete()  # its response starts the timer again
+    assert [t.when for t in loop.timers] == [11.0]
