@@ -23,8 +23,6 @@ T = TypeVar("T")
 BUSY_TIMEOUT_MS = 10_000
 #: Pause between tries of switching a new file to WAL while another process holds it.
 _WAL_RETRY_PAUSE_S = 0.01
-#: Pages the write-ahead log grows to before it is folded back into the database (16 MB at 4 KB).
-WAL_CHECKPOINT_PAGES = 4_000
 
 
 def connect(path: Path | None, *, durable: bool = False, wait_for_locks: bool = True) -> sqlite3.Connection:
@@ -46,9 +44,6 @@ def connect(path: Path | None, *, durable: bool = False, wait_for_locks: bool = 
     )
     if path is not None:
         _enable_wal(connection)
-        # Fold the log back into the file every 4,000 pages (SQLite's default: 1,000): a page written by
-        # many commits in between is copied once, and the syncs of a checkpoint come a quarter as often.
-        connection.execute(f"PRAGMA wal_autocheckpoint = {WAL_CHECKPOINT_PAGES}")
     connection.execute(f"PRAGMA synchronous = {'FULL' if durable else 'NORMAL'}")
     if not wait_for_locks:
         connection.execute("PRAGMA busy_timeout = 0")
@@ -87,14 +82,19 @@ class LockWait:
         self._connection = connection
         self._open_waiting = open_waiting
         self._waiting_connection: sqlite3.Connection | None = None
-        self._thread = threading.local()
+        #: The thread running work on the waiting connection (None: none is).
+        self._waiting_thread: int | None = None
         self.lock = lock or threading.RLock()
         self._queue: asyncio.Lock | None = None
 
     @property
     def connection(self) -> sqlite3.Connection:
         """The connection of the work running in this thread: the loop's, or the waiting one."""
-        return getattr(self._thread, "connection", None) or self._connection
+        waiting = self._waiting_thread
+        if waiting is not None and waiting == threading.get_ident():
+            assert self._waiting_connection is not None
+            return self._waiting_connection
+        return self._connection
 
     async def run(self, work: Callable[[], T]) -> T:
         try:
@@ -114,11 +114,11 @@ class LockWait:
         if self._waiting_connection is None:
             assert self._open_waiting is not None
             self._waiting_connection = self._open_waiting()
-        self._thread.connection = self._waiting_connection
+        self._waiting_thread = threading.get_ident()
         try:
             return work()
         finally:
-            self._thread.connection = None
+            self._waiting_thread = None
 
     def close(self) -> None:
         """Close the waiting connection (the loop's belongs to its owner)."""

@@ -15,6 +15,7 @@ import contextlib
 import dataclasses
 import functools
 import sqlite3
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
@@ -180,7 +181,9 @@ class QueueStore:
             params += row
         size = sum(map(len, [row[3] for row in rows]))
         db = self._db
-        owed = self._owing()
+        owed = self._owed
+        if owed is not None and threading.get_ident() != owed.loop_thread:
+            owed = None  # a thread waiting for another process's lock: count at once
         with _transaction(db):
             if source is None:
                 db.execute(_insert_statement(len(rows)), params)
