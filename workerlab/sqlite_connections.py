@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 
@@ -96,10 +96,12 @@ class LockWait:
             return self._waiting_connection
         return self._connection
 
-    async def run(self, work: Callable[[], T]) -> T:
+    async def run(self, work: Callable[..., T], *args: Any) -> T:
+        """``work(*args)`` on the loop's connection; in a thread on the waiting one while another
+        process holds the database."""
         try:
             with self.lock:
-                return work()
+                return work(*args)
         except sqlite3.OperationalError as error:
             if not is_locked(error) or self._open_waiting is None:
                 raise
@@ -108,15 +110,15 @@ class LockWait:
         if self._queue is None:
             self._queue = asyncio.Lock()
         async with self._queue:
-            return await asyncio.to_thread(self._patiently, work)
+            return await asyncio.to_thread(self._patiently, work, *args)
 
-    def _patiently(self, work: Callable[[], T]) -> T:
+    def _patiently(self, work: Callable[..., T], *args: Any) -> T:
         if self._waiting_connection is None:
             assert self._open_waiting is not None
             self._waiting_connection = self._open_waiting()
         self._waiting_thread = threading.get_ident()
         try:
-            return work()
+            return work(*args)
         finally:
             self._waiting_thread = None
 

@@ -8,9 +8,9 @@ owe to this ledger instead, and the ledger is written (:meth:`OwedCounts.write`)
 counters at most ``FLUSH_S`` late.
 
 A crash loses no count: the first write after the ledger's records the process in
-``counts_owed``, in its own transaction, and the ledger's write takes it off. A recorded process that is gone
-owed counts that were lost: the counters are recounted from the rows (:func:`repair`), as soon
-as no live process owes any (its counts would be counted twice).
+``counts_owed``, in its own transaction, and the ledger's write takes it off. A recorded process
+that is gone owed counts that were lost: the counters are recounted from the rows
+(:func:`repair`), as soon as no live process owes any (its counts would be counted twice).
 
 The ledger belongs to the event loop's thread: work that waits for another process's lock runs
 in a thread, and its inserts count at once, as they always did.
@@ -57,7 +57,8 @@ class OwedCounts:
         self._transaction = transaction
         self.marker = f"{socket.gethostname()}:{os.getpid()}:{os.urandom(6).hex()}"
         self._owed: dict[str, list[int]] = {}
-        self._recorded = False
+        #: Whether ``counts_owed`` records this process since the ledger was last written.
+        self.recorded = False
         self._timer: asyncio.TimerHandle | None = None
 
     def __bool__(self) -> bool:
@@ -68,16 +69,16 @@ class OwedCounts:
         return threading.get_ident() == self.loop_thread
 
     def record(self, db: sqlite3.Connection) -> None:
-        """Inside a write's transaction: record this process as owing counts (once per ledger write)."""
-        if not self._recorded:
-            db.execute(
-                "INSERT OR IGNORE INTO counts_owed (marker, host, pid) VALUES (?, ?, ?)",
-                (self.marker, socket.gethostname(), os.getpid()),
-            )
+        """Inside a write's transaction: record this process as owing counts (once per ledger write:
+        callers skip it while :attr:`recorded`)."""
+        db.execute(
+            "INSERT OR IGNORE INTO counts_owed (marker, host, pid) VALUES (?, ?, ?)",
+            (self.marker, socket.gethostname(), os.getpid()),
+        )
 
     def add(self, queue: str, count: int, size: int) -> None:
         """After the write committed: what it owes; the ledger is written ``FLUSH_S`` later."""
-        self._recorded = True
+        self.recorded = True
         owed = self._owed.get(queue)
         if owed is None:
             self._owed[queue] = [count, size]
@@ -113,7 +114,7 @@ class OwedCounts:
             self._write_later()
             return False
         self._owed.clear()
-        self._recorded = False
+        self.recorded = False
         return True
 
     def close(self) -> None:

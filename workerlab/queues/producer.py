@@ -110,7 +110,7 @@ class QueueProducerBinding:
             self._store.insert,
             self.queue,
             [(new_message_id(), now_ms, kind, data, ready_ms)],
-            source=self._source,
+            self._source,
         )
         self._on_sent(self.queue)
         return self._response
@@ -164,7 +164,7 @@ class QueueProducerBinding:
                 f"(MAX_SEND_BATCH_BYTES), got {total_bytes} bytes in {len(rows)} messages",
                 code="queue-batch-bytes",
             )
-        await self._store.run(self._store.insert, self.queue, rows, source=self._source)
+        await self._store.run(self._store.insert, self.queue, rows, self._source)
         self._on_sent(self.queue)
         return self._response
 

@@ -152,7 +152,9 @@ class QueueStore:
     async def run(self, method: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """``method(*args, **kwargs)`` from the event loop, waiting off the loop if another process
         holds the database (see :class:`~workerlab.sqlite_connections.LockWait`)."""
-        return await self._gate.run(lambda: method(*args, **kwargs))
+        if kwargs:
+            return await self._gate.run(functools.partial(method, *args, **kwargs))
+        return await self._gate.run(method, *args)
 
     @property
     def shared(self) -> bool:
@@ -172,7 +174,7 @@ class QueueStore:
     # --- producing -------------------------------------------------------------------------
 
     def insert(
-        self, queue: str, rows: Sequence[tuple[str, int, str, bytes, int]], *, source: str | None = None
+        self, queue: str, rows: Sequence[tuple[str, int, str, bytes, int]], source: str | None = None
     ) -> None:
         """Append rows ``(id, timestamp_ms, content_type, body, ready_ms)`` to ``queue`` atomically;
         ``source`` says where they came from when not a Worker's producer binding (``"api"``)."""
@@ -189,14 +191,12 @@ class QueueStore:
                 db.execute(_insert_statement(len(rows)), params)
             else:  # messages published over HTTP: not the hot path
                 db.executemany(_INSERT_WITH_SOURCE, [(queue, *row, source) for row in rows])
-            _count(db, owed, queue, len(rows), size)
+            if owed is None:
+                state.bump(db, queue, count=len(rows), size=size)
+            elif not owed.recorded:
+                owed.record(db)
         if owed is not None:
             owed.add(queue, len(rows), size)
-
-    def _owing(self) -> OwedCounts | None:
-        """The ledger the backlog counts of a write made now go to (None: they are written with it)."""
-        owed = self._owed
-        return owed if owed is not None and owed.applies() else None
 
     # --- consuming -------------------------------------------------------------------------
 
@@ -266,7 +266,7 @@ class QueueStore:
         attempts reset; remove ``dropped`` ``(queue, seq)`` into the capped dropped list. Rows no
         longer leased to ``owner`` are left alone (and their counters to whoever took them)."""
         db = self._db
-        owed = self._owing()
+        owed = self._owed if self._owed is not None and self._owed.applies() else None
         with _transaction(db):
             removed, size = self._remove_leased(owner, acked, acked_bytes) if acked else (0, 0)
             db.executemany(
@@ -277,8 +277,11 @@ class QueueStore:
                 self.move_to_dead_letters(dlq, now_ms, seq, owner=owner)
             for dropped_queue, seq in dropped:
                 self.drop(dropped_queue, seq, owner=owner)
-            _count(db, owed, queue, -removed, -size)
-        if owed is not None:
+            if owed is None:
+                state.bump(db, queue, count=-removed, size=-size)
+            elif removed and not owed.recorded:
+                owed.record(db)
+        if owed is not None and removed:
             owed.add(queue, -removed, -size)
 
     def _remove_leased(self, owner: str, seqs: Sequence[int], size: int | None) -> tuple[int, int]:
@@ -494,15 +497,6 @@ def json_list(numbers: Iterable[int]) -> str:
     """``numbers`` as a JSON array, for ``IN (SELECT value FROM json_each(?))``."""
     # One statement over a JSON array costs less than one statement per row.
     return "[" + ",".join(map(str, numbers)) + "]"
-
-
-def _count(db: sqlite3.Connection, owed: OwedCounts | None, queue: str, count: int, size: int) -> None:
-    """Inside a write's transaction: change the backlog counters of ``queue`` by ``count`` messages
-    and ``size`` bytes, or (``owed``) record that this process owes them that change."""
-    if owed is None:
-        state.bump(db, queue, count=count, size=size)
-    elif count or size:
-        owed.record(db)
 
 
 def _total(rows: Iterable[Sequence[Any]]) -> int:
