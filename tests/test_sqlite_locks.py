@@ -10,8 +10,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from workerlab.bindings.kv import KVNamespace, open_kv
+from workerlab.bindings.queue import QueueProducer
 from workerlab.clock import FakeClock
+from workerlab.config import WorkerConfig
 from workerlab.queues.store import QueueStore
+from workerlab.session import Session, SessionOptions
 from workerlab.sqlite_connections import LockWait, connect
 
 
@@ -103,3 +106,25 @@ async def test_work_that_finds_the_database_free_runs_on_the_loop_while_other_wo
         release.set()
         gate.close()
         connection.close()
+
+
+async def test_a_producer_send_waits_off_the_loop_while_another_process_holds_it(tmp_path: Path) -> None:
+    # send() writes at once when the store is free; held by another process, it waits in a thread.
+    main = tmp_path / "worker.py"
+    main.write_text("async def fetch(request, env):\n    pass\n")
+    config = WorkerConfig(
+        path=tmp_path / "wrangler.toml", name="w", main=main, bindings=(QueueProducer("JOBS", "jobs"),)
+    )
+    session = await Session.open([config], SessionOptions(persist_dir=tmp_path / "state"))
+    try:
+        jobs = session.primary.env.JOBS
+        await jobs.send({"n": 1})  # the store is free: written at once
+        with held(tmp_path / "state" / "queues.sqlite3") as other:
+            sending = asyncio.create_task(jobs.send({"n": 2}))
+            await loop_turns()
+            assert not sending.done()
+            other.execute("COMMIT")
+            await sending
+        assert (await jobs.metrics()).backlogCount == 2
+    finally:
+        await session.close()
