@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import re
 import signal
 import subprocess
 import sys
 import textwrap
+import threading
 from pathlib import Path
 
 import httpx
@@ -33,8 +35,12 @@ class Default(WorkerEntrypoint):
         if path == "/bad":
             return 42
         if path == "/slow-background":
+            def wait_for_the_gate():
+                with open("gate.fifo") as gate:  # opens once the test does, after its SIGTERM
+                    gate.read()
+
             async def later():
-                await asyncio.sleep(0.5)  # slow work still running at SIGTERM: what the test is about
+                await asyncio.to_thread(wait_for_the_gate)
                 print("BACKGROUND DONE", flush=True)
             self.ctx.waitUntil(later())
             return Response("accepted", status=202)
@@ -117,10 +123,17 @@ def test_unknown_cdn_cgi_handler_path_is_404_naming_valid_paths(served: DevProce
     assert "/cdn-cgi/handler/scheduled" in response.text
 
 
-def test_sigterm_waits_for_wait_until_work_and_exits_zero(served: DevProcess) -> None:
+def test_sigterm_waits_for_wait_until_work_and_exits_zero(served: DevProcess, tmp_path: Path) -> None:
+    gate = tmp_path / "gate.fifo"
+    os.mkfifo(gate)
     response = httpx.get(served.url + "/slow-background")
     assert response.status_code == 202
     served.signal(signal.SIGTERM)
+    # The work can finish only once the gate opens, after the SIGTERM: the server must wait for it.
+    opener = threading.Thread(target=lambda: gate.open("w").close())
+    opener.start()
+    opener.join(timeout=20)
+    assert not opener.is_alive(), "the waitUntil work never reached its gate after SIGTERM"
     assert served.wait_exit() == 0
     assert "BACKGROUND DONE" in served.output
 
