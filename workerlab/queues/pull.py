@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from ..config import QueueConsumer
 from ..errors import QueueError
+from . import failures
 from .store import MESSAGE_COLUMNS, StoredMessage, json_list
 
 if TYPE_CHECKING:
@@ -239,7 +240,7 @@ def _fail(
     """Move ``message`` to the dead-letter queue (or the dropped list), inside the caller's transaction."""
     dlq = consumer.dead_letter_queue
     if dlq:
-        store.move_to_dead_letters(dlq, now_ms, message.seq)
+        failures.move_to_dead_letters(store.connection, dlq, now_ms, message.seq)
     else:
-        store.drop(consumer.queue, message.seq)
+        failures.drop(store.connection, consumer.queue, message.seq)
     return Failed(message, consumer.queue, dlq, reason)

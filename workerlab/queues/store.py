@@ -23,7 +23,7 @@ from typing import Any, NamedTuple, TypeVar
 from .. import limits
 from ..errors import StorageError
 from ..sqlite_connections import BUSY_TIMEOUT_MS, LockWait, connect
-from . import state
+from . import failures, state
 from .open_errors import open_error
 from .owed_counts import OwedCounts, repair
 from .schema import SCHEMA_VERSION, create_or_upgrade
@@ -279,9 +279,9 @@ class QueueStore:
                 [(*r, owner) for r in retried],
             )
             for dlq, now_ms, seq in dead_lettered:
-                self.move_to_dead_letters(dlq, now_ms, seq, owner=owner)
+                failures.move_to_dead_letters(db, dlq, now_ms, seq, owner=owner)
             for dropped_queue, seq in dropped:
-                self.drop(dropped_queue, seq, owner=owner)
+                failures.drop(db, dropped_queue, seq, owner=owner)
             if owed is None:
                 state.bump(db, queue, count=-removed, size=-size)
             elif removed and not owed.recorded:
@@ -311,49 +311,6 @@ class QueueStore:
             (owner, json_list(seqs)),
         ).fetchall()
         return len(rows), _total(rows)
-
-    def move_to_dead_letters(self, dlq: str, now_ms: int, seq: int, *, owner: str | None = None) -> bool:
-        """Move the row ``seq`` (leased to ``owner``; None: not leased) to the queue ``dlq``, ready
-        at ``now_ms`` with its attempts reset, inside the caller's transaction; whether it was there."""
-        db = self._db
-        found = db.execute(
-            "SELECT queue, length(body) FROM messages WHERE seq = ? AND owner IS ?", (seq, owner)
-        ).fetchone()
-        if found is None:
-            return False
-        db.execute(
-            "UPDATE messages SET queue = ?, ready_ms = ?, attempts = 0, owner = NULL, lease_ms = NULL"
-            " WHERE seq = ?",
-            (dlq, now_ms, seq),
-        )
-        queue, size = found
-        state.bump(db, queue, count=-1, size=-size, dead_lettered=1)
-        state.bump(db, dlq, count=1, size=size)
-        return True
-
-    def drop(self, queue: str, seq: int, *, owner: str | None = None) -> bool:
-        """Remove the row ``seq`` (leased to ``owner``; None: not leased) into the capped list of
-        dropped messages of ``queue``, inside the caller's transaction; whether it was there."""
-        db = self._db
-        removed = db.execute(
-            "DELETE FROM messages WHERE seq = ? AND owner IS ?"
-            " RETURNING queue, id, timestamp_ms, content_type, body, attempts",
-            (seq, owner),
-        ).fetchone()
-        if removed is None:
-            return False
-        db.execute(
-            "INSERT INTO dropped (queue, id, timestamp_ms, content_type, body, attempts)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            removed,
-        )
-        db.execute(
-            "DELETE FROM dropped WHERE queue = ?1 AND seq <= ("
-            " SELECT seq FROM dropped WHERE queue = ?1 ORDER BY seq DESC LIMIT 1 OFFSET ?2)",
-            (queue, limits.MAX_DROPPED_KEPT),
-        )
-        state.bump(db, queue, count=-1, size=-len(removed[4]), dropped=1)
-        return True
 
     def release(self, owner: str, seqs: Iterable[int]) -> None:
         """Give the rows ``seqs`` leased by ``owner`` back to their queues."""
