@@ -60,10 +60,6 @@ def is_locked(error: BaseException) -> bool:
 _LOCKED_CODES = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED})
 
 
-class DatabaseBusy(Exception):
-    """Another process holds the database: run the work with :meth:`LockWait.run` instead."""
-
-
 class LockWait:
     """Runs work from the event loop on a connection opened with ``wait_for_locks=False``.
 
@@ -100,24 +96,15 @@ class LockWait:
             return self._waiting_connection
         return self._connection
 
-    def now(self, work: Callable[..., T], *args: Any) -> T:
-        """``work(*args)`` on the loop's connection, at once; :class:`DatabaseBusy` when another
-        process holds the database (nothing was done: :meth:`run` it)."""
+    async def run(self, work: Callable[..., T], *args: Any) -> T:
+        """``work(*args)`` on the loop's connection; in a thread on the waiting one while another
+        process holds the database."""
         try:
             with self.lock:
                 return work(*args)
         except sqlite3.OperationalError as error:
             if not is_locked(error) or self._open_waiting is None:
                 raise
-        raise DatabaseBusy
-
-    async def run(self, work: Callable[..., T], *args: Any) -> T:
-        """``work(*args)`` on the loop's connection; in a thread on the waiting one while another
-        process holds the database."""
-        try:
-            return self.now(work, *args)
-        except DatabaseBusy:
-            pass
         # Only this work waits: the next tries the loop's connection again (work of other tasks
         # may commit first; work of one task stays in order, as each awaits the one before).
         if self._queue is None:

@@ -9,7 +9,6 @@ from .. import limits
 from ..clock import Clock
 from ..compat.jsvalues import JsObject
 from ..errors import QueueError
-from ..sqlite_connections import DatabaseBusy
 from . import admin
 from .codec import DEFAULT_CONTENT_TYPE, ContentType, check_content_type, encode_body
 from .message import check_delay_s, delay_option, new_message_id, new_message_ids
@@ -107,12 +106,12 @@ class QueueProducerBinding:
             raise _too_big(self._send_name, len(data), kind)
         now_ms = self._clock.now_ms()
         ready_ms = now_ms + 1000 * (self._delivery_delay_s if delay_s is None else delay_s)
-        store = self._store
-        rows = [(new_message_id(), now_ms, kind, data, ready_ms)]
-        try:
-            store.now(store.insert, self.queue, rows, self._source)  # the usual case: no wait, no await
-        except DatabaseBusy:
-            await store.run(store.insert, self.queue, rows, self._source)
+        await self._store.run(
+            self._store.insert,
+            self.queue,
+            [(new_message_id(), now_ms, kind, data, ready_ms)],
+            self._source,
+        )
         self._on_sent(self.queue)
         return self._response
 

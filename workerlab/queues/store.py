@@ -149,11 +149,6 @@ class QueueStore:
         with self._gate.lock, _transaction(self._db):
             yield
 
-    def now(self, method: Callable[..., T], *args: Any) -> T:
-        """``method(*args)`` at once, from the event loop; :class:`DatabaseBusy` when another process
-        holds the database (then :meth:`run` it)."""
-        return self._gate.now(method, *args)
-
     async def run(self, method: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """``method(*args, **kwargs)`` from the event loop, waiting off the loop if another process
         holds the database (see :class:`~workerlab.sqlite_connections.LockWait`)."""
