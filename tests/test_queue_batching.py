@@ -6,6 +6,7 @@ import asyncio
 import gc
 import logging
 import re
+import threading
 import weakref
 from collections.abc import AsyncIterator
 
@@ -183,3 +184,16 @@ async def test_a_delivered_batch_is_freed_at_once_not_by_the_garbage_collector()
     finally:
         gc.enable()
         await shut(broker)
+
+
+async def test_a_change_made_in_a_waiting_thread_wakes_the_broker_on_its_loop(brokers):
+    # Work that waited for another process's lock runs in a thread; its store.changed() wakes the
+    # broker through the loop (an asyncio event is not to be set from another thread).
+    broker, _, _ = brokers(QueueConsumer("jobs"))
+    broker._wake = asyncio.Event()
+    broker._wake_loop, broker._wake_thread = asyncio.get_running_loop(), threading.get_ident()
+    waker = threading.Thread(target=broker.store.changed)
+    waker.start()
+    waker.join()
+    assert not broker._wake.is_set()  # not set from the thread itself...
+    await asyncio.wait_for(broker._wake.wait(), timeout=10)  # ...but by the loop, its next turn

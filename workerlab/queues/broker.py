@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import sqlite3
+import threading
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -90,6 +91,8 @@ class Broker:
         self._in_flight = dict.fromkeys(self._consumers, 0)
         self._tasks: set[asyncio.Task[None]] = set()
         self._wake: asyncio.Event | None = None
+        self._wake_loop: asyncio.AbstractEventLoop | None = None  # where run() waits, and its thread
+        self._wake_thread = 0
         # The real-time loop's last look at the store's data version, and the paused queues then.
         self._seen_version: int | None = None
         self._paused_key: tuple[int, int] | None = None
@@ -134,9 +137,15 @@ class Broker:
             self._settings.setdefault(consumer.queue, consumer)
 
     def wake(self) -> None:
-        """Look at the queues again now (after a resume, a redrive, a publish in this process)."""
-        if self._wake is not None:
-            self._wake.set()
+        """Look at the queues again now (after a resume, a redrive, a publish in this process). Safe
+        from any thread: a change made while waiting for another process's lock ends in a thread."""
+        wake, loop = self._wake, self._wake_loop
+        if wake is None or loop is None:
+            return
+        if threading.get_ident() == self._wake_thread:
+            wake.set()
+        else:
+            loop.call_soon_threadsafe(wake.set)
 
     def _on_sent(self, queue: str) -> None:
         if self._wake is not None and queue in self._consumers:
@@ -399,6 +408,7 @@ class Broker:
             return
         self._loop_task = asyncio.current_task()
         wake = self._wake = asyncio.Event()
+        self._wake_loop, self._wake_thread = asyncio.get_running_loop(), threading.get_ident()
         await self._keeper.start()
         loop = asyncio.get_running_loop()
         seen_version: int | None = self._store.data_version()
