@@ -22,8 +22,8 @@ from workerlab.bindings.service import ServiceUnavailableError
 from workerlab.compat.request import Request
 from workerlab.compat.response import Response
 from workerlab.config import load_config
-from workerlab.dev_registry import new_token
 from workerlab.errors import ConfigError
+from workerlab.mounts import new_token
 from workerlab.session import Session, SessionOptions
 from workerlab.testing import Worker
 

@@ -88,8 +88,8 @@ class DevServer:
     """Holds the serving session; swaps it on reload, keeping the socket (and so the port)."""
 
     def __init__(self, options: DevOptions, *, request_log: Callable[[str], None] | None = None) -> None:
-        from .dev_registry import new_token
         from .loglines import LogLines
+        from .mounts import new_token
 
         self.options = options
         self.log = LogLines(request_log)

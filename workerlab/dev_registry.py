@@ -35,11 +35,6 @@ class RunningWorker:
     token: str
 
 
-def new_token() -> str:
-    """The secret a process's RPC endpoint asks for (it stands in the registry for its peers)."""
-    return os.urandom(16).hex()
-
-
 class DevRegistry:
     """The registry of one persist directory."""
 
@@ -65,6 +60,7 @@ class DevRegistry:
                     json.dump(entry, file)
                 os.replace(written, target)
             except OSError as error:
+                written.unlink(missing_ok=True)
                 raise _unwritable(self.path, error) from None
 
     def unregister(self, names: Iterable[str]) -> None:
@@ -78,9 +74,6 @@ class DevRegistry:
         """The live process serving ``name``, or None."""
         running = self._read(name)
         return running if running is not None and process_alive(running.pid) else None
-
-    def close(self) -> None:
-        """Nothing stays open between calls (kept for the session's closers)."""
 
     def _file(self, name: str) -> Path:
         return self.path / f"{safe_file_name(name)}.json"

@@ -31,6 +31,16 @@ RPC_PATH_PREFIX = "/cdn-cgi/workerlab/rpc/"
 #: The header that carries a per-process token: the registry's to service calls, the inspector
 #: page's to its state-changing requests.
 TOKEN_HEADER = "x-workerlab-token"
+#: Bytes of randomness in such a token.
+TOKEN_BYTES = 32
+
+
+def new_token() -> str:
+    """A fresh per-process token for :data:`TOKEN_HEADER`."""
+    import secrets
+
+    return secrets.token_urlsafe(TOKEN_BYTES)
+
 
 #: Where Cloudflare's queue REST API (pull, ack, publish) is served (see :mod:`workerlab.queues_api`).
 QUEUES_API_PATH = "/cdn-cgi/workerlab/api/client/v4/"

@@ -236,7 +236,6 @@ class Session:
             from .dev_registry import DevRegistry
 
             self._registry = DevRegistry(self.persist_dir)
-            self._stack.callback(self._registry.close)
         return self._registry
 
     # --- lifecycle ---------------------------------------------------------------------------

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
-import secrets
 from collections.abc import Iterable, MutableMapping
 from dataclasses import dataclass
 from typing import Any
@@ -25,12 +24,6 @@ from ..mounts import TOKEN_HEADER
 
 #: Methods that only read.
 SAFE_METHODS = frozenset({"GET", "HEAD"})
-#: Bytes of randomness in a token.
-TOKEN_BYTES = 32
-
-
-def new_token() -> str:
-    return secrets.token_urlsafe(TOKEN_BYTES)
 
 
 @dataclass(frozen=True)

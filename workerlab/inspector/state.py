@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from ..mounts import new_token
 from .cron_runs import CronRuns
-from .guard import new_token
 from .responses import ApiError, not_found
 from .timeline import Timeline
 
