@@ -89,14 +89,7 @@ class WorkerApp:
                 return
         else:
             # The hot path, kept inline: every request of the worker goes through here.
-            headers = scope["headers"]
-            url = _url(scope)
-            # Over a size limit? The exact check only when a quick bound says it may be: the whole URL
-            # is longer than the path and query the limit counts.
-            if (
-                len(url) > limits.MAX_URL_BYTES
-                or sum([len(name) + len(value) for name, value in headers]) > limits.MAX_HEADER_BYTES
-            ) and (refused := refusal(scope)) is not None:
+            if (refused := refusal(scope)) is not None:
                 status = await _send_refusal(refused, scope, send)
             elif runtime.assets is not None and (served := _serve_asset(runtime, scope)) is not None:
                 status = await _send_workers_response(served, send)
@@ -106,10 +99,7 @@ class WorkerApp:
                 try:
                     if message.get("more_body", False) or len(body) > limits.MAX_BODY_BYTES:
                         body = await read_body(message, receive)
-                    request = Request._from_asgi(
-                        url, scope["method"], headers, body, partial(scope_cf, scope)
-                    )
-                    result = await runtime.fetch(request)
+                    result = await runtime.fetch(_request(scope, body))
                 except Refusal as too_large:
                     status = await _send_refusal(too_large, scope, send)
                 except Exception as error:
@@ -161,10 +151,9 @@ class WorkerApp:
         if path == TEST_SCHEDULED_PATH and self.test_scheduled:
             return await self._scheduled(runtime, scope, send, dunder=True)
         # Any other /cdn-cgi/ path belongs to the worker.
+        if (refused := refusal(scope)) is not None:
+            return await _send_refusal(refused, scope, send)
         try:
-            refused = refusal(scope)
-            if refused is not None:
-                raise refused
             result = await runtime.fetch(_request(scope, await _read_body(receive)))
         except Refusal as too_large:
             return await _send_refusal(too_large, scope, send)
