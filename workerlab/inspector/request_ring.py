@@ -45,6 +45,7 @@ class RequestRing:
         "last_seq",
         "now_s",
         "on_failed",
+        "on_kept",
     )
 
     def __init__(self, capacity: int) -> None:
@@ -56,6 +57,8 @@ class RequestRing:
         #: The timeline's clock (seconds), and where a failed request goes (it becomes a full entry).
         self.now_s: Callable[[], float] = time.time
         self.on_failed: Callable[[RequestServed], None] | None = None
+        #: Called after a request that went well is written (None: nobody reads live).
+        self.on_kept: Callable[[], None] | None = None
         #: Requests added so far (the ring holds the last ``capacity`` of them).
         self.added = 0
         self._next = 0
@@ -90,6 +93,8 @@ class RequestRing:
         self._status[index] = event.status
         self._worker[index] = event.worker
         self._method[index] = intern(event.method)
+        if self.on_kept is not None:
+            self.on_kept()
 
     def __len__(self) -> int:
         return min(self.added, self.capacity)
@@ -109,13 +114,11 @@ class RequestRing:
             self._duration[i],
         )
 
-    def rows(self, after: int = 0) -> list[RequestRow]:
-        """The requests kept whose seq is above ``after``, oldest first."""
+    def rows(self) -> list[RequestRow]:
+        """The requests kept, oldest first."""
         count = len(self)
         first = (self._next - count) % self.capacity
-        order = [(first + offset) % self.capacity for offset in range(count)]
-        seq = self._seq
-        return [self._row(i) for i in order if seq[i] > after]
+        return [self._row((first + offset) % self.capacity) for offset in range(count)]
 
     @property
     def bytes_used(self) -> int:

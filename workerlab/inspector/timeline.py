@@ -33,8 +33,6 @@ MAX_LISTENER_BACKLOG = 1_000
 MAX_PENDING_FATES = 10_000
 #: What an entry costs beside its JSON text (the object, its tuple of ids, the deque slot).
 _ENTRY_OVERHEAD_BYTES = 200
-#: What a request's entry costs beside its path (its text is written only when read).
-_REQUEST_BYTES = 200
 
 
 def _seq_of(item: Entry | RequestRow) -> int:
@@ -48,8 +46,9 @@ _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=r
 class Entry:
     """One timeline entry: the fields readers filter on, and the document as JSON text.
 
-    A request's text is written when a reader first asks for it (:meth:`for_request`): a busy worker
-    serves many requests nobody looks at, and writing each one's costs more than serving it.
+    A request's text (:meth:`of_request`) is written when a reader first asks for :attr:`json`: a
+    busy worker serves many requests nobody looks at, and writing each one's costs more than
+    serving it.
     """
 
     __slots__ = ("_request", "_text", "kind", "level", "message_ids", "seq", "size_bytes", "worker")
@@ -79,7 +78,7 @@ class Entry:
         """The entry of a request kept as a :data:`RequestRow`."""
         seq, at_s, worker, method, target, status, duration_ms = row
         level = "error" if status >= 500 else "info"
-        entry = cls(seq, "request", worker, level, (), "", _REQUEST_BYTES + len(target))
+        entry = cls(seq, "request", worker, level, (), "", 0)  # kept in the ring, not as an entry
         entry._text, entry._request = (
             None,
             (round(at_s * 1000), RequestServed(worker, method, target, status, duration_ms)),
@@ -176,8 +175,6 @@ class Timeline:
         self._listeners: set[Listener] = set()
         self._fates: OrderedDict[str, tuple[Document, Document | None]] = OrderedDict()
         self._unsubscribe: Callable[[], None] | None = None
-        self._bus: EventBus | None = None
-        self._untell: Callable[[], None] | None = None  # live readers are told of requests
 
     # --- recording ---------------------------------------------------------------------------
 
@@ -197,23 +194,11 @@ class Timeline:
             unsubscribe_requests()
 
         self._unsubscribe = both
-        self._bus = bus
-        self._tell_requests(bool(self._listeners))
 
     def detach(self) -> None:
-        self._tell_requests(False)
-        self._bus = None
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None
-
-    def _tell_requests(self, wanted: bool) -> None:
-        """Tell the live readers of each request that went well (subscribed only while there are any)."""
-        if wanted and self._untell is None and self._bus is not None:
-            self._untell = self._bus.subscribe(self._on_request_told, RequestServed)
-        elif not wanted and self._untell is not None:
-            self._untell()
-            self._untell = None
 
     def _on_event(self, event: Event) -> None:
         kind = type(event)
@@ -236,9 +221,8 @@ class Timeline:
     def _on_failed_request(self, event: RequestServed) -> None:
         self.add(ENTRY_OF[RequestServed](event))  # with its error and traceback
 
-    def _on_request_told(self, event: RequestServed) -> None:
-        if event.error is None:  # a failed one was told as it was added
-            self._tell(Entry.of_request(self._requests.newest()))
+    def _tell_newest_request(self) -> None:
+        self._tell(Entry.of_request(self._requests.newest()))
 
     def _on_batch(self, event: BatchDelivered) -> None:
         fates: dict[str, Document] = {}
@@ -298,7 +282,7 @@ class Timeline:
 
     def entries(self, *, after: int = 0, message: str | None = None, limit: int | None = None) -> list[Entry]:
         """Entries newer than ``after`` (those concerning ``message`` only), the last ``limit`` of them."""
-        if limit is not None and limit <= 0:
+        if (limit is not None and limit <= 0) or after >= self.latest_seq:
             return []
         stored: list[Entry | RequestRow] = [*self._entries, *self._requests.rows()]
         stored.sort(key=_seq_of)  # two runs already in order: one merge
@@ -314,12 +298,13 @@ class Timeline:
         """A live reader of the entries and notices from now on (close it when done)."""
         listener = Listener(self, self._max_listener_backlog)
         self._listeners.add(listener)
-        self._tell_requests(True)
+        self._requests.on_kept = self._tell_newest_request  # the ring tells only while someone listens
         return listener
 
     def _stop_listening(self, listener: Listener) -> None:
         self._listeners.discard(listener)
-        self._tell_requests(bool(self._listeners))
+        if not self._listeners:
+            self._requests.on_kept = None
 
     @property
     def latest_seq(self) -> int:
