@@ -17,9 +17,8 @@ import httpx
 
 from workerlab.clock import FakeClock
 from workerlab.config import QueueConsumer, load_config
-from workerlab.mounts import dev_mounts
+from workerlab.mounts import QUEUES_API_PATH, dev_mounts
 from workerlab.queues.history import QueueHistory
-from workerlab.queues_api import API_PATH
 from workerlab.server import RuntimeSlot, WorkerApp
 from workerlab.session import Session, SessionOptions
 from workerlab.testing import Worker
@@ -44,7 +43,7 @@ queue = "jobs"
 
 def queue_url(queue: str = "jobs", action: str = "") -> str:
     """The API path of a queue's messages (``action``: "pull", "ack", "batch" or "" to publish)."""
-    path = f"{API_PATH}accounts/local/queues/{queue}/messages"
+    path = f"{QUEUES_API_PATH}accounts/local/queues/{queue}/messages"
     return f"{path}/{action}" if action else path
 
 

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from .app import API_PATH, QueuesApiApp
+from .app import QueuesApiApp
 
-__all__ = ["API_PATH", "QueuesApiApp"]
+__all__ = ["QueuesApiApp"]

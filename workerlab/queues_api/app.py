@@ -51,8 +51,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("workerlab")
 
-#: Where `workerlab dev` serves the API: Cloudflare's ``/client/v4/`` under workerlab's own prefix.
-API_PATH = QUEUES_API_PATH
 
 _ROUTE = re.compile(r"^accounts/[^/]+/queues/(?P<queue>[^/]+)/messages(?:/(?P<action>pull|ack|batch))?/?$")
 _JSON = [(b"content-type", b"application/json")]
@@ -86,13 +84,13 @@ class QueuesApiApp:
 
 def _route(scope: Scope) -> tuple[Handler, str]:
     """The handler of the request's route, and the queue it names."""
-    match = _ROUTE.match(scope["path"][len(API_PATH) :])
+    match = _ROUTE.match(scope["path"][len(QUEUES_API_PATH) :])
     if match is None:
         raise ApiError(
             404,
             CODE_NOT_FOUND,
             f"No route for {scope['path']}: the queue API serves "
-            f"{API_PATH}accounts/<account>/queues/<queue>/messages[/pull|/ack|/batch]",
+            f"{QUEUES_API_PATH}accounts/<account>/queues/<queue>/messages[/pull|/ack|/batch]",
         )
     if scope["method"] != "POST":
         raise ApiError(405, CODE_METHOD_NOT_ALLOWED, f"{scope['method']} is not allowed here; use POST")
