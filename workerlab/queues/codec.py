@@ -60,7 +60,7 @@ def encode_body(body: Any, content_type: ContentType) -> bytes:
 def decode_body(data: bytes, content_type: str) -> Any:
     """The body a consumer sees for stored ``data`` of ``content_type``."""
     if content_type == "json":
-        return _decode_json(data)
+        return _decode_json(data.decode("utf-8", "surrogatepass"))
     if content_type == "text":
         return data.decode("utf-8", "surrogatepass")
     if content_type == "bytes":
@@ -155,20 +155,18 @@ def _encode_json(body: Any) -> bytes:
         raise TypeError('content type "json" cannot carry a body this deeply nested (or cyclic)') from None
 
 
-def _decode_json(data: bytes) -> Any:
-    text = data.decode("utf-8", "surrogatepass")
-    if _c_scan is not None:
+def _decode_json(text: str, scan: Scan | None = _c_scan, decoder: json.JSONDecoder = _json_decoder) -> Any:
+    """``text`` parsed by ``scan`` (C, fast) when it takes the whole text, else by ``decoder`` (which
+    raises the error of text that is not JSON)."""
+    if scan is not None:
         try:
-            value, end = _c_scan(text, 0)
+            value, end = scan(text, 0)
         except StopIteration:
-            pass  # not JSON: let the full decoder raise its error
+            pass
         else:
             if end == len(text):
                 return value
-    return _json_decoder.decode(text)
-
-
-_NOT_SCANNED = object()
+    return decoder.decode(text)
 
 
 def decode_for_worker(data: bytes, content_type: str) -> Any:
@@ -179,17 +177,7 @@ def decode_for_worker(data: bytes, content_type: str) -> Any:
     if content_type != "json":
         return js_value(decode_body(data, content_type))
     text = data.decode("utf-8", "surrogatepass")
-    value: Any = _NOT_SCANNED
-    if _c_js_scan is not None:  # _decode_json, inlined: this runs once per delivered message
-        try:
-            value, end = _c_js_scan(text, 0)
-        except StopIteration:
-            value = _NOT_SCANNED
-        else:
-            if end != len(text):
-                value = _NOT_SCANNED
-    if value is _NOT_SCANNED:
-        value = _js_decoder.decode(text)
+    value = _decode_json(text, _c_js_scan, _js_decoder)
     return _with_arrays(value) if "[" in text else value
 
 
