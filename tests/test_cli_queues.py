@@ -7,8 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-import httpx
 from devprocess import DevProcess
+from test_cli_queues_support import LIVE_WORKER, send_to
 
 from workerlab.clock import FakeClock, SystemClock
 from workerlab.config import load_config
@@ -118,38 +118,11 @@ queue = "barrier"
 max_batch_timeout = 0
 """
 
-LIVE_WORKER = """
-import json
-from workers import Response
-
-failed_once = set()
-
-
-async def fetch(request, env, ctx):
-    sent = json.loads(await request.text())
-    binding = env.BARRIER if sent["queue"] == "barrier" else env.JOBS
-    await binding.sendBatch([{"body": body} for body in sent["bodies"]])
-    return Response("sent")
-
-
-async def queue(batch, env, ctx):
-    for message in batch.messages:
-        print(f"GOT {batch.queue} {message.body} {message.attempts}", flush=True)
-        if message.body.startswith("fail") and message.id not in failed_once:
-            failed_once.add(message.id)
-            message.retry()
-"""
-
 
 def live_project(folder: Path) -> Path:
     (folder / "wrangler.toml").write_text(LIVE_CONFIG)
     (folder / "worker.py").write_text(LIVE_WORKER)
     return folder
-
-
-def send_to(dev: DevProcess, queue: str, *bodies: str) -> None:
-    response = httpx.post(dev.url + "/", json={"queue": queue, "bodies": list(bodies)}, timeout=10)
-    assert response.text == "sent"
 
 
 def delivered(dev: DevProcess, queue: str) -> list[str]:

@@ -8,11 +8,10 @@ import socket
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from click.testing import CliRunner, Result
 from devprocess import DevProcess
-from test_cli_queues import LIVE_WORKER
+from test_cli_queues_support import LIVE_WORKER, send_to
 
 from workerlab.cli import main
 from workerlab.errors import EXIT_USER_ERROR
@@ -55,11 +54,6 @@ def queues(*args: str, input: str | None = None) -> Result:
 def local(folder: Path, *args: str) -> Result:
     """The same command on the persist directory the server uses."""
     return queues(*args, "-c", str(folder / "wrangler.toml"), "--persist-to", str(folder / "state"))
-
-
-def send_to(dev: DevProcess, queue: str, *bodies: str) -> None:
-    response = httpx.post(dev.url + "/", json={"queue": queue, "bodies": list(bodies)}, timeout=10)
-    assert response.text == "sent"
 
 
 def counts(dev: DevProcess, queue: str) -> dict[str, object]:
