@@ -69,12 +69,12 @@ class OwedCounts:
         return threading.get_ident() == self.loop_thread
 
     def record(self, db: sqlite3.Connection) -> None:
-        """Inside a write's transaction: record this process as owing counts (once per ledger write:
-        callers skip it while :attr:`recorded`)."""
-        db.execute(
-            "INSERT OR IGNORE INTO counts_owed (marker, host, pid) VALUES (?, ?, ?)",
-            (self.marker, socket.gethostname(), os.getpid()),
-        )
+        """Inside a write's transaction: record this process as owing counts (once per ledger write)."""
+        if not self.recorded:
+            db.execute(
+                "INSERT OR IGNORE INTO counts_owed (marker, host, pid) VALUES (?, ?, ?)",
+                (self.marker, socket.gethostname(), os.getpid()),
+            )
 
     def add(self, queue: str, count: int, size: int) -> None:
         """After the write committed: what it owes; the ledger is written ``FLUSH_S`` later."""

@@ -15,7 +15,6 @@ import contextlib
 import dataclasses
 import functools
 import sqlite3
-import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
@@ -183,9 +182,7 @@ class QueueStore:
             params += row
         size = sum(map(len, [row[3] for row in rows]))
         db = self._db
-        owed = self._owed
-        if owed is not None and threading.get_ident() != owed.loop_thread:
-            owed = None  # a thread waiting for another process's lock: count at once
+        owed = self._owing()
         with _transaction(db):
             if source is None:
                 db.execute(_insert_statement(len(rows)), params)
@@ -193,10 +190,16 @@ class QueueStore:
                 db.executemany(_INSERT_WITH_SOURCE, [(queue, *row, source) for row in rows])
             if owed is None:
                 state.bump(db, queue, count=len(rows), size=size)
-            elif not owed.recorded:
+            else:
                 owed.record(db)
         if owed is not None:
             owed.add(queue, len(rows), size)
+
+    def _owing(self) -> OwedCounts | None:
+        """The ledger a write made now owes its counts to (None: it counts them at once, as off the
+        loop's thread, waiting for another process's lock)."""
+        owed = self._owed
+        return owed if owed is not None and owed.applies() else None
 
     # --- consuming -------------------------------------------------------------------------
 
@@ -266,7 +269,7 @@ class QueueStore:
         attempts reset; remove ``dropped`` ``(queue, seq)`` into the capped dropped list. Rows no
         longer leased to ``owner`` are left alone (and their counters to whoever took them)."""
         db = self._db
-        owed = self._owed if self._owed is not None and self._owed.applies() else None
+        owed = self._owing()
         with _transaction(db):
             removed, size = self._remove_leased(owner, acked, acked_bytes) if acked else (0, 0)
             db.executemany(
@@ -279,7 +282,7 @@ class QueueStore:
                 failures.drop(db, dropped_queue, seq, owner=owner)
             if owed is None:
                 state.bump(db, queue, count=-removed, size=-size)
-            elif removed and not owed.recorded:
+            elif removed:
                 owed.record(db)
         if owed is not None and removed:
             owed.add(queue, -removed, -size)
