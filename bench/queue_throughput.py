@@ -15,14 +15,15 @@ import textwrap
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import SEND_BATCH_SIZE
+
 from workerlab.bindings.queue import QueueProducer
 from workerlab.config import QueueConsumer, WorkerConfig
 from workerlab.session import Session, SessionOptions
 
 #: Messages sent in the throughput run.
 MESSAGES = 200_000
-#: Messages per sendBatch (Cloudflare's most).
-SEND_BATCH_SIZE = 100
 #: Single sends timed for the send latency figures.
 SINGLE_SENDS = 2_000
 

@@ -23,9 +23,6 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-#: What `workerlab queues QUEUE` shows of each message (the keys of ``record_json``).
-RECORD_KEYS = ("id", "attempts", "timestamp", "body")
-
 
 def check_url(_: click.Context, __: click.Parameter, url: str | None) -> str | None:
     """The ``--url`` option's check: an http(s) address with a host."""
@@ -142,4 +139,7 @@ def _summary(entry: dict[str, Any]) -> QueueSummary:
 
 
 def _record(message: dict[str, Any]) -> dict[str, Any]:
+    """What `workerlab queues QUEUE` shows of a message: the fields of a local record."""
+    from ..queues.inspector import RECORD_KEYS
+
     return {key: message.get(key) for key in RECORD_KEYS}

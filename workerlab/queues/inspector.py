@@ -203,6 +203,10 @@ def last_dropped(store: QueueStore, queue: str, limit: int) -> list[MessageRecor
     return [stored_record(row) for row in store.dropped(queue)[-limit:]] if limit > 0 else []
 
 
+#: The keys of :func:`record_json`, in its order.
+RECORD_KEYS = ("id", "attempts", "timestamp", "body")
+
+
 def record_json(record: MessageRecord) -> dict[str, Any]:
     return {
         "id": record.id,
