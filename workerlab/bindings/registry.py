@@ -2,7 +2,8 @@
 
 A binding kind is one module of :mod:`workerlab.bindings` holding a spec (a frozen dataclass with
 a ``binding`` name) and a :class:`BindingKind` object. Adding a kind means writing that module
-and adding its section to :data:`SECTIONS`; nothing else in workerlab lists the kinds.
+and adding its section to :data:`SECTIONS` (a hosted-only service: an entry of
+``not_emulated.KINDS``); nothing else in workerlab lists the kinds.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+from . import not_emulated
 
 if TYPE_CHECKING:
     from ..clock import Clock
@@ -110,28 +113,8 @@ SECTIONS: tuple[tuple[str, str], ...] = (
     ("durable_objects.bindings", "durable_object"),
     ("workflows", "workflow"),
     ("assets", "assets"),
-    *(
-        (section, "not_emulated")
-        for section in [
-            "ai",
-            "vectorize",
-            "browser",
-            "hyperdrive",
-            "analytics_engine_datasets",
-            "worker_loaders",
-            "images",
-            "send_email",
-            "ratelimits",
-            "mtls_certificates",
-            "version_metadata",
-            "secrets_store_secrets",
-            "pipelines",
-            "dispatch_namespaces",
-            "media",
-            "stream",
-            "vpc_services",
-        ]
-    ),
+    # Hosted-only services: one section each, as not_emulated.KINDS lists them.
+    *((kind.section, "not_emulated") for kind in not_emulated.KINDS),
 )
 
 _kinds: dict[str, BindingKind] = {}
