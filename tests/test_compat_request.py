@@ -6,6 +6,7 @@ from hypothesis import strategies as st
 
 from workerlab.compat.formdata import Blob, File, FormData
 from workerlab.compat.headers import Headers
+from workerlab.compat.jsvalues import JsObject
 from workerlab.compat.request import Request
 
 
@@ -301,3 +302,16 @@ async def test_js_object_shares_headers_and_body() -> None:
     assert request.body_used and view.bodyUsed
     with pytest.raises(OSError, match="Body already used"):
         await request.text()
+
+
+def test_the_js_view_reads_request_cf_only_when_asked_and_shares_it() -> None:
+    made: list[int] = []
+
+    def make_cf() -> JsObject:
+        made.append(1)
+        return JsObject(colo="LHR")
+
+    request = Request._from_asgi("https://x.test/", "GET", [], b"", make_cf)
+    view = request.js_object  # what a legacy on_fetch receives
+    assert made == []  # nobody asked yet: not built
+    assert view.cf is request.cf and view.cf.colo == "LHR" and made == [1]
