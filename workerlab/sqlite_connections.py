@@ -70,7 +70,9 @@ class LockWait:
     reaches the connection it must use through :attr:`connection`. It must do nothing before its
     first statement that it cannot do twice: a locked database refuses the first write (``BEGIN
     IMMEDIATE`` or a lone statement) before anything changed. ``open_waiting`` makes the thread's
-    connection (None: an in-memory database, which no other process can hold).
+    connection (None: an in-memory database, which no other process can hold). ``lock`` is held
+    around work on the loop's connection when other threads use that connection too (None: only
+    the loop's thread does, and nothing is locked).
     """
 
     def __init__(
@@ -84,7 +86,7 @@ class LockWait:
         self._waiting_connection: sqlite3.Connection | None = None
         #: The thread running work on the waiting connection (None: none is).
         self._waiting_thread: int | None = None
-        self.lock = lock or threading.RLock()
+        self.lock = lock
         self._queue: asyncio.Lock | None = None
 
     @property
@@ -99,8 +101,11 @@ class LockWait:
     async def run(self, work: Callable[..., T], *args: Any) -> T:
         """``work(*args)`` on the loop's connection; in a thread on the waiting one while another
         process holds the database."""
+        lock = self.lock
         try:
-            with self.lock:
+            if lock is None:
+                return work(*args)
+            with lock:
                 return work(*args)
         except sqlite3.OperationalError as error:
             if not is_locked(error) or self._open_waiting is None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from .broker import Broker, MessageRecord
 from .codec import CONTENT_TYPES, decode_body, encode_body
 from .history import QueueHistory, QueueView
-from .message import Message, MessageBatch, QueueResult, RetryBatch, RetryMessage, new_message_id
+from .message import Message, MessageBatch, QueueResult, RetryBatch, RetryMessage
+from .message_ids import new_message_id
 from .producer import QueueProducerBinding
 from .store import QueueStore
 

@@ -8,7 +8,6 @@ precedence; :meth:`MessageBatch._result` freezes them into a :class:`QueueResult
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,23 +18,13 @@ from ..clock import to_epoch_ms, utc_from_ms
 from ..compat.jsvalues import JsObject
 from ..context import Outcome
 from ..errors import QueueError
+from .message_ids import new_message_id
 
 logger = logging.getLogger("workerlab")
 
 
 #: The keys of a dict that stands for a whole message rather than a body (harness, createMessageBatch).
 MESSAGE_KEYS = frozenset({"id", "timestamp", "attempts", "body"})
-
-
-def new_message_id() -> str:
-    """A fresh message id: 32 lowercase hex characters, as Cloudflare's."""
-    return os.urandom(16).hex()
-
-
-def new_message_ids(count: int) -> list[str]:
-    """``count`` fresh message ids (one call for the randomness of a whole sendBatch)."""
-    raw = os.urandom(16 * count).hex()
-    return [raw[start : start + 32] for start in range(0, 32 * count, 32)]
 
 
 def check_delay_s(value: object, where: str) -> int:
@@ -57,6 +46,8 @@ def delay_option(
     options: Mapping[str, Any] | None, delaySeconds: object, delay_seconds: object, where: str
 ) -> int | None:
     """The delay given as ``delaySeconds=``, ``delay_seconds=`` or in an options dict; None if absent."""
+    if options is None and delaySeconds is None and delay_seconds is None:
+        return None  # the usual send: no delay of its own
     given = [v for v in (delaySeconds, delay_seconds) if v is not None]
     if options is not None:
         if not isinstance(options, Mapping):

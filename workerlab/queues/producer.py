@@ -11,7 +11,8 @@ from ..compat.jsvalues import JsObject
 from ..errors import QueueError
 from . import admin
 from .codec import DEFAULT_CONTENT_TYPE, ContentType, check_content_type, encode_body
-from .message import check_delay_s, delay_option, new_message_id, new_message_ids
+from .message import check_delay_s, delay_option
+from .message_ids import new_message_id, new_message_ids
 from .metrics import queue_metrics
 
 if TYPE_CHECKING:
@@ -93,12 +94,11 @@ class QueueProducerBinding:
         """Send one message; ``contentType`` json (default), text, bytes or v8; ``delaySeconds`` 0..43200."""
         if options is not None:
             _check_keys(options, _SEND_OPTIONS, f"{self._send_name} options")
-            contentType = _one(contentType, options.get("contentType"), f"{self._send_name} contentType")
-            content_type = _one(content_type, options.get("content_type"), f"{self._send_name} content_type")
-            delaySeconds = _one(delaySeconds, options.get("delaySeconds"), f"{self._send_name} delaySeconds")
-            delay_seconds = _one(
-                delay_seconds, options.get("delay_seconds"), f"{self._send_name} delay_seconds"
-            )
+            name = self._send_name
+            contentType = _one(contentType, options.get("contentType"), name, "contentType")
+            content_type = _one(content_type, options.get("content_type"), name, "content_type")
+            delaySeconds = _one(delaySeconds, options.get("delaySeconds"), name, "delaySeconds")
+            delay_seconds = _one(delay_seconds, options.get("delay_seconds"), name, "delay_seconds")
         kind = _content_type(contentType, content_type, self._send_name)
         delay_s = delay_option(None, delaySeconds, delay_seconds, self._send_name)
         data = encode_body(body, kind)
@@ -212,14 +212,19 @@ def _parse_message(message: object, where: str) -> tuple[ContentType, bytes, int
 
 
 def _content_type(camel: object, snake: object, where: str) -> ContentType:
-    value = _one(camel, snake, f"{where} contentType")
-    return DEFAULT_CONTENT_TYPE if value is None else check_content_type(value)
+    if camel is None and snake is None:  # the usual send: JSON
+        return DEFAULT_CONTENT_TYPE
+    return check_content_type(_one(camel, snake, where, "contentType"))
 
 
-def _one(first: Any, second: Any, what: str) -> Any:
-    if first is not None and second is not None and first != second:
-        raise TypeError(f"{what} was given twice with different values: {first!r} and {second!r}")
-    return first if first is not None else second
+def _one(first: Any, second: Any, where: str, name: str) -> Any:
+    """The value given as ``first`` or ``second`` (the same option under two names, or as a
+    keyword and in an options dict); an error naming ``where`` and ``name`` when they differ."""
+    if first is None:
+        return second
+    if second is not None and first != second:
+        raise TypeError(f"{where} {name} was given twice with different values: {first!r} and {second!r}")
+    return first
 
 
 def _check_keys(given: Mapping[str, Any], allowed: frozenset[str], where: str) -> None:

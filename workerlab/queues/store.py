@@ -15,7 +15,7 @@ import contextlib
 import dataclasses
 import functools
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
 
@@ -130,7 +130,7 @@ class QueueStore:
             connection.execute("PRAGMA busy_timeout = 0")
         store = cls(connection, path, durable)
         with contextlib.suppress(RuntimeError):  # opened off the loop: every insert counts at once
-            store._owed = OwedCounts(asyncio.get_running_loop(), lambda: store._db, store._locked_transaction)
+            store._owed = OwedCounts(asyncio.get_running_loop(), lambda: store._db, store.transaction)
         return store
 
     def close(self) -> None:
@@ -143,17 +143,13 @@ class QueueStore:
         self._gate.close()
         self._db.close()
 
-    @contextlib.contextmanager
-    def _locked_transaction(self) -> Iterator[None]:
-        with self._gate.lock, _transaction(self._db):
-            yield
-
-    async def run(self, method: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """``method(*args, **kwargs)`` from the event loop, waiting off the loop if another process
-        holds the database (see :class:`~workerlab.sqlite_connections.LockWait`)."""
+    def run(self, method: Callable[..., T], *args: Any, **kwargs: Any) -> Awaitable[T]:
+        """``await store.run(method, *args, **kwargs)`` from the event loop (its only thread using the
+        store's connection), waiting off the loop if another process holds the database (see
+        :class:`~workerlab.sqlite_connections.LockWait`)."""
         if kwargs:
-            return await self._gate.run(functools.partial(method, *args, **kwargs))
-        return await self._gate.run(method, *args)
+            return self._gate.run(functools.partial(method, *args, **kwargs))
+        return self._gate.run(method, *args)
 
     @property
     def shared(self) -> bool:
@@ -178,9 +174,10 @@ class QueueStore:
         """Append rows ``(id, timestamp_ms, content_type, body, ready_ms)`` to ``queue`` atomically;
         ``source`` says where they came from when not a Worker's producer binding (``"api"``)."""
         params: list[object] = [queue]
+        size = 0
         for row in rows:
             params += row
-        size = sum(map(len, [row[3] for row in rows]))
+            size += len(row[3])
         db = self._db
         owed = self._owing()
         with _transaction(db):
