@@ -212,3 +212,33 @@ def test_one_history_across_reloads() -> None:
     second.emit(RequestServed("shop", "GET", "/after", 200, 1.0))
     assert [d["target"] for d in documents(timeline)] == ["/before", "/after"]
     assert not first.wants(RequestServed)
+
+
+def test_an_entry_without_error_is_written_when_first_read_with_the_time_it_happened() -> None:
+    clock = FakeClock()
+    timeline, bus = Timeline(), EventBus()
+    timeline.attach(bus, clock)
+    bus.emit(CronRun("shop", "*/5 * * * *", 1_767_225_600_000, "ok", None, 2.0))
+    happened_ms = clock.now_ms()
+    clock.advance(60)  # read a minute later
+    (entry,) = timeline.entries()
+    first = entry.json
+    assert entry.json is first  # written once
+    document = json.loads(first)
+    assert document["at_ms"] == happened_ms
+    assert document["seq"] == entry.seq == 1
+    assert document["title"] == 'SCHEDULED "*/5 * * * *" ok'
+
+
+def test_an_entry_not_yet_written_counts_the_characters_of_its_strings() -> None:
+    max_bytes = 200_000
+    timeline, bus = attached(max_bytes=max_bytes)
+    bus.emit(RpcCall("shop", "auth", "verify", "ok", None, 1.0))
+    small = timeline.bytes_used
+    long_name = "w" * 20_000
+    bus.emit(RpcCall("shop", long_name, "verify", "ok", None, 1.0))
+    assert timeline.bytes_used - small > 2 * len(long_name)  # in the worker and in the title
+    for _ in range(50):
+        bus.emit(RpcCall("shop", long_name, "verify", "ok", None, 1.0))
+    assert timeline.bytes_used <= max_bytes
+    assert 0 < len(timeline) < 50

@@ -30,7 +30,10 @@ class CronRuns:
             self._unsubscribe = None
 
     def _record(self, event: CronRun) -> None:
-        runs = self._runs.setdefault((event.worker, event.cron), deque(maxlen=self._max_runs))
+        key = (event.worker, event.cron)
+        runs = self._runs.get(key)
+        if runs is None:
+            runs = self._runs[key] = deque(maxlen=self._max_runs)
         runs.append(
             {
                 "scheduled_ms": event.scheduled_time_ms,

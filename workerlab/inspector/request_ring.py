@@ -124,3 +124,8 @@ class RequestRing:
     def bytes_used(self) -> int:
         """About what the requests kept cost (their slots and their paths)."""
         return len(self) * (SLOT_BYTES + sys.getsizeof("")) + self._target_bytes
+
+    @property
+    def max_bytes(self) -> int:
+        """The most :attr:`bytes_used` can be: every slot full, every path as long as kept."""
+        return self.capacity * (SLOT_BYTES + sys.getsizeof("") + MAX_TEXT_CHARS)

@@ -46,12 +46,13 @@ _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=r
 class Entry:
     """One timeline entry: the fields readers filter on, and the document as JSON text.
 
-    A request's text (:meth:`of_request`) is written when a reader first asks for :attr:`json`: a
-    busy worker serves many requests nobody looks at, and writing each one's costs more than
-    serving it.
+    The text is written when a reader first asks for :attr:`json`, for every entry that may not be
+    large: a busy worker serves many requests and runs many crons nobody looks at, and writing each
+    one's text costs more than serving it. Until then the entry holds its request, or its document
+    and time (:meth:`of_document`); an entry with an error or messages is written at once.
     """
 
-    __slots__ = ("_request", "_text", "kind", "level", "message_ids", "seq", "size_bytes", "worker")
+    __slots__ = ("_pending", "_text", "kind", "level", "message_ids", "seq", "size_bytes", "worker")
 
     def __init__(
         self,
@@ -60,17 +61,19 @@ class Entry:
         worker: str,
         level: str,
         message_ids: tuple[str, ...],
-        json: str,
+        json: str | None,
         size_bytes: int,
+        pending: tuple[int, Document | RequestServed] | None = None,
     ) -> None:
         self.seq = seq
         self.kind = kind
         self.worker = worker
         self.level = level
         self.message_ids = message_ids
-        self._text: str | None = json
-        self._request: tuple[int, RequestServed] | None = None
-        #: What the entry costs in memory (its JSON text, the object, its ids).
+        self._text = json
+        #: What the text is written from when first asked for: (at_ms, a document or a request).
+        self._pending = pending
+        #: What the entry costs in memory (its JSON text or what it is written from, the object, its ids).
         self.size_bytes = size_bytes
 
     @classmethod
@@ -78,21 +81,34 @@ class Entry:
         """The entry of a request kept as a :data:`RequestRow`."""
         seq, at_s, worker, method, target, status, duration_ms = row
         level = "error" if status >= 500 else "info"
-        entry = cls(seq, "request", worker, level, (), "", 0)  # kept in the ring, not as an entry
-        entry._text, entry._request = (
-            None,
-            (round(at_s * 1000), RequestServed(worker, method, target, status, duration_ms)),
-        )
-        return entry
+        served = RequestServed(worker, method, target, status, duration_ms)
+        # The ring counts what a request costs.
+        return cls(seq, "request", worker, level, (), None, 0, (round(at_s * 1000), served))
+
+    @classmethod
+    def of_document(cls, seq: int, at_ms: int, document: Document) -> Entry:
+        """The entry of ``document`` (an entry builder's, without ``seq`` and ``at_ms``). Until it is
+        written it counts as its dict and the characters of its strings (a document with no error and
+        no messages holds only numbers and short strings)."""
+        kind, worker, level = document["kind"], document.get("worker") or "", document.get("level", "info")
+        ids = message_ids(document)
+        if ids or document.get("error") is not None:  # may be large: written now, sized exactly
+            text = _ENCODER.encode({"seq": seq, "at_ms": at_ms, **document})
+            size = sys.getsizeof(text) + _ENTRY_OVERHEAD_BYTES + 80 * len(ids)
+            return cls(seq, kind, worker, level, ids, text, size)
+        strings = sum([len(value) for value in document.values() if type(value) is str])
+        size = sys.getsizeof(document) + _ENTRY_OVERHEAD_BYTES + strings
+        return cls(seq, kind, worker, level, ids, None, size, (at_ms, document))
 
     @property
     def json(self) -> str:
         text = self._text
         if text is None:
-            assert self._request is not None
-            at_ms, event = self._request
-            text = self._text = _ENCODER.encode({"seq": self.seq, "at_ms": at_ms, **request_entry(event)})
-            self._request = None
+            assert self._pending is not None
+            at_ms, item = self._pending
+            document = request_entry(item) if isinstance(item, RequestServed) else item
+            text = self._text = _ENCODER.encode({"seq": self.seq, "at_ms": at_ms, **document})
+            self._pending = None
         return text
 
     def concerns(self, message_id: str) -> bool:
@@ -171,6 +187,8 @@ class Timeline:
         self._max_bytes = max_bytes
         self._max_listener_backlog = max_listener_backlog
         self._entry_bytes = 0
+        #: What the other entries may take without a look at what the requests take.
+        self._max_bytes_beside_full_ring = max_bytes - self._requests.max_bytes
         self._clock: Clock = SystemClock()
         self._listeners: set[Listener] = set()
         self._fates: OrderedDict[str, tuple[Document, Document | None]] = OrderedDict()
@@ -241,16 +259,7 @@ class Timeline:
         """Append an entry for ``document`` (it gets ``seq`` and ``at_ms``) and tell the live readers."""
         requests = self._requests
         requests.last_seq = seq = requests.last_seq + 1  # one sequence for every kind
-        document = {"seq": seq, "at_ms": self._clock.now_ms(), **document}
-        entry = Entry(
-            seq=seq,
-            kind=document["kind"],
-            worker=document.get("worker") or "",
-            level=document.get("level", "info"),
-            message_ids=(ids := message_ids(document)),
-            json=(text := _ENCODER.encode(document)),
-            size_bytes=sys.getsizeof(text) + _ENTRY_OVERHEAD_BYTES + 80 * len(ids),
-        )
+        entry = Entry.of_document(seq, self._clock.now_ms(), document)
         self._append(entry)
         return entry
 
@@ -262,6 +271,8 @@ class Timeline:
 
     def _trim(self) -> None:
         entries = self._entries
+        if len(entries) <= self._max_events and self._entry_bytes <= self._max_bytes_beside_full_ring:
+            return  # within both bounds however full the ring of requests is
         requests_bytes = self._requests.bytes_used
         while entries and (
             len(entries) > self._max_events or self._entry_bytes + requests_bytes > self._max_bytes

@@ -40,8 +40,7 @@ FLUSH_S = 0.05
 class OwedCounts:
     """One store's ledger in this process: queue -> [count, bytes] owed.
 
-    ``connection`` gives the loop's connection, ``transaction`` makes one write transaction on it
-    (holding whatever the store holds while it writes).
+    ``connection`` gives the loop's connection, ``transaction`` makes one write transaction on it.
     """
 
     def __init__(
