@@ -37,10 +37,10 @@ class Default(WorkerEntrypoint):
     async def fetch(self, request):
         return Response("ok")
 
-    async def queue(self, batch):
+    async def queue(self, batch, env, ctx):
         pass
 
-    async def scheduled(self, controller):
+    async def scheduled(self, controller, env, ctx):
         pass
 """
 

@@ -12,6 +12,7 @@ which croniter cannot express in Cloudflare's terms, are matched here per calend
 from __future__ import annotations
 
 import calendar
+import functools
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -294,7 +295,7 @@ class CronSchedule:
         self._days_by_shape: dict[tuple[int, int], tuple[int, ...]] = {}
         parts = [minutes, hours, None, months, None] + ([seconds] if with_seconds else [])
         self._croniter_expr = " ".join(_croniter_field(part) for part in parts)
-        if not croniter.is_valid(self._croniter_expr):
+        if not _croniter_accepts(self._croniter_expr):
             raise InternalError(f"cron {expr!r} became {self._croniter_expr!r}, which croniter refuses")
         if not self._every_day and not any(
             self._days_of_shape(first_weekday, length)
@@ -354,6 +355,13 @@ class CronSchedule:
                     return date(year, month, later[0])
             year, month, day = (year + 1, 1, 0) if month == 12 else (year, month + 1, 0)
         raise InternalError(f"cron {self.expr!r} found no day to fire on after {after}")
+
+
+@functools.lru_cache(maxsize=256)
+def _croniter_accepts(expr: str) -> bool:
+    # A check of this module's own translation; the same crons come back at every start of a
+    # worker (a test suite starts hundreds), and croniter takes a while to expand each one.
+    return bool(croniter.is_valid(expr))
 
 
 def validate_cron(expr: str) -> None:
