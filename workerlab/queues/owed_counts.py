@@ -50,7 +50,8 @@ class OwedCounts:
         transaction: Callable[[], AbstractContextManager[None]],
     ) -> None:
         self._loop = loop
-        #: The only thread that adds to the ledger (the event loop's).
+        #: The only thread that adds to the ledger (the event loop's): work waiting for another
+        #: process's lock in a thread counts at once instead.
         self.loop_thread = threading.get_ident()
         self._connection = connection
         self._transaction = transaction
@@ -62,10 +63,6 @@ class OwedCounts:
 
     def __bool__(self) -> bool:
         return bool(self._owed)
-
-    def applies(self) -> bool:
-        """Whether an insert made now adds to the ledger (it runs on the loop's thread)."""
-        return threading.get_ident() == self.loop_thread
 
     def record(self, db: sqlite3.Connection) -> None:
         """Inside a write's transaction: record this process as owing counts (once per ledger write)."""
@@ -98,7 +95,7 @@ class OwedCounts:
     def write(self) -> bool:
         """Write the ledger now (from the loop's thread); False when another process holds the
         database (it is tried again ``FLUSH_S`` later)."""
-        if not self._owed or not self.applies():
+        if not self._owed or threading.get_ident() != self.loop_thread:
             return True
         db = self._connection()
         try:

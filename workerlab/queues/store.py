@@ -14,7 +14,9 @@ import asyncio
 import contextlib
 import dataclasses
 import functools
+import operator
 import sqlite3
+import threading
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
@@ -91,10 +93,9 @@ class QueueStore:
         #: What inserts on the event loop owe the counters (None off the loop: inserts count at once).
         self._owed: OwedCounts | None = None
 
-    @property
-    def _db(self) -> sqlite3.Connection:
-        # The event loop's connection, or, in run()'s waiting thread, that thread's own.
-        return self._gate.connection
+    #: The event loop's connection, or, in run()'s waiting thread, that thread's own (read without
+    #: a Python frame of its own: every statement of the store asks for it).
+    _db: sqlite3.Connection = property(operator.attrgetter("_gate.connection"))  # type: ignore[assignment]
 
     @classmethod
     def open(cls, path: Path | None, *, durable: bool = False, on_loop: bool = False) -> QueueStore:
@@ -196,7 +197,7 @@ class QueueStore:
         """The ledger a write made now owes its counts to (None: it counts them at once, as off the
         loop's thread, waiting for another process's lock)."""
         owed = self._owed
-        return owed if owed is not None and owed.applies() else None
+        return owed if owed is not None and owed.loop_thread == threading.get_ident() else None
 
     # --- consuming -------------------------------------------------------------------------
 
