@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import os
 import socket
+import sqlite3
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
+
+import pytest
 
 from workerlab.queues.owed_counts import repair
 from workerlab.queues.store import QueueStore
@@ -70,6 +73,25 @@ def test_inserts_off_the_event_loop_count_at_once(tmp_path: Path) -> None:
         assert other_connection(path, "jobs") == (2, 10)
     finally:
         store.close()
+
+
+async def test_a_store_closed_while_another_process_holds_it_schedules_no_more_writes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "queues.sqlite3"
+    store = QueueStore.open(path, on_loop=True)
+    store.insert("jobs", rows(2))
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # another process holds the store as this one closes
+    monkeypatch.setattr("workerlab.queues.store.BUSY_TIMEOUT_MS", 0)
+    ledger = store._owed
+    try:
+        store.close()
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert ledger is not None and ledger
+    assert ledger._timer is None  # nothing left to retry on a closed connection
 
 
 CHILD = textwrap.dedent(

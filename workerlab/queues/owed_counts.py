@@ -55,11 +55,13 @@ class OwedCounts:
         self.loop_thread = threading.get_ident()
         self._connection = connection
         self._transaction = transaction
-        self.marker = f"{socket.gethostname()}:{os.getpid()}:{os.urandom(6).hex()}"
+        self._host, self._pid = socket.gethostname(), os.getpid()
+        self.marker = f"{self._host}:{self._pid}:{os.urandom(6).hex()}"
         self._owed: dict[str, list[int]] = {}
         #: Whether ``counts_owed`` records this process since the ledger was last written.
         self.recorded = False
         self._timer: asyncio.TimerHandle | None = None
+        self._closed = False
 
     def __bool__(self) -> bool:
         return bool(self._owed)
@@ -69,7 +71,7 @@ class OwedCounts:
         if not self.recorded:
             db.execute(
                 "INSERT OR IGNORE INTO counts_owed (marker, host, pid) VALUES (?, ?, ?)",
-                (self.marker, socket.gethostname(), os.getpid()),
+                (self.marker, self._host, self._pid),
             )
 
     def add(self, queue: str, count: int, size: int) -> None:
@@ -114,12 +116,14 @@ class OwedCounts:
         return True
 
     def close(self) -> None:
+        """Write nothing later (the store writes what is owed itself as it closes)."""
+        self._closed = True
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
 
     def _write_later(self) -> None:
-        if self._timer is None and not self._loop.is_closed():
+        if self._timer is None and not self._closed and not self._loop.is_closed():
             self._timer = self._loop.call_later(FLUSH_S, self._write_due)
 
     def _write_due(self) -> None:

@@ -130,8 +130,9 @@ class QueueStore:
         if on_loop:
             connection.execute("PRAGMA busy_timeout = 0")
         store = cls(connection, path, durable)
-        with contextlib.suppress(RuntimeError):  # opened off the loop: every insert counts at once
-            store._owed = OwedCounts(asyncio.get_running_loop(), lambda: store._db, store.transaction)
+        if on_loop:
+            with contextlib.suppress(RuntimeError):  # no loop runs: every insert counts at once
+                store._owed = OwedCounts(asyncio.get_running_loop(), lambda: store._db, store.transaction)
         return store
 
     def close(self) -> None:
