@@ -13,6 +13,7 @@ from workerlab.compat import asgi
 from workerlab.compat.jsrequest import js_request
 from workerlab.compat.jsresponse import JsResponse
 from workerlab.compat.request import Request
+from workerlab.context import ExecutionContext, current_context
 
 Message = dict[str, Any]
 
@@ -136,6 +137,17 @@ async def test_closing_one_session_shuts_down_only_its_own_apps() -> None:
     assert new_app.lifespan_events == ["lifespan.startup"]
     await asgi.fetch(new_app, server_request(), new_env)
     assert new_app.lifespan_events == ["lifespan.startup"]  # still the same lifespan
+
+
+async def test_a_lifespan_belongs_to_the_worker_serving_it_whatever_env_the_app_is_given() -> None:
+    worker_env, app = object(), RecordingApp()
+    token = current_context.set(ExecutionContext(env=worker_env))
+    try:
+        await asgi.fetch(app, server_request(), {"API": "a dict of the worker's own"})
+    finally:
+        current_context.reset(token)
+    await asgi.shutdown_lifespans([worker_env])
+    assert app.lifespan_events == ["lifespan.startup", "lifespan.shutdown"]
 
 
 async def test_an_app_without_lifespan_support_is_served() -> None:

@@ -4,10 +4,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from workerlab.compat.body import BodyUsedError
 from workerlab.compat.formdata import Blob, File, FormData
 from workerlab.compat.headers import Headers
 from workerlab.compat.jsvalues import JsObject
 from workerlab.compat.request import Request
+from workerlab.compat.response import Response
 
 
 async def test_defaults() -> None:
@@ -315,3 +317,14 @@ def test_the_js_view_reads_request_cf_only_when_asked_and_shares_it() -> None:
     view = request.js_object  # what a legacy on_fetch receives
     assert made == []  # nobody asked yet: not built
     assert view.cf is request.cf and view.cf.colo == "LHR" and made == [1]
+
+
+async def test_every_second_use_of_a_body_raises_body_used_error() -> None:
+    request = Request("https://x.test/", method="POST", body="once")
+    response = Response("once")
+    for message in (request, response):  # pyodide.http.BodyUsedError
+        await message.text()
+        with pytest.raises(BodyUsedError):
+            await message.text()
+        with pytest.raises(BodyUsedError):
+            message.clone()

@@ -104,8 +104,8 @@ class _Lifespan:
         await self._stopped
 
 
-# id(app) -> (app, startup, env of the first request); the app is kept so that its id is not reused
-# while the entry lives, the env tells which worker (of which session) serves it.
+# id(app) -> (app, startup, env of the worker that served it first); the app is kept so that its id
+# is not reused while the entry lives, the env tells which worker (of which session) serves it.
 _lifespans: dict[int, tuple[ASGIApp, asyncio.Task[_Lifespan], Any]] = {}
 
 
@@ -248,7 +248,10 @@ async def fetch(app: ASGIApp, req: Request, env: Any, ctx: Any = None) -> JsResp
     Cloudflare's signature and not needed (the event's context is found on its own).
     """
     loop = asyncio.get_running_loop()
-    lifespan = await _lifespan_of(app, loop, env)
+    event = current_context.get()
+    # The worker serving the event owns the lifespan, whatever env its code hands the app.
+    owner = env if event is None or event._env is None else event._env
+    lifespan = await _lifespan_of(app, loop, owner)
     body = req._take_body() if req._body is not None else b""
     exchange = _Exchange(body, loop.create_future())
     task = loop.create_task(exchange.run(app, request_scope(req, env, lifespan.state)))

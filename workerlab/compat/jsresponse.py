@@ -11,6 +11,7 @@ import builtins
 from http import HTTPStatus
 from typing import Any, cast
 
+from workerlab.compat.body import BodyUsedError
 from workerlab.compat.buffers import JsArrayBuffer, JsUint8Array
 from workerlab.compat.jsglobals import JSON
 from workerlab.compat.jsheaders import JsHeaders, js_headers
@@ -174,7 +175,7 @@ class JsResponse(Response):
     def clone(self) -> JsResponse:
         """A copy whose body can be read independently of this one's."""
         if self.bodyUsed:
-            raise OSError("Body already used: cannot clone() a Response whose body was read")
+            raise BodyUsedError("Body already used: cannot clone() a Response whose body was read")
         owner = self._owner()
         twin = JsResponse.__new__(JsResponse)
         twin.status, twin.status_text, twin.url, twin.redirected = (

@@ -7,7 +7,7 @@ from http import HTTPMethod
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
-from workerlab.compat.body import Body, BodyMixin, encode_body
+from workerlab.compat.body import Body, BodyMixin, BodyUsedError, encode_body
 from workerlab.compat.buffers import JsArrayBuffer
 from workerlab.compat.headers import Headers, HeadersInit, RequestHeaders, _header_name
 from workerlab.compat.jsvalues import JsObject
@@ -187,7 +187,7 @@ class Request(BodyMixin):
     def clone(self) -> Request:
         """A copy whose body can be read independently of this one's."""
         if self.body_used:
-            raise OSError("Body already used: cannot clone() a Request whose body was read")
+            raise BodyUsedError("Body already used: cannot clone() a Request whose body was read")
         twin = Request.__new__(Request)
         twin.url, twin.method, twin.redirect = self.url, self.method, self.redirect
         twin._headers = self._sdk_headers().copy()

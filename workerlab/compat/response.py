@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, overload
 
-from workerlab.compat.body import TEXT_PLAIN, Body, BodyMixin, encode_body
+from workerlab.compat.body import TEXT_PLAIN, Body, BodyMixin, BodyUsedError, encode_body
 from workerlab.compat.buffers import JsArrayBuffer
 from workerlab.compat.formdata import FormData
 from workerlab.compat.headers import Headers, HeadersInit
@@ -299,7 +299,7 @@ class Response(BodyMixin):
     def clone(self) -> Response:
         """A copy whose body can be read independently of this one's."""
         if self.body_used:
-            raise OSError("Body already used: cannot clone() a Response whose body was read")
+            raise BodyUsedError("Body already used: cannot clone() a Response whose body was read")
         twin = Response.__new__(Response)
         twin.status, twin.status_text, twin.url, twin.redirected = (
             self.status,
