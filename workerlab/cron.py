@@ -14,7 +14,7 @@ from typing import Literal
 
 from .clock import Clock
 from .context import Outcome
-from .cron_schedule import CronSchedule, validate_cron
+from .cron_schedule import CronSchedule, schedule_of, validate_cron
 from .limits import WAIT_UNTIL_GRACE_S
 
 __all__ = ["CronSchedule", "CronScheduler", "ScheduledController", "ScheduledResult", "validate_cron"]
@@ -121,7 +121,7 @@ class CronScheduler:
         self._entries: list[_Entry] = []
         for cron in crons:
             try:
-                schedule = CronSchedule(cron, with_seconds=with_seconds)
+                schedule = schedule_of(cron, with_seconds=with_seconds)
             except ValueError as error:
                 raise ValueError(f"invalid cron {cron!r}: {error}") from None
             self._entries.append(_Entry(cron, schedule, self._cursor_s))

@@ -295,7 +295,7 @@ class CronSchedule:
         self._days_by_shape: dict[tuple[int, int], tuple[int, ...]] = {}
         parts = [minutes, hours, None, months, None] + ([seconds] if with_seconds else [])
         self._croniter_expr = " ".join(_croniter_field(part) for part in parts)
-        if not _croniter_accepts(self._croniter_expr):
+        if not croniter.is_valid(self._croniter_expr):
             raise InternalError(f"cron {expr!r} became {self._croniter_expr!r}, which croniter refuses")
         if not self._every_day and not any(
             self._days_of_shape(first_weekday, length)
@@ -358,10 +358,11 @@ class CronSchedule:
 
 
 @functools.lru_cache(maxsize=256)
-def _croniter_accepts(expr: str) -> bool:
-    # A check of this module's own translation; the same crons come back at every start of a
-    # worker (a test suite starts hundreds), and croniter takes a while to expand each one.
-    return bool(croniter.is_valid(expr))
+def schedule_of(expr: str, *, with_seconds: bool = False) -> CronSchedule:
+    """The schedule of ``expr``, parsed once: the same crons come back at every start of a worker
+    (a test suite starts hundreds), and parsing one takes a while. Schedules hold no state but a
+    memo of their own, so one is shared by everyone who asks; a ValueError is not remembered."""
+    return CronSchedule(expr, with_seconds=with_seconds)
 
 
 def validate_cron(expr: str) -> None:
@@ -372,4 +373,4 @@ def validate_cron(expr: str) -> None:
     ``nL``, ``n#k``); each list field takes ``*``, ``*/n``, values, ranges (wrapping when the
     start is past the end), steps and comma-separated lists.
     """
-    CronSchedule(expr)
+    schedule_of(expr)

@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ..cron_schedule import CronSchedule
+from ..cron_schedule import schedule_of
 from .entries import error_document
 from .responses import bad_request, json_response, read_json, required_string
 from .state import runtime_of, session_of, state_of
@@ -21,7 +21,7 @@ NEXT_FIRE_TIMES = 5
 
 def next_fire_times_ms(cron: str, after_s: float, count: int = NEXT_FIRE_TIMES) -> list[int]:
     """The next ``count`` times ``cron`` fires after ``after_s`` (epoch s), in ms since the epoch."""
-    return list(itertools.islice(CronSchedule(cron).times_after(after_s), count))
+    return list(itertools.islice(schedule_of(cron).times_after(after_s), count))
 
 
 def _iso(epoch_ms: int) -> str:
