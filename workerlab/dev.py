@@ -80,8 +80,7 @@ def run(options: DevOptions) -> int:
             return asyncio.run(dev.main(sock))
         return uvloop.run(dev.main(sock))
     finally:
-        for handler in logger.handlers:  # the lines of the shutdown itself
-            handler.flush()
+        _flush_log()  # the lines of the shutdown itself
 
 
 class DevServer:

@@ -112,9 +112,7 @@ def coalescing_protocol() -> type[asyncio.Protocol] | None:
         def _unset_keepalive_if_required(self) -> None:
             # Called as a request arrives (and by uvicorn's own paths): the connection is busy.
             self._idle_since = None
-            if self.timeout_keep_alive_task is not None:
-                self.timeout_keep_alive_task.cancel()
-                self.timeout_keep_alive_task = None
+            super()._unset_keepalive_if_required()  # uvicorn's timer (never armed here)
 
         def on_response_complete(self) -> None:
             if self.pipeline or self.transport.is_closing():
@@ -122,7 +120,6 @@ def coalescing_protocol() -> type[asyncio.Protocol] | None:
                 return
             # uvicorn's, except for the timer: the connection is idle from now on.
             self.server_state.total_requests += 1
-            self._unset_keepalive_if_required()
             self.flow.resume_reading()
             self._idle_since = self.loop.time()
             if self._keep_alive is None:
