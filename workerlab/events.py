@@ -12,9 +12,18 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar, dataclass_transform
 
 logger = logging.getLogger("workerlab")
+
+
+T = TypeVar("T")
+
+
+@dataclass_transform()
+def event_class(cls: type[T]) -> type[T]:
+    """Makes an :class:`Event` subclass a dataclass the way every event is one (see there)."""
+    return dataclass(slots=True, eq=False, repr=False)(cls)
 
 
 class Event:
@@ -33,7 +42,7 @@ class Event:
         return f"{type(self).__name__}({fields})"
 
 
-@dataclass(slots=True, eq=False, repr=False)
+@event_class
 class RequestServed(Event):
     """An HTTP request answered by a worker (or by workerlab on its behalf)."""
 
@@ -45,7 +54,7 @@ class RequestServed(Event):
     error: BaseException | None = None  # what the fetch handler raised (the answer was a 500)
 
 
-@dataclass(slots=True, eq=False, repr=False)
+@event_class
 class BatchDelivered(Event):
     """A batch handed to a queue consumer and settled: which of its messages were acked."""
 
@@ -58,7 +67,7 @@ class BatchDelivered(Event):
     duration_ms: float
 
 
-@dataclass(slots=True, eq=False, repr=False)
+@event_class
 class MessageRetried(Event):
     queue: str
     message_id: str
@@ -66,7 +75,7 @@ class MessageRetried(Event):
     delay_s: int
 
 
-@dataclass(slots=True, eq=False, repr=False)
+@event_class
 class MessageDeadLettered(Event):
     """A message that failed ``attempts`` times, moved to ``dead_letter_queue``."""
 
@@ -76,7 +85,7 @@ class MessageDeadLettered(Event):
     attempts: int
 
 
-@dataclass(slots=True, eq=False, repr=False)
+@event_class
 class MessageDropped(Event):
     """A message that failed ``attempts`` times and had no dead-letter queue to go to."""
 
@@ -85,7 +94,7 @@ class MessageDropped(Event):
     attempts: int
 
 
-@dataclass(slots=True, eq=False, repr=False)
+@event_class
 class CronRun(Event):
     worker: str
     cron: str
@@ -95,7 +104,7 @@ class CronRun(Event):
     duration_ms: float
 
 
-@dataclass(slots=True, eq=False, repr=False)
+@event_class
 class RpcCall(Event):
     """A call through a service binding (``method`` is ``fetch`` for a service fetch)."""
 
@@ -107,7 +116,7 @@ class RpcCall(Event):
     duration_ms: float
 
 
-@dataclass(slots=True, eq=False, repr=False)
+@event_class
 class AlarmRun(Event):
     worker: str
     class_name: str
@@ -118,7 +127,7 @@ class AlarmRun(Event):
     duration_ms: float
 
 
-@dataclass(slots=True, eq=False, repr=False)
+@event_class
 class WorkflowStep(Event):
     workflow: str
     instance_id: str
@@ -129,7 +138,7 @@ class WorkflowStep(Event):
     duration_ms: float
 
 
-@dataclass(slots=True, eq=False, repr=False)
+@event_class
 class WaitUntilFailed(Event):
     worker: str
     error: BaseException
