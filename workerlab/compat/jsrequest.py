@@ -106,8 +106,6 @@ class JsRequest(Request):
         self.url, self.method, self.redirect = request.url, str(request.method), request.redirect
         self._headers = self._raw_headers = None  # read through the request's
         self._body, self._body_used = request._body, request._body_used
-        # Read through the request when first asked for (most handlers never do): one object for both.
-        self._cf = request._cf if isinstance(request._cf, dict) or request._cf is None else lambda: request.cf
         self._js = self
         self._source = request
         return self
@@ -126,6 +124,11 @@ class JsRequest(Request):
     @property
     def bodyUsed(self) -> bool:
         return self._source.body_used
+
+    @property
+    def cf(self) -> JsObject | None:
+        """The request's own ``cf``, made when first asked for (most handlers never do)."""
+        return self._source.cf
 
     @property
     def body_used(self) -> bool:

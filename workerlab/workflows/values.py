@@ -15,7 +15,7 @@ from typing import Any
 
 from ..bindings.results import JsObject
 from ..clone import decode_clone, encode_clone
-from ..rpc import RemoteError, rebuilt
+from ..rpc import RemoteError, error_message, rebuilt
 from .errors import NonRetryableError, WorkflowError
 
 #: Largest step result, event payload or instance output once encoded (Cloudflare Workflows
@@ -56,7 +56,7 @@ def error_fields(error: BaseException) -> tuple[str, str]:
         return error.name, error.message
     if isinstance(error, RemoteError):
         return error.remote_type, str(error)
-    return type(error).__name__, str(error.args[0]) if len(error.args) == 1 else str(error)
+    return type(error).__name__, error_message(error)
 
 
 def stored_error(error: BaseException) -> tuple[str, str]:
