@@ -181,12 +181,12 @@ def purge(queue: str, yes: bool, where: _Where) -> None:
     """Delete every message of QUEUE, delayed ones included; asks for the queue's name unless --yes."""
     from ..queues import admin
 
-    def confirm(held: int) -> None:
+    def confirm(held: Callable[[], int]) -> None:
         if yes:
-            return
+            return  # nothing to show: the count is not even read
         try:
             answer = click.prompt(
-                f'This will permanently delete the {held} message(s) of queue "{queue}". '
+                f'This will permanently delete the {held()} message(s) of queue "{queue}". '
                 f"Type {queue} to proceed",
                 default="",
                 show_default=False,
@@ -198,11 +198,11 @@ def purge(queue: str, yes: bool, where: _Where) -> None:
             _fail("Incorrect queue name provided. Skipping purge operation")
 
     def confirm_then_purge(store: QueueStore, _: WorkerConfig) -> int:
-        confirm(store.state(queue).backlog_count)
+        confirm(lambda: store.state(queue).backlog_count)
         return admin.purge(store, queue)
 
     def confirm_then_purge_remote(remote: queues_remote.RemoteQueues) -> int:
-        confirm(remote.summary(queue).pending)
+        confirm(lambda: remote.summary(queue).pending)
         return remote.purge(queue)
 
     removed = _act(queue, where, confirm_then_purge, confirm_then_purge_remote)
