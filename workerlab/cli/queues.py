@@ -8,10 +8,11 @@ prints the same.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
@@ -242,25 +243,18 @@ def redrive(dlq: str, target: str | None, limit: int | None, where: _Where) -> N
 
 
 def _list_all(where: _Where, as_json: bool) -> None:
-    from ..clock import SystemClock
     from ..queues import inspector
 
     if where.url is not None:
         _print_summaries(queues_remote.run(where.url, lambda remote: remote.summaries()), as_json)
         return
-    worker_config, persist_dir = load_for_command(where.config, where.env, where.persist_to)
-    store = _open_store(persist_dir, create=False)
-    if store is None:
-        return
-    try:
+    with _local_store(where, create=False) as opened:
+        if opened is None:
+            return
+        worker_config, store = opened
         summaries = [
-            inspector.summarize(
-                store, name, SystemClock(), retention_s=inspector.retention_s(worker_config.consumers, name)
-            )
-            for name in inspector.queue_names(worker_config, store)
+            _summary(store, worker_config, name) for name in inspector.queue_names(worker_config, store)
         ]
-    finally:
-        store.close()
     _print_summaries(summaries, as_json)
 
 
@@ -276,22 +270,24 @@ def _read_queue(
 ) -> tuple[QueueSummary, list[dict[str, Any]], list[dict[str, Any]]] | None:
     """The counts, next pending and last dropped messages of ``queue`` in the persist directory
     (None, said, when nothing is stored there yet)."""
+    from ..queues import inspector
+
+    with _local_store(where, create=False) as opened:
+        if opened is None:
+            return None
+        worker_config, store = opened
+        pending = inspector.first_pending(store, queue, limit)
+        dropped = inspector.last_dropped(store, queue, limit)
+        summary = _summary(store, worker_config, queue)
+    return summary, [inspector.record_json(r) for r in pending], [inspector.record_json(r) for r in dropped]
+
+
+def _summary(store: QueueStore, worker_config: WorkerConfig, queue: str) -> QueueSummary:
     from ..clock import SystemClock
     from ..queues import inspector
 
-    worker_config, persist_dir = load_for_command(where.config, where.env, where.persist_to)
-    store = _open_store(persist_dir, create=False)
-    if store is None:
-        return None
-    try:
-        pending = inspector.first_pending(store, queue, limit)
-        dropped = inspector.last_dropped(store, queue, limit)
-        summary = inspector.summarize(
-            store, queue, SystemClock(), retention_s=inspector.retention_s(worker_config.consumers, queue)
-        )
-    finally:
-        store.close()
-    return summary, [inspector.record_json(r) for r in pending], [inspector.record_json(r) for r in dropped]
+    retention_s = inspector.retention_s(worker_config.consumers, queue)
+    return inspector.summarize(store, queue, SystemClock(), retention_s=retention_s)
 
 
 def _act(
@@ -306,26 +302,32 @@ def _act(
 
     if where.url is not None:
         return queues_remote.run(where.url, remote_action)
-    worker_config, persist_dir = load_for_command(where.config, where.env, where.persist_to)
-    store = _open_store(persist_dir, create=True)
-    assert store is not None
-    try:
+    with _local_store(where, create=True) as opened:
+        assert opened is not None
+        worker_config, store = opened
         if queue not in queue_names(worker_config, store):
             click.echo(
                 f'note: queue "{queue}" is not named in {worker_config.path} and holds nothing yet', err=True
             )
         return user_errors(lambda: action(store, worker_config))
-    finally:
-        store.close()
 
 
-def _open_store(persist_dir: Path, *, create: bool) -> QueueStore | None:
+@contextlib.contextmanager
+def _local_store(where: _Where, *, create: bool) -> Iterator[tuple[WorkerConfig, QueueStore] | None]:
+    """The config and the queue store of the persist directory, closed after the block; None (said)
+    when nothing is stored there yet and ``create`` is false."""
     from ..queues.store import STORE_FILE_NAME, QueueStore
 
+    worker_config, persist_dir = load_for_command(where.config, where.env, where.persist_to)
     if not create and not (persist_dir / STORE_FILE_NAME).is_file():
         click.echo(f"No queue has stored anything yet in {persist_dir}.")
-        return None
-    return user_errors(lambda: QueueStore.open(persist_dir / STORE_FILE_NAME))
+        yield None
+        return
+    store = user_errors(lambda: QueueStore.open(persist_dir / STORE_FILE_NAME))
+    try:
+        yield worker_config, store
+    finally:
+        store.close()
 
 
 def _redrive_target(dlq: str, target: str | None, sources: list[str], where: str) -> str:
