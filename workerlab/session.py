@@ -173,8 +173,15 @@ class Session:
             self._stack.callback(store.close)
             consumers = {queue: consumer for queue, (consumer, _) in self._consumers.items()}
             workers = {queue: runtime.name for queue, (_, runtime) in self._consumers.items()}
-            self._broker = Broker(store, self.clock, consumers, self._dispatch, bus=self.bus, workers=workers)
-            self._broker.add_settings(self._idle_consumers)  # retention and metrics still apply
+            self._broker = Broker(
+                store,
+                self.clock,
+                consumers,
+                self._dispatch,
+                bus=self.bus,
+                workers=workers,
+                idle=self._idle_consumers,  # not started, but their retention and metrics apply
+            )
             self._stack.push_async_callback(self._broker.close)
         return self._broker
 

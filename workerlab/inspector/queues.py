@@ -54,8 +54,9 @@ def _store(session: Session) -> QueueStore | None:
 
 
 def _retention_s(session: Session, queue: str) -> int:
-    consumers = (c for runtime in session.workers.values() for c in runtime.config.consumers)
-    return queue_views.retention_s(consumers, queue)
+    broker = session.broker
+    assert broker is not None  # asked only where there is a store, so a broker
+    return broker.settings(queue).message_retention_period_s
 
 
 def _topology(session: Session, store: QueueStore | None) -> dict[str, dict[str, Any]]:

@@ -58,7 +58,8 @@ class Broker:
     ``("exception", error)`` once the event's waitUntil work is done. What happens to each
     batch and message is told as events on ``bus`` (``workers`` names each queue's consumer).
     ``consumers`` may include ``http_pull`` ones: their settings are kept for the pull API, and
-    nothing is pushed to them. Paused queues deliver nothing until resumed. The broker is the
+    nothing is pushed to them; so are those of the ``idle`` consumers, whose worker has no queue
+    handler. Paused queues deliver nothing until resumed. The broker is the
     session's time source of kind ``"queues"``.
     """
 
@@ -73,15 +74,19 @@ class Broker:
         *,
         bus: EventBus | None = None,
         workers: Mapping[str, str] | None = None,
+        idle: Iterable[QueueConsumer] = (),
     ) -> None:
-        for queue, consumer in consumers.items():
+        settings = dict(consumers)
+        for consumer in idle:
+            settings.setdefault(consumer.queue, consumer)
+        for queue, consumer in settings.items():
             if consumer.dead_letter_queue == queue:
                 raise ConfigError(
                     f'queue consumer "{queue}": dead_letter_queue must name another queue, got "{queue}"'
                 )
         self._store = store
         self._clock = clock
-        self._settings = dict(consumers)
+        self._settings = settings
         self._consumers = {queue: c for queue, c in consumers.items() if c.type == "worker"}
         self._dispatch = dispatch
         self._bus = bus or logging_bus()
@@ -130,11 +135,6 @@ class Broker:
         """The consumer settings of ``queue`` (Cloudflare's defaults when it has no consumer)."""
         found = self._settings.get(queue)
         return found if found is not None else QueueConsumer(queue)
-
-    def add_settings(self, consumers: Iterable[QueueConsumer]) -> None:
-        """Learn the settings of consumers this broker does not push to (HTTP pull consumers)."""
-        for consumer in consumers:
-            self._settings.setdefault(consumer.queue, consumer)
 
     def wake(self) -> None:
         """Look at the queues again now (after a resume, a redrive, a publish in this process). Safe
