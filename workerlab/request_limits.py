@@ -55,6 +55,11 @@ def body_too_large(size: int) -> Refusal:
     )
 
 
+async def request_body(receive: Receive) -> bytes:
+    """A request's whole body, read from its first ASGI message on (see :func:`read_body`)."""
+    return await read_body(await receive(), receive)
+
+
 async def read_body(first: MutableMapping[str, Any], receive: Receive) -> bytes:
     """The body of a request whose first ASGI message was ``first``; :class:`Refusal` (413) once it
     is larger than ``MAX_BODY_BYTES``."""

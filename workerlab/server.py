@@ -18,7 +18,7 @@ from .compat.response import Response
 from .errors import HandlerNotFoundError
 from .events import RequestServed
 from .mounts import RPC_PATH_PREFIX, TOKEN_HEADER
-from .request_limits import Refusal, read_body, refusal
+from .request_limits import Refusal, read_body, refusal, request_body
 from .tracebacks import format_user_traceback
 
 if TYPE_CHECKING:
@@ -35,6 +35,8 @@ AsgiApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 SCHEDULED_PATHS = ("/cdn-cgi/handler/scheduled", "/cdn-cgi/local/scheduled")
 TEST_SCHEDULED_PATH = "/__scheduled"
 _RESERVED_PREFIXES = ("/cdn-cgi/handler/", "/cdn-cgi/local/")
+#: What WorkerApp._special answers for a request the worker serves after all (no HTTP status is 0).
+_THE_WORKERS = 0
 
 
 class RuntimeSlot:
@@ -79,15 +81,17 @@ class WorkerApp:
         failure: Exception | None = None
         path: str = scope["path"]
         runtime = self.slot.runtime
+        status = _THE_WORKERS
         if (
             runtime is None
             or path.startswith("/cdn-cgi/")
             or (self.test_scheduled and path == TEST_SCHEDULED_PATH)
         ):
-            status = await self._special(runtime, path, scope, receive, send)
-            if runtime is None or status is None:  # not the worker's request: no request line
+            special = await self._special(runtime, path, scope, receive, send)
+            if runtime is None or special is None:  # not the worker's request: no request line
                 return
-        else:
+            status = special
+        if status == _THE_WORKERS:
             # The hot path, kept inline: every request of the worker goes through here.
             if (refused := refusal(scope)) is not None:
                 status = await _send_refusal(refused, scope, send)
@@ -126,8 +130,9 @@ class WorkerApp:
         self, runtime: Runtime | None, path: str, scope: Scope, receive: Receive, send: Send
     ) -> int | None:
         """A request workerlab answers itself: no worker loaded, the reserved paths, /__scheduled.
-        Returns the status to log as the worker's request, or None when it was not the worker's (no
-        worker loaded, a service call whose caller logs an RPC line, workerlab's own apps)."""
+        Returns the status to log as the worker's request, None when it was not the worker's (no
+        worker loaded, a service call whose caller logs an RPC line, workerlab's own apps), or
+        ``_THE_WORKERS`` when the worker serves it after all (any other /cdn-cgi/ path)."""
         mounted = next((app for prefix, app in self.mounts if path.startswith(prefix)), None)
         if runtime is None:
             if mounted is not None:  # the inspector stays reachable while a broken edit is served
@@ -150,20 +155,7 @@ class WorkerApp:
             return await _send_text(send, 404, body)
         if path == TEST_SCHEDULED_PATH and self.test_scheduled:
             return await self._scheduled(runtime, scope, send, dunder=True)
-        # Any other /cdn-cgi/ path belongs to the worker.
-        if (refused := refusal(scope)) is not None:
-            return await _send_refusal(refused, scope, send)
-        try:
-            result = await runtime.fetch(_request(scope, await _read_body(receive)))
-        except Refusal as too_large:
-            return await _send_refusal(too_large, scope, send)
-        except Exception as error:
-            if self.raise_errors:
-                raise
-            return await _fetch_failed(error, scope, send)
-        if isinstance(result, Response):
-            return await _send_workers_response(result, send)
-        return await self._send_other_result(runtime, result, scope, receive, send)
+        return _THE_WORKERS  # any other /cdn-cgi/ path belongs to the worker
 
     async def _send_other_result(
         self, runtime: Runtime, result: object, scope: Scope, receive: Receive, send: Send
@@ -195,7 +187,7 @@ class WorkerApp:
         if target is None:
             return await _send_text(send, 404, f"No worker named {name!r} runs in this process\n")
         try:
-            data = await _read_body(receive)
+            data = await request_body(receive)
         except Refusal as too_large:
             return await _send_refusal(too_large, scope, send)
         answer = await serve_call(target, data)
@@ -256,11 +248,6 @@ def _url(scope: Scope) -> str:
     if query:
         return f"{scope.get('scheme', 'http')}://{host}{path}?{query.decode('latin-1')}"
     return f"{scope.get('scheme', 'http')}://{host}{path}"
-
-
-async def _read_body(receive: Receive) -> bytes:
-    """A request's body; :class:`~workerlab.request_limits.Refusal` when it is too large."""
-    return await read_body(await receive(), receive)
 
 
 async def _send_refusal(refused: Refusal, scope: Scope, send: Send) -> int:

@@ -28,7 +28,7 @@ from ..mounts import QUEUES_API_PATH
 from ..queues import pull as pulling
 from ..queues.broker import stored_record
 from ..queues.metrics import queue_metrics
-from ..request_limits import Refusal, read_body
+from ..request_limits import Refusal, request_body
 from .errors import (
     CODE_DELIVERY_PAUSED,
     CODE_MESSAGE_TOO_LARGE,
@@ -99,7 +99,7 @@ def _route(scope: Scope) -> tuple[Handler, str]:
 
 async def _read_body(receive: Receive) -> bytes:
     try:
-        return await read_body(await receive(), receive)
+        return await request_body(receive)
     except Refusal as refused:
         raise api_error(refused) from None
 
